@@ -1,0 +1,1 @@
+//! Entra ID sign-in: JWT validation against a cached JWKS, and the OAuth proxy for claude.ai.

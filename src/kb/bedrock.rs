@@ -1,0 +1,1 @@
+//! Bedrock knowledge base: Retrieve and GetKnowledgeBase, signed with SigV4.

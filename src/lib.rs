@@ -1,0 +1,16 @@
+//! bedrock-mcp: an MCP server over a Bedrock Knowledge Base.
+//!
+//! Data flows `http` (server, routing, SSE, CORS) → `mcp` (JSON-RPC, tools) → `kb`
+//! (Bedrock or a local BM25 index); `aws` (SigV4, credentials) and `auth` (JWT, JWKS,
+//! OAuth proxy) sit beside them. `config` and `main` stay thin.
+#![deny(unsafe_code)]
+#![deny(unused_must_use)]
+
+pub mod auth;
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod kb;
+pub mod log;
+pub mod mcp;
+pub mod util;

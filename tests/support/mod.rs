@@ -1,0 +1,7 @@
+//! Shared test support: start the real binary on port 0, and fake upstreams on 127.0.0.1.
+// Each test file uses only some of these helpers; the rest would warn as dead code.
+#![allow(dead_code)]
+
+pub mod fake_bedrock;
+pub mod fake_entra;
+pub mod fake_imds;
