@@ -1,1 +1,3 @@
+//! The `bedrock-mcp` binary: everything lives in the library; see `cli.rs`.
+
 fn main() {}

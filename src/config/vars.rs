@@ -65,6 +65,15 @@ impl Vars {
     }
 }
 
+// Values may be secrets (AWS_SECRET_ACCESS_KEY, tokens): Debug shows names only.
+impl fmt::Debug for Vars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.map.keys().collect();
+        names.sort();
+        f.debug_struct("Vars").field("names", &names).finish_non_exhaustive()
+    }
+}
+
 /// A configuration problem: which variable, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {

@@ -3,6 +3,8 @@
 
 pub mod bedrock;
 pub mod local;
+#[cfg(test)]
+pub mod testing;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -114,3 +116,14 @@ impl fmt::Display for KbError {
 }
 
 impl std::error::Error for KbError {}
+
+/// What the server says about its knowledge base without calling it (health, logs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KbIdentity {
+    /// "bedrock" or "local".
+    pub backend: String,
+    /// The knowledge base id, or the local directory.
+    pub kb_id: String,
+    /// The AWS region, or "local".
+    pub region: String,
+}

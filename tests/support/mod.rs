@@ -5,3 +5,4 @@
 pub mod fake_bedrock;
 pub mod fake_entra;
 pub mod fake_imds;
+pub mod server;

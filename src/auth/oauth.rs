@@ -1,0 +1,440 @@
+//! The OAuth proxy on the MCP origin: RFC 9728/8414 metadata, `/authorize` and `/token`.
+//!
+//! claude.ai talks OAuth to this server; we check its requests (allowlisted redirect URIs,
+//! PKCE S256), rewrite scopes to this API's fully-qualified ones, drop `resource` (Entra v2
+//! refuses it, AADSTS9010010) and relay to Entra. Must never log codes, tokens or secrets,
+//! and must never redirect to a redirect URI that is not on the allowlist.
+
+use std::fmt;
+
+use serde_json::{json, Value};
+
+use super::settings::AuthSettings;
+
+/// Largest `/token` form body we accept.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Largest Entra token response we relay.
+const MAX_REPLY_BYTES: u64 = 256 * 1024;
+/// Client parameters relayed to Entra's authorize endpoint as they are.
+const AUTHORIZE_PASSTHROUGH: [&str; 5] =
+    ["state", "code_challenge", "nonce", "prompt", "login_hint"];
+
+/// An OAuth error we answer ourselves, shaped as RFC 6749 §5.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status (400 for request errors, 502 when Entra is unreachable).
+    pub status: u16,
+    /// RFC 6749 error code.
+    pub error: &'static str,
+    /// What is wrong and what to do.
+    pub description: String,
+}
+
+impl OAuthError {
+    fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status: 400,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The JSON body `{"error": …, "error_description": …}`.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.error, self.status, self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+/// What `/token` answers: Entra's status and JSON, or our own OAuth error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenReply {
+    /// HTTP status.
+    pub status: u16,
+    /// JSON body (`application/json`).
+    pub body: Vec<u8>,
+}
+
+impl From<OAuthError> for TokenReply {
+    fn from(e: OAuthError) -> TokenReply {
+        TokenReply {
+            status: e.status,
+            body: e.body().to_string().into_bytes(),
+        }
+    }
+}
+
+/// RFC 9728 protected resource metadata for `{base}/mcp`.
+pub fn protected_resource_metadata(settings: &AuthSettings, base_url: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    json!({
+        "resource": format!("{base}/mcp"),
+        "authorization_servers": [base],
+        "scopes_supported": settings.scopes,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Bedrock Knowledge Base (MCP)",
+    })
+}
+
+/// RFC 8414 authorization server metadata: this origin, proxying to Entra.
+pub fn authorization_server_metadata(settings: &AuthSettings, base_url: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
+        "scopes_supported": settings.scopes,
+    })
+}
+
+/// Checks an `/authorize` query and returns the Entra URL to 302 to.
+pub fn authorize(settings: &AuthSettings, query: &str) -> Result<String, OAuthError> {
+    let params = parse_form(query)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let redirect_uri = require(get("redirect_uri"), "redirect_uri")?;
+    check_redirect_uri(settings, redirect_uri)?;
+    let client_id = require(get("client_id"), "client_id")?;
+    match get("response_type") {
+        Some("code") => {}
+        Some(_) => {
+            return Err(OAuthError::bad(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            ))
+        }
+        None => {
+            return Err(OAuthError::bad(
+                "invalid_request",
+                "response_type is required (use code)",
+            ))
+        }
+    }
+    check_pkce_value(
+        require(get("code_challenge"), "code_challenge (PKCE is required)")?,
+        "code_challenge",
+    )?;
+    if get("code_challenge_method") != Some("S256") {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
+    }
+    let scope = settings.upstream_scope();
+    let mut out: Vec<(&str, &str)> = vec![
+        ("client_id", client_id),
+        ("response_type", "code"),
+        ("redirect_uri", redirect_uri),
+        ("scope", &scope),
+        ("code_challenge_method", "S256"),
+    ];
+    out.extend(
+        AUTHORIZE_PASSTHROUGH
+            .iter()
+            .filter_map(|&k| get(k).map(|v| (k, v))),
+    );
+    log::info!("oauth authorize: client_id={client_id} sent to Entra");
+    Ok(format!(
+        "{}?{}",
+        settings.authorize_url(),
+        encode_form(&out)
+    ))
+}
+
+/// Relays a `/token` request to Entra after checking and rewriting it.
+pub fn token(
+    settings: &AuthSettings,
+    content_type: Option<&str>,
+    authorization_header: Option<&str>,
+    body: &[u8],
+) -> TokenReply {
+    match prepare_token(settings, content_type, authorization_header, body) {
+        Ok((form, basic)) => relay(settings, &form, basic),
+        Err(e) => e.into(),
+    }
+}
+
+type Form = Vec<(String, String)>;
+
+fn prepare_token<'a>(
+    settings: &AuthSettings,
+    content_type: Option<&str>,
+    authorization_header: Option<&'a str>,
+    body: &[u8],
+) -> Result<(Form, Option<&'a str>), OAuthError> {
+    let mime = content_type
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "send the token request as application/x-www-form-urlencoded",
+        ));
+    }
+    if body.len() > MAX_FORM_BYTES {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "token request body is too large",
+        ));
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::bad("invalid_request", "body is not UTF-8"))?;
+    let params = parse_form(text)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let basic = match authorization_header
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+    {
+        None => None,
+        Some(h) if h.get(..6).is_some_and(|s| s.eq_ignore_ascii_case("basic ")) => Some(h),
+        Some(_) => {
+            return Err(OAuthError::bad(
+                "invalid_request",
+                "client authentication must use HTTP Basic",
+            ))
+        }
+    };
+    if basic.is_some() && get("client_secret").is_some() {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            "use HTTP Basic or client_secret in the form, not both",
+        ));
+    }
+    if basic.is_none() && get("client_id").is_none() {
+        return Err(OAuthError::bad("invalid_request", "client_id is required"));
+    }
+    let grant = require(get("grant_type"), "grant_type")?;
+    let mut keep = vec!["grant_type", "client_id", "client_secret"];
+    match grant {
+        "authorization_code" => {
+            require(get("code"), "code")?;
+            check_redirect_uri(settings, require(get("redirect_uri"), "redirect_uri")?)?;
+            check_pkce_value(
+                require(get("code_verifier"), "code_verifier (PKCE is required)")?,
+                "code_verifier",
+            )?;
+            keep.extend(["code", "redirect_uri", "code_verifier"]);
+        }
+        "refresh_token" => {
+            require(get("refresh_token"), "refresh_token")?;
+            keep.push("refresh_token");
+        }
+        _ => {
+            return Err(OAuthError::bad(
+                "unsupported_grant_type",
+                "only authorization_code and refresh_token grants are supported",
+            ))
+        }
+    }
+    let mut form: Form = keep
+        .iter()
+        .filter_map(|&k| get(k).map(|v| (k.to_string(), v.to_string())))
+        .collect();
+    form.push(("scope".into(), settings.upstream_scope()));
+    log::info!("oauth token: grant_type={grant} relayed to Entra");
+    Ok((form, basic))
+}
+
+fn relay(settings: &AuthSettings, form: &Form, basic: Option<&str>) -> TokenReply {
+    let unreachable = |why: String| -> TokenReply {
+        log::warn!("oauth token: Entra token endpoint failed: {why}");
+        OAuthError {
+            status: 502,
+            error: "temporarily_unavailable",
+            description: format!(
+                "Could not get an answer from Entra ID's token endpoint ({why}); try again"
+            ),
+        }
+        .into()
+    };
+    let mut request = super::http_agent()
+        .post(settings.token_url())
+        .header("Accept", "application/json");
+    if let Some(h) = basic {
+        request = request.header("Authorization", h);
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut response = match request.send_form(pairs) {
+        Ok(r) => r,
+        Err(e) => return unreachable(e.to_string()),
+    };
+    let status = response.status().as_u16();
+    let body = match response
+        .body_mut()
+        .with_config()
+        .limit(MAX_REPLY_BYTES)
+        .read_to_vec()
+    {
+        Ok(b) => b,
+        Err(e) => return unreachable(e.to_string()),
+    };
+    let json_object = serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.is_object());
+    if !json_object || (300..400).contains(&status) {
+        return unreachable(format!("HTTP {status}, not an OAuth JSON answer"));
+    }
+    log::info!("oauth token: Entra answered {status}");
+    TokenReply { status, body }
+}
+
+fn require<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, OAuthError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| OAuthError::bad("invalid_request", format!("{name} is required")))
+}
+
+fn check_redirect_uri(settings: &AuthSettings, uri: &str) -> Result<(), OAuthError> {
+    if settings.redirect_uris.iter().any(|allowed| allowed == uri) {
+        return Ok(());
+    }
+    Err(OAuthError::bad(
+        "invalid_request",
+        "redirect_uri is not allowed; add it to OAUTH_REDIRECT_URIS on the server",
+    ))
+}
+
+/// RFC 7636 §4.1/§4.2: 43–128 characters of `[A-Za-z0-9-._~]`.
+fn check_pkce_value(value: &str, name: &str) -> Result<(), OAuthError> {
+    let ok = (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::bad(
+            "invalid_request",
+            format!("{name} must be 43-128 characters of [A-Za-z0-9-._~]"),
+        ))
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded` (also query strings); duplicates are refused.
+pub fn parse_form(input: &str) -> Result<Form, OAuthError> {
+    let mut out: Form = Vec::new();
+    for pair in input.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+        if out.iter().any(|(seen, _)| *seen == k) {
+            return Err(OAuthError::bad(
+                "invalid_request",
+                format!("parameter {k} appears more than once"),
+            ));
+        }
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+/// Decodes `%XX` escapes and `+` (space); refuses broken escapes and non-UTF-8 results.
+pub fn percent_decode(input: &str) -> Result<String, OAuthError> {
+    let bad = || OAuthError::bad("invalid_request", "malformed percent-encoding");
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                // from_str_radix alone would accept a sign ("%+1").
+                let digit = |b: u8| char::from(b).to_digit(16).ok_or_else(bad);
+                out.push((digit(hex[0])? * 16 + digit(hex[1])?) as u8);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| bad())
+}
+
+/// Encodes everything but RFC 3986 unreserved characters as `%XX`.
+pub fn percent_encode(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for b in input.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect();
+    encoded.join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_codec_round_trips() {
+        for s in [
+            "",
+            "abc",
+            "a b&c=d",
+            "api://x/.default openid",
+            "é/ü?#%+",
+            "~-._",
+        ] {
+            assert_eq!(percent_decode(&percent_encode(s)).unwrap(), s);
+        }
+        assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
+        assert_eq!(percent_decode("a+b%2fc%2F").unwrap(), "a b/c/");
+        for bad in ["%", "%4", "%zz", "%C3", "%+1"] {
+            assert!(percent_decode(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn form_parsing() {
+        let f = parse_form("a=1&&b=&c&d=x%3Dy").unwrap();
+        assert_eq!(
+            f,
+            [("a", "1"), ("b", ""), ("c", ""), ("d", "x=y")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        assert!(parse_form("a=1&a=2")
+            .unwrap_err()
+            .description
+            .contains("more than once"));
+        assert!(parse_form("a=1&%61=2").is_err());
+    }
+
+    #[test]
+    fn pkce_values() {
+        assert!(check_pkce_value(&"a".repeat(43), "v").is_ok());
+        assert!(check_pkce_value(&"a".repeat(42), "v").is_err());
+        assert!(check_pkce_value(&"a".repeat(129), "v").is_err());
+        assert!(check_pkce_value(&format!("{}+", "a".repeat(43)), "v").is_err());
+    }
+}

@@ -1,0 +1,413 @@
+//! Entra ID settings: parses and validates the auth variables from [`Vars`].
+//!
+//! Owns the defaults (audiences, scopes, redirect allowlist, cache lifetimes) and the URLs
+//! derived from them. Must not do I/O: it only turns strings into a checked [`AuthSettings`].
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, Vars};
+
+/// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// claude.ai's OAuth callbacks (it may move to claude.com, so both are allowed).
+pub const DEFAULT_REDIRECT_URIS: [&str; 2] = [
+    "https://claude.ai/api/mcp/auth_callback",
+    "https://claude.com/api/mcp/auth_callback",
+];
+
+/// The scopes every upstream authorize/token request carries besides the API's own.
+pub const OIDC_SCOPES: &str = "openid profile offline_access";
+
+/// Audiences of Microsoft Graph tokens, which this server must never accept.
+pub const GRAPH_AUDIENCES: [&str; 2] = [
+    "00000003-0000-0000-c000-000000000000",
+    "https://graph.microsoft.com",
+];
+
+/// Validated Entra ID settings (ids and URLs only: no secrets live here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// Directory (tenant) GUID, lower-cased.
+    pub tenant_id: String,
+    /// Application (client) GUID of the API app registration, lower-cased.
+    pub client_id: String,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    /// Authority host without a trailing slash, e.g. `https://login.microsoftonline.com`.
+    pub authority: String,
+    /// Public origin of this server (no trailing slash), when configured.
+    pub public_base_url: Option<String>,
+    /// Fully-qualified API scopes requested from Entra and advertised in metadata.
+    pub scopes: Vec<String>,
+    /// Exact redirect URIs the OAuth proxy accepts.
+    pub redirect_uris: Vec<String>,
+    /// App roles a token must all carry (`roles` claim).
+    pub required_roles: Vec<String>,
+    /// Delegated scopes a token must all carry (`scp` claim, short names).
+    pub required_scopes: Vec<String>,
+    /// How long fetched signing keys count as fresh (JWKS_CACHE_SECS).
+    pub jwks_cache_ttl: Duration,
+    /// Minimum spacing of unknown-`kid` refetches and of retries after a failed fetch.
+    pub jwks_refetch_interval: Duration,
+}
+
+impl AuthSettings {
+    /// Reads the auth variables; `Ok(None)` when ENABLE_AUTH is off.
+    pub fn from_vars(vars: &Vars) -> Result<Option<AuthSettings>, ConfigError> {
+        let enabled = vars.flag("ENABLE_AUTH", false)?;
+        if let Some(provider) = vars.get("AUTH_PROVIDER") {
+            if !provider.eq_ignore_ascii_case("entra") {
+                return Err(ConfigError::new(
+                    "AUTH_PROVIDER",
+                    format!("only \"entra\" is supported, got {provider:?}"),
+                ));
+            }
+        }
+        if !enabled {
+            return Ok(None);
+        }
+        let (Some(tenant), Some(client)) =
+            (vars.get("ENTRA_TENANT_ID"), vars.get("ENTRA_CLIENT_ID"))
+        else {
+            return Err(ConfigError::plain(
+                "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true",
+            ));
+        };
+        let tenant_id = guid("ENTRA_TENANT_ID", tenant, "directory (tenant) ID")?;
+        let client_id = guid("ENTRA_CLIENT_ID", client, "application (client) ID")?;
+        let audiences = match vars.get("ENTRA_AUDIENCE") {
+            None => vec![client_id.clone(), format!("api://{client_id}")],
+            Some(raw) => audiences(raw)?,
+        };
+        let scopes = match vars.get("OAUTH_SCOPES") {
+            None => vec![format!("api://{client_id}/.default")],
+            Some(raw) => qualify_scopes(raw, &client_id)?,
+        };
+        let mut redirect_uris: Vec<String> = DEFAULT_REDIRECT_URIS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for uri in split_list(vars.get("OAUTH_REDIRECT_URIS").unwrap_or("")) {
+            check_redirect_uri(&uri)?;
+            if !redirect_uris.contains(&uri) {
+                redirect_uris.push(uri);
+            }
+        }
+        let authority = match vars.get("ENTRA_AUTHORITY_HOST") {
+            None => DEFAULT_AUTHORITY.to_string(),
+            Some(raw) => origin("ENTRA_AUTHORITY_HOST", raw, false)?,
+        };
+        let public_base_url = match vars.get("PUBLIC_BASE_URL") {
+            None => None,
+            Some(raw) => Some(origin("PUBLIC_BASE_URL", raw, true)?),
+        };
+        let required_scopes = split_list(vars.get("AUTH_REQUIRED_SCOPES").unwrap_or(""))
+            .iter()
+            .map(|s| short_scope(s).to_string())
+            .collect();
+        Ok(Some(AuthSettings {
+            tenant_id,
+            client_id,
+            audiences,
+            authority,
+            public_base_url,
+            scopes,
+            redirect_uris,
+            required_roles: split_list(vars.get("AUTH_REQUIRED_ROLES").unwrap_or("")),
+            required_scopes,
+            jwks_cache_ttl: Duration::from_secs(vars.number(
+                "JWKS_CACHE_SECS",
+                3600,
+                60,
+                86_400,
+            )?),
+            jwks_refetch_interval: Duration::from_secs(60),
+        }))
+    }
+
+    /// `{authority}/{tenant}`: the prefix of every Entra endpoint for this tenant.
+    pub fn tenant_url(&self) -> String {
+        format!("{}/{}", self.authority, self.tenant_id)
+    }
+
+    /// The tenant's JWKS endpoint.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/discovery/v2.0/keys", self.tenant_url())
+    }
+
+    /// Entra's authorize endpoint for this tenant.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth2/v2.0/authorize", self.tenant_url())
+    }
+
+    /// Entra's token endpoint for this tenant.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth2/v2.0/token", self.tenant_url())
+    }
+
+    /// Accepted `iss` values: the v2 issuer under our authority and the v1 issuer.
+    pub fn issuers(&self) -> [String; 2] {
+        [
+            format!("{}/v2.0", self.tenant_url()),
+            format!("https://sts.windows.net/{}/", self.tenant_id),
+        ]
+    }
+
+    /// The `scope` sent upstream: the API scopes plus OpenID Connect and refresh tokens.
+    pub fn upstream_scope(&self) -> String {
+        format!("{} {OIDC_SCOPES}", self.scopes.join(" "))
+    }
+}
+
+/// Splits a comma- and/or whitespace-separated list, dropping empty items.
+pub fn split_list(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The last path segment of a fully-qualified scope (`api://x/read` → `read`), as `scp` holds it.
+pub fn short_scope(scope: &str) -> &str {
+    if scope.contains("://") {
+        scope.rsplit('/').next().unwrap_or(scope)
+    } else {
+        scope
+    }
+}
+
+fn guid(var: &str, raw: &str, what: &str) -> Result<String, ConfigError> {
+    let groups: Vec<&str> = raw.split('-').collect();
+    let shape_ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if shape_ok {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(ConfigError::new(
+            var,
+            format!(
+                "must be the {what} GUID from the Entra app registration \
+                 (like 8a3c2f4e-1b2d-4c5e-9f70-123456789abc), got {raw:?}"
+            ),
+        ))
+    }
+}
+
+fn audiences(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let list: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(graph) = list.iter().find(|a| GRAPH_AUDIENCES.contains(&a.as_str())) {
+        return Err(ConfigError::new(
+            "ENTRA_AUDIENCE",
+            format!(
+                "{graph} is Microsoft Graph's audience; use this API's client ID or api:// URI"
+            ),
+        ));
+    }
+    Ok(list)
+}
+
+fn qualify_scopes(raw: &str, client_id: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for scope in split_list(raw) {
+        if OIDC_SCOPES.split(' ').any(|s| s == scope) {
+            continue; // always added upstream; listing it twice would only confuse metadata
+        }
+        let full = if scope.contains("://") {
+            scope
+        } else if scope.contains('/') || scope.contains(':') {
+            return Err(ConfigError::new(
+                "OAUTH_SCOPES",
+                format!("{scope:?} is neither a short scope name nor a full api:// scope"),
+            ));
+        } else {
+            format!("api://{client_id}/{scope}")
+        };
+        if full.starts_with("https://graph.microsoft.com") {
+            return Err(ConfigError::new(
+                "OAUTH_SCOPES",
+                format!("{full} is a Microsoft Graph scope; list this API's scopes (api://{client_id}/...)"),
+            ));
+        }
+        if !out.contains(&full) {
+            out.push(full);
+        }
+    }
+    if out.is_empty() {
+        return Err(ConfigError::new(
+            "OAUTH_SCOPES",
+            format!("lists no API scope; use e.g. api://{client_id}/.default or unset it"),
+        ));
+    }
+    Ok(out)
+}
+
+fn check_redirect_uri(uri: &str) -> Result<(), ConfigError> {
+    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            uri.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+        });
+    let ok = (uri.starts_with("https://") && uri.len() > "https://".len() || loopback)
+        && !uri.contains('#')
+        && !uri.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "OAUTH_REDIRECT_URIS",
+            format!("{uri:?} must be an https:// URL (or http://localhost) without a fragment"),
+        ))
+    }
+}
+
+/// Checks an `http(s)://host[:port]` origin (a path only when `allow_path`); trims the final `/`.
+fn origin(var: &str, raw: &str, allow_path: bool) -> Result<String, ConfigError> {
+    let trimmed = raw.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| {
+        let host = r.split('/').next().unwrap_or("");
+        !host.is_empty() && (allow_path || !r.contains('/'))
+    });
+    let clean = !trimmed.contains(['?', '#', '@']) && !trimmed.chars().any(char::is_whitespace);
+    if !(host_ok && clean) {
+        let shape = if allow_path {
+            "https://host[:port][/path]"
+        } else {
+            "https://host[:port]"
+        };
+        return Err(ConfigError::new(
+            var,
+            format!("must look like {shape}, got {raw:?}"),
+        ));
+    }
+    if trimmed.starts_with("http://") {
+        log::warn!("{var} uses plain http ({trimmed}); use https outside tests");
+    }
+    Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "11111111-2222-3333-4444-555555555555";
+    const C: &str = "AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+    fn parse(extra: &[(&str, &str)]) -> Result<Option<AuthSettings>, ConfigError> {
+        let mut pairs = vec![
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", T),
+            ("ENTRA_CLIENT_ID", C),
+        ];
+        pairs.extend_from_slice(extra);
+        AuthSettings::from_vars(&Vars::from_pairs(pairs))
+    }
+
+    #[test]
+    fn disabled_by_default_and_provider_checked() {
+        assert_eq!(AuthSettings::from_vars(&Vars::default()), Ok(None));
+        let err =
+            AuthSettings::from_vars(&Vars::from_pairs([("AUTH_PROVIDER", "okta")])).unwrap_err();
+        assert_eq!(err.var, "AUTH_PROVIDER");
+    }
+
+    #[test]
+    fn missing_ids_give_the_seed_message() {
+        let err = AuthSettings::from_vars(&Vars::from_pairs([
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", T),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true"
+        );
+    }
+
+    #[test]
+    fn non_guid_ids_name_the_variable() {
+        let err = parse(&[("ENTRA_CLIENT_ID", "my-app")]).unwrap_err();
+        assert_eq!(err.var, "ENTRA_CLIENT_ID");
+        let err = parse(&[("ENTRA_TENANT_ID", "contoso.onmicrosoft.com")]).unwrap_err();
+        assert_eq!(err.var, "ENTRA_TENANT_ID");
+    }
+
+    #[test]
+    fn defaults() {
+        let s = parse(&[]).unwrap().unwrap();
+        let c = C.to_ascii_lowercase();
+        assert_eq!(s.client_id, c);
+        assert_eq!(s.audiences, vec![c.clone(), format!("api://{c}")]);
+        assert_eq!(s.scopes, vec![format!("api://{c}/.default")]);
+        assert_eq!(s.redirect_uris.len(), 2);
+        assert_eq!(
+            s.jwks_url(),
+            format!("{DEFAULT_AUTHORITY}/{T}/discovery/v2.0/keys")
+        );
+        assert_eq!(s.issuers()[0], format!("{DEFAULT_AUTHORITY}/{T}/v2.0"));
+        assert_eq!(s.issuers()[1], format!("https://sts.windows.net/{T}/"));
+        assert_eq!(s.jwks_cache_ttl, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn lists_scopes_and_uris() {
+        let s = parse(&[
+            ("ENTRA_AUDIENCE", "api://kb, other"),
+            ("OAUTH_SCOPES", "access_as_user openid,api://x/read"),
+            (
+                "OAUTH_REDIRECT_URIS",
+                "http://localhost:6274/cb, https://claude.ai/api/mcp/auth_callback",
+            ),
+            ("AUTH_REQUIRED_SCOPES", "api://x/read  write"),
+            ("AUTH_REQUIRED_ROLES", "KB.Read,KB.Admin"),
+            ("ENTRA_AUTHORITY_HOST", "http://127.0.0.1:9/"),
+        ])
+        .unwrap()
+        .unwrap();
+        let c = C.to_ascii_lowercase();
+        assert_eq!(s.audiences, vec!["api://kb", "other"]);
+        assert_eq!(
+            s.scopes,
+            vec![
+                format!("api://{c}/access_as_user"),
+                "api://x/read".to_string()
+            ]
+        );
+        assert_eq!(s.redirect_uris.len(), 3);
+        assert_eq!(s.required_scopes, vec!["read", "write"]);
+        assert_eq!(s.required_roles, vec!["KB.Read", "KB.Admin"]);
+        assert_eq!(s.authority, "http://127.0.0.1:9");
+        assert!(s
+            .upstream_scope()
+            .ends_with(" openid profile offline_access"));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        for (var, value) in [
+            ("OAUTH_REDIRECT_URIS", "http://evil.example/cb"),
+            ("OAUTH_REDIRECT_URIS", "https://x/cb#frag"),
+            ("ENTRA_AUTHORITY_HOST", "login.microsoftonline.com"),
+            ("ENTRA_AUTHORITY_HOST", "https://login.example/tenant"),
+            ("PUBLIC_BASE_URL", "ftp://x"),
+            ("OAUTH_SCOPES", "https://graph.microsoft.com/User.Read"),
+            ("OAUTH_SCOPES", "openid"),
+            ("ENTRA_AUDIENCE", "https://graph.microsoft.com"),
+            ("JWKS_CACHE_SECS", "5"),
+        ] {
+            let err = parse(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{var}={value}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The command line: `serve` (default), `check`, `healthcheck [URL]`, `--help`, `--version`.
+//!
+//! Exit codes: 0 success, 1 a check failed, 2 bad usage or configuration (one clear line).
+
+use crate::config::{self, Config, ConfigError, KbChoice};
+use crate::http::{self, App};
+use crate::kb::{bedrock::BedrockKb, local::LocalKb, KbIdentity, KnowledgeBase};
+use crate::mcp::Mcp;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const USAGE: &str = "\
+bedrock-mcp: an MCP server for an AWS Bedrock Knowledge Base
+
+Usage:
+  bedrock-mcp [serve] [--local-kb DIR] [--host HOST] [--port PORT]
+  bedrock-mcp check                 validate config, resolve AWS credentials, call GetKnowledgeBase
+  bedrock-mcp healthcheck [URL]     GET URL (default http://127.0.0.1:$SERVER_PORT/health); exit 0 if healthy
+  bedrock-mcp --help | --version
+
+Configuration comes from environment variables (and ./.env); see README.md.
+  --local-kb DIR   serve the .md/.txt files in DIR instead of Bedrock (same as KB_LOCAL_DIR)
+  --host, --port   override SERVER_HOST and SERVER_PORT";
+
+enum Command {
+    Serve,
+    Check,
+    Healthcheck(Option<String>),
+    Help,
+    Version,
+}
+
+/// Runs the command line `args` (without the program name).
+pub fn run(args: Vec<String>) -> ExitCode {
+    let mut vars = match config::load_vars() {
+        Ok(v) => v,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    let command = match parse_args(args, &mut vars) {
+        Ok(c) => c,
+        Err(msg) => return fail(2, &format!("{msg}\n\n{USAGE}")),
+    };
+    match command {
+        Command::Help => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("bedrock-mcp {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::Healthcheck(url) => healthcheck(url, &vars),
+        Command::Check => match Config::from_vars(vars) {
+            Ok(c) => check(&c),
+            Err(e) => fail(2, &e.to_string()),
+        },
+        Command::Serve => match Config::from_vars(vars) {
+            Ok(c) => serve(c),
+            Err(e) => fail(2, &e.to_string()),
+        },
+    }
+}
+
+fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, String> {
+    let mut command = None;
+    let mut it = args.into_iter();
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok(Command::Help),
+            "-V" | "--version" | "version" => return Ok(Command::Version),
+            "--local-kb" => vars.set("KB_LOCAL_DIR", &value("--local-kb")?),
+            "--host" => vars.set("SERVER_HOST", &value("--host")?),
+            "--port" => vars.set("SERVER_PORT", &value("--port")?),
+            "serve" | "check" if command.is_none() => {
+                command = Some(if arg == "serve" { Command::Serve } else { Command::Check })
+            }
+            "healthcheck" if command.is_none() => {
+                let url = it.next();
+                if let Some(extra) = it.next() {
+                    return Err(format!("unexpected argument {extra:?}"));
+                }
+                return Ok(Command::Healthcheck(url));
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(command.unwrap_or(Command::Serve))
+}
+
+/// Builds the knowledge base the configuration names.
+pub fn open_kb(config: &Config) -> Result<(Arc<dyn KnowledgeBase>, KbIdentity), ConfigError> {
+    match &config.kb {
+        KbChoice::Bedrock { kb_id, region } => {
+            let kb = BedrockKb::from_vars(&config.vars, kb_id, region)?;
+            let identity = KbIdentity { backend: "bedrock".into(), kb_id: kb_id.clone(), region: region.clone() };
+            Ok((Arc::new(kb), identity))
+        }
+        KbChoice::Local(dir) => {
+            let kb = LocalKb::open(dir).map_err(|e| ConfigError::new("KB_LOCAL_DIR", e.to_string()))?;
+            let identity = KbIdentity {
+                backend: "local".into(),
+                kb_id: dir.display().to_string(),
+                region: "local".into(),
+            };
+            Ok((Arc::new(kb), identity))
+        }
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    crate::log::init(config.log_level, config.log_json);
+    let (kb, identity) = match open_kb(&config) {
+        Ok(k) => k,
+        Err(e) => return fail(2, &e.to_string()),
+    };
+    let auth = config.auth.clone().map(crate::auth::Authenticator::new);
+    let app = Arc::new(App::new(config.server.clone(), Mcp::new(kb), identity, auth));
+    match http::serve(app) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(1, &e.to_string()),
+    }
+}
+
+fn check(config: &Config) -> ExitCode {
+    let mut ok = true;
+    println!("config:       OK (auth {})", if config.auth.is_some() { "enabled" } else { "disabled" });
+    match &config.kb {
+        KbChoice::Bedrock { kb_id, region } => {
+            println!("knowledge base: {kb_id} in {region}");
+            match BedrockKb::from_vars(&config.vars, kb_id, region) {
+                Err(e) => {
+                    println!("endpoints:    FAILED: {e}");
+                    return ExitCode::from(2);
+                }
+                Ok(kb) => {
+                    match kb.credentials_source() {
+                        Ok(src) => println!("credentials:  OK ({src})"),
+                        Err(e) => {
+                            ok = false;
+                            println!("credentials:  FAILED: {e}");
+                        }
+                    }
+                    let info = kb.info();
+                    match &info.note {
+                        None => println!(
+                            "GetKnowledgeBase: OK: status {}, name {:?}",
+                            info.status,
+                            info.name.as_deref().unwrap_or("")
+                        ),
+                        Some(note) => {
+                            ok = false;
+                            println!("GetKnowledgeBase: FAILED: {note}");
+                        }
+                    }
+                }
+            }
+        }
+        KbChoice::Local(_) => match open_kb(config) {
+            Ok((kb, _)) => {
+                let info = kb.info();
+                println!("local knowledge base: OK: {}", info.description.unwrap_or_default());
+            }
+            Err(e) => {
+                ok = false;
+                println!("local knowledge base: FAILED: {e}");
+            }
+        },
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn healthcheck(url: Option<String>, vars: &config::Vars) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        format!("http://127.0.0.1:{}/health", vars.get("SERVER_PORT").unwrap_or("8000"))
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(3)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    match agent.get(&url).call() {
+        Ok(mut resp) if resp.status() == 200 => {
+            let body = resp.body_mut().read_to_string().unwrap_or_default();
+            println!("{body}");
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => fail(1, &format!("unhealthy: {url} answered {}", resp.status())),
+        Err(e) => fail(1, &format!("unhealthy: {url}: {e}")),
+    }
+}
+
+fn fail(code: u8, msg: &str) -> ExitCode {
+    eprintln!("bedrock-mcp: {msg}");
+    ExitCode::from(code)
+}

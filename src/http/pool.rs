@@ -1,0 +1,203 @@
+//! An elastic worker pool: threads are started on demand up to a maximum and exit after a
+//! while idle, so an idle server stays tiny while a burst of slow Bedrock calls (hundreds of
+//! milliseconds each) can still run hundreds at once.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A unit of work.
+pub type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Threads kept even when idle.
+const MIN_IDLE_THREADS: usize = 2;
+/// How long a surplus thread waits for work before exiting.
+const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// Worker stack: handlers are shallow; rustls and serde need far less than the 2 MiB default.
+const STACK_SIZE: usize = 256 * 1024;
+
+/// The pool handle; clones share the pool.
+#[derive(Clone)]
+pub struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    idle_cv: Condvar,
+    max: usize,
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    threads: usize,
+    idle: usize,
+    running: usize,
+}
+
+impl Pool {
+    /// A pool of at most `max` threads.
+    pub fn new(max: usize) -> Pool {
+        Pool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                work: Condvar::new(),
+                idle_cv: Condvar::new(),
+                max: max.max(1),
+            }),
+        }
+    }
+
+    /// Queues a job; gives it back when every thread is busy and the queue is full.
+    pub fn execute(&self, job: Job) -> Result<(), Job> {
+        let mut st = self.shared.lock();
+        let spare = st.idle.saturating_sub(st.jobs.len());
+        if spare == 0 && st.threads >= self.shared.max && st.jobs.len() >= self.shared.max {
+            return Err(job);
+        }
+        st.jobs.push_back(job);
+        if spare == 0 && st.threads < self.shared.max {
+            let shared = self.shared.clone();
+            let spawned = thread::Builder::new()
+                .name("worker".into())
+                .stack_size(STACK_SIZE)
+                .spawn(move || worker(shared));
+            if spawned.is_ok() {
+                st.threads += 1;
+            }
+        }
+        drop(st);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Jobs queued or running.
+    pub fn in_flight(&self) -> usize {
+        let st = self.shared.lock();
+        st.jobs.len() + st.running
+    }
+
+    /// Live worker threads.
+    pub fn threads(&self) -> usize {
+        self.shared.lock().threads
+    }
+
+    /// Waits until no job is queued or running, at most `timeout`; true when drained.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        while st.running > 0 || !st.jobs.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            st = match self.shared.idle_cv.wait_timeout(st, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn worker(shared: Arc<Shared>) {
+    let mut st = shared.lock();
+    loop {
+        if let Some(job) = st.jobs.pop_front() {
+            st.running += 1;
+            drop(st);
+            // Callers catch their own panics to answer 500; this keeps the thread alive anyway.
+            let _ = catch_unwind(AssertUnwindSafe(job));
+            st = shared.lock();
+            st.running -= 1;
+            if st.running == 0 && st.jobs.is_empty() {
+                shared.idle_cv.notify_all();
+            }
+            continue;
+        }
+        st.idle += 1;
+        let (guard, timeout) = match shared.work.wait_timeout(st, IDLE_EXIT) {
+            Ok((g, t)) => (g, t.timed_out()),
+            Err(p) => {
+                let (g, t) = p.into_inner();
+                (g, t.timed_out())
+            }
+        };
+        st = guard;
+        st.idle -= 1;
+        if timeout && st.jobs.is_empty() && st.threads > MIN_IDLE_THREADS {
+            st.threads -= 1;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Barrier;
+
+    #[test]
+    fn runs_many_blocking_jobs_at_once_up_to_the_maximum() {
+        let pool = Pool::new(64);
+        let barrier = Arc::new(Barrier::new(65));
+        for _ in 0..64 {
+            let b = barrier.clone();
+            pool.execute(Box::new(move || {
+                b.wait();
+            }))
+            .ok()
+            .unwrap();
+        }
+        // All 64 must be running at the same time for the barrier to open.
+        barrier.wait();
+        assert!(pool.wait_idle(Duration::from_secs(10)));
+        assert_eq!(pool.in_flight(), 0);
+        assert!(pool.threads() <= 64);
+    }
+
+    #[test]
+    fn rejects_when_saturated_and_survives_panics() {
+        let pool = Pool::new(1);
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let g = gate.clone();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        pool.execute(Box::new(move || {
+            started_tx.send(()).unwrap();
+            let (m, cv) = &*g;
+            let mut open = m.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+        }))
+        .ok()
+        .unwrap();
+        started_rx.recv().unwrap();
+        // One queued job fits (queue = max), the next is refused.
+        assert!(pool.execute(Box::new(|| panic!("boom"))).is_ok());
+        assert!(pool.execute(Box::new(|| {})).is_err());
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        assert!(pool.wait_idle(Duration::from_secs(10)));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        pool.execute(Box::new(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        }))
+        .ok()
+        .unwrap();
+        assert!(pool.wait_idle(Duration::from_secs(10)));
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "the pool still works after a panic");
+    }
+}

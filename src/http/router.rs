@@ -1,0 +1,148 @@
+//! Routing: origin check, CORS preflight, the auth gate, then the handler for each path.
+//!
+//! Open paths: `/health`, `/.well-known/*`, `/authorize`, `/token` and preflights. MCP paths
+//! (`/mcp`, `/mcp/`, `/`, `/sse`, `/messages`) pass the auth gate first when auth is on.
+
+use super::app::App;
+use super::cors::{self, Origin};
+use super::request::HttpRequest;
+use super::response::{Action, Reply};
+use super::{health, legacy, oauth_routes, streamable};
+use crate::auth::Principal;
+use crate::mcp::protocol::Version;
+use crate::mcp::Outcome;
+use serde_json::json;
+
+/// What the access log says about a request beyond method, path and status.
+#[derive(Debug, Default)]
+pub struct LogInfo {
+    /// The authenticated user.
+    pub principal: Option<Principal>,
+    /// MCP method, tool and results.
+    pub outcome: Outcome,
+    /// Protocol revision used.
+    pub version: Option<Version>,
+    /// Legacy SSE session id.
+    pub session: Option<String>,
+}
+
+/// A routed request: what to do, the CORS origin to echo, and what to log.
+pub struct Routed {
+    /// The action.
+    pub action: Action,
+    /// The allowed origin to echo in CORS headers, if any.
+    pub cors_origin: Option<String>,
+    /// Access-log details.
+    pub log: LogInfo,
+}
+
+/// Routes one request.
+pub fn route(app: &App, req: &HttpRequest) -> Routed {
+    let mut log = LogInfo::default();
+    let cors_origin = match cors::check(req, &app.settings) {
+        Origin::Absent => None,
+        Origin::Allowed(o) => Some(o),
+        Origin::Denied(o) if req.path != "/health" => {
+            let body = json!({
+                "jsonrpc": "2.0",
+                "error": { "code": -32600, "message": format!(
+                    "Forbidden: origin {o} is not allowed; add it to CORS_ALLOWED_ORIGINS if it should be") },
+            });
+            return Routed { action: Action::Reply(Reply::json(403, &body)), cors_origin: None, log };
+        }
+        Origin::Denied(_) => None,
+    };
+    let action = if req.method == "OPTIONS" {
+        let mut reply = Reply::empty(204);
+        reply.headers.extend(cors::preflight_headers(req));
+        Action::Reply(reply)
+    } else {
+        Action::Reply(match dispatch(app, req, &mut log) {
+            Ok(action) => return Routed { action, cors_origin, log },
+            Err(reply) => reply,
+        })
+    };
+    Routed { action, cors_origin, log }
+}
+
+fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, Reply> {
+    let method = req.method.as_str();
+    let path = req.path.as_str();
+    match path {
+        "/health" | "/health/" => Ok(Action::Reply(match method {
+            "GET" | "HEAD" => health::reply(app),
+            _ => not_allowed("GET, HEAD"),
+        })),
+        p if p.starts_with("/.well-known/") || matches!(p, "/authorize" | "/token" | "/register") => {
+            Ok(Action::Reply(oauth_routes::handle(app, req)))
+        }
+        "/mcp" | "/mcp/" | "/" => {
+            log.principal = gate(app, req)?;
+            match method {
+                "POST" => {
+                    let handled = streamable::post(req, &app.mcp);
+                    log.outcome = handled.outcome;
+                    log.version = handled.version;
+                    Ok(Action::Reply(handled.reply))
+                }
+                // A legacy (2024-11-05) client given the root URL opens its stream with GET.
+                "GET" if path == "/" && legacy::is_legacy_open(req) => legacy::open(app, log),
+                "HEAD" => Ok(Action::Reply(Reply::empty(200))),
+                _ => Ok(Action::Reply(not_allowed("POST, OPTIONS"))),
+            }
+        }
+        "/sse" | "/sse/" => {
+            log.principal = gate(app, req)?;
+            match method {
+                "GET" => legacy::open(app, log),
+                // Streamable HTTP clients POST first and fall back to GET on 405.
+                _ => Ok(Action::Reply(not_allowed("GET"))),
+            }
+        }
+        "/messages" | "/messages/" => {
+            log.principal = gate(app, req)?;
+            match method {
+                "POST" => Ok(Action::Reply(legacy::post(app, req, log))),
+                _ => Ok(Action::Reply(not_allowed("POST"))),
+            }
+        }
+        _ => Ok(Action::Reply(Reply::error(
+            404,
+            "not_found",
+            &format!("No such endpoint {path}: MCP is served at /mcp (or /sse for the legacy transport), health at /health"),
+        ))),
+    }
+}
+
+/// With auth on, a request needs a valid bearer token; otherwise 401/403 with a challenge.
+fn gate(app: &App, req: &HttpRequest) -> Result<Option<Principal>, Reply> {
+    let Some(auth) = &app.auth else {
+        return Ok(None);
+    };
+    match auth.authenticate(req.header("authorization")) {
+        Ok(principal) => Ok(Some(principal)),
+        Err(e) => {
+            let base = app.base_url(req);
+            let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+            let scope = auth.settings().scopes.join(" ");
+            log::info!(
+                "{}",
+                crate::log::fields(
+                    "request refused by auth",
+                    &[
+                        ("request_id", Some(crate::log::Field::Str(&req.request_id))),
+                        ("status", Some(crate::log::Field::Num(u64::from(e.status())))),
+                        ("reason", Some(crate::log::Field::Str(&e.to_string()))),
+                    ]
+                )
+            );
+            Err(Reply::json(e.status(), &e.body())
+                .with_header("WWW-Authenticate", e.www_authenticate(&metadata, &scope)))
+        }
+    }
+}
+
+fn not_allowed(allow: &str) -> Reply {
+    Reply::error(405, "method_not_allowed", &format!("Method not allowed here; use {allow}"))
+        .with_header("Allow", allow)
+}

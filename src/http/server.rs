@@ -1,0 +1,225 @@
+//! The server loop: bind, accept through tiny_http, hand each request to the worker pool,
+//! answer, log, and drain on SIGTERM.
+//!
+//! Each request is copied into an [`HttpRequest`] and routed inside `catch_unwind`, so a
+//! panic answers 500 and touches nothing else. Every response gets the common headers here,
+//! in one place: request id, nosniff, no-store, and CORS for an allowed origin.
+
+use super::app::App;
+use super::pool::Pool;
+use super::request::{BodyError, HttpRequest};
+use super::response::{Action, Reply};
+use super::router::{self, LogInfo, Routed};
+use super::{cors, signal, socket};
+use crate::log::{fields, Field};
+use std::io::Write;
+use std::net::TcpListener;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why the server could not run.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The address could not be bound.
+    Bind(String, std::io::Error),
+    /// tiny_http refused the listener.
+    Start(String),
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerError::Bind(addr, e) => write!(
+                f,
+                "cannot listen on {addr}: {e} (is another process using the port? set SERVER_PORT or SERVER_HOST)"
+            ),
+            ServerError::Start(e) => write!(f, "cannot start the HTTP server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Serves until SIGTERM/SIGINT, then drains in-flight requests and returns.
+pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
+    let s = &app.settings;
+    let addr = format!("{}:{}", s.host, s.port);
+    let listener = TcpListener::bind(&addr).map_err(|e| ServerError::Bind(addr.clone(), e))?;
+    socket::set_timeouts(&listener, s.io_timeout);
+    let local = listener.local_addr().map_or(addr, |a| a.to_string());
+    let server = tiny_http::Server::from_listener(listener, None)
+        .map_err(|e| ServerError::Start(e.to_string()))?;
+    signal::install();
+    log::info!(
+        "{}",
+        fields(
+            "listening",
+            &[
+                ("addr", Some(Field::Str(&local))),
+                ("backend", Some(Field::Str(&app.identity.backend))),
+                ("kb_id", Some(Field::Str(&app.identity.kb_id))),
+                ("auth_enabled", Some(Field::Bool(app.auth.is_some()))),
+                ("workers", Some(Field::Num(s.workers as u64))),
+            ]
+        )
+    );
+    let pool = Pool::new(s.workers);
+    let keepalive = {
+        let app = app.clone();
+        std::thread::Builder::new()
+            .name("sse-keepalive".into())
+            .spawn(move || app.hub.keepalive_loop(app.settings.sse_keepalive))
+            .ok()
+    };
+    while !signal::stop_requested() {
+        let rq = match server.recv_timeout(Duration::from_millis(200)) {
+            Ok(Some(rq)) => rq,
+            Ok(None) => continue,
+            Err(e) => {
+                log::error!("accept failed: {e}");
+                continue;
+            }
+        };
+        if server.num_connections() > app.settings.max_connections {
+            overloaded(rq, "too many open connections");
+            continue;
+        }
+        let app = app.clone();
+        let job = Box::new(move || handle(&app, rq));
+        if let Err(job) = pool.execute(job) {
+            // Saturated: answer from here instead of queueing without bound.
+            drop(job);
+            log::warn!("worker pool saturated; answered 503");
+        }
+    }
+    log::info!("stop signal received: no longer accepting; draining in-flight requests");
+    drop(server);
+    let drained = pool.wait_idle(app.settings.shutdown_timeout);
+    app.hub.close_all();
+    if let Some(k) = keepalive {
+        let _ = k.join();
+    }
+    if drained {
+        log::info!("shutdown complete");
+    } else {
+        log::warn!("shutdown timeout reached with requests still running");
+    }
+    Ok(())
+}
+
+fn overloaded(rq: tiny_http::Request, why: &str) {
+    let reply = Reply::error(503, "unavailable", &format!("server busy ({why}); retry shortly"))
+        .with_header("Retry-After", "1")
+        .with_header("Connection", "close");
+    let _ = rq.respond(to_response(reply));
+}
+
+/// Handles one request on a worker thread.
+fn handle(app: &App, mut rq: tiny_http::Request) {
+    let started = Instant::now();
+    let mut req = HttpRequest::head(&rq);
+    let routed = match req.read_body(&mut rq, app.settings.max_body) {
+        Err(e) => {
+            let status = if matches!(e, BodyError::TooLarge(_)) { 413 } else { 400 };
+            Routed {
+                action: Action::Reply(
+                    Reply::error(status, "invalid_request", &e.to_string()).with_header("Connection", "close"),
+                ),
+                cors_origin: None,
+                log: LogInfo::default(),
+            }
+        }
+        Ok(()) => match catch_unwind(AssertUnwindSafe(|| router::route(app, &req))) {
+            Ok(routed) => routed,
+            Err(_) => {
+                log::error!("handler panicked; answered 500 (request_id {})", req.request_id);
+                Routed {
+                    action: Action::Reply(Reply::error(500, "internal_error", "internal error; the server logged it")),
+                    cors_origin: None,
+                    log: LogInfo::default(),
+                }
+            }
+        },
+    };
+    let common = common_headers(&req, routed.cors_origin.as_deref());
+    let status = match routed.action {
+        Action::Reply(mut reply) => {
+            reply.headers.extend(common);
+            let status = reply.status;
+            let _ = rq.respond(to_response(reply));
+            status
+        }
+        Action::OpenSse { session_id, owner } => {
+            open_stream(app, rq, &common, session_id, owner);
+            200
+        }
+    };
+    access_log(&req, status, started, &routed.log);
+}
+
+/// Writes the SSE head on the raw socket and gives the writer to the hub.
+fn open_stream(app: &App, rq: tiny_http::Request, common: &[(String, String)], id: String, owner: Option<String>) {
+    let mut writer = rq.into_writer();
+    let mut head = String::from(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
+         X-Accel-Buffering: no\r\nConnection: close\r\n",
+    );
+    for (k, v) in common.iter().filter(|(k, _)| k != "Cache-Control") {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if writer.write_all(head.as_bytes()).and_then(|()| writer.flush()).is_err() {
+        return;
+    }
+    let endpoint = format!("/messages?session_id={id}");
+    app.hub.open(id, owner, writer, &endpoint);
+}
+
+fn common_headers(req: &HttpRequest, cors_origin: Option<&str>) -> Vec<(String, String)> {
+    let mut h = vec![
+        ("X-Request-Id".to_string(), req.request_id.clone()),
+        ("X-Content-Type-Options".to_string(), "nosniff".to_string()),
+        ("Cache-Control".to_string(), "no-store".to_string()),
+    ];
+    if let Some(origin) = cors_origin {
+        h.extend(cors::response_headers(origin));
+    }
+    h
+}
+
+fn to_response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = tiny_http::Response::from_data(reply.body).with_status_code(reply.status);
+    for (k, v) in reply.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    response
+}
+
+fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) {
+    let p = info.principal.as_ref();
+    let o = &info.outcome;
+    let msg = fields(
+        "request",
+        &[
+            ("request_id", Some(Field::Str(&req.request_id))),
+            ("method", Some(Field::Str(&req.method))),
+            ("path", Some(Field::Str(&req.path))),
+            ("status", Some(Field::Num(u64::from(status)))),
+            ("duration_ms", Some(Field::Num(started.elapsed().as_millis() as u64))),
+            ("rpc_method", o.method.as_deref().map(Field::Str)),
+            ("tool", o.tool.as_deref().map(Field::Str)),
+            ("results", o.results.map(|n| Field::Num(n as u64))),
+            ("bedrock_ms", o.upstream_ms.map(Field::Num)),
+            ("tool_error", o.tool.as_ref().map(|_| Field::Bool(o.tool_error))),
+            ("protocol", info.version.map(|v| Field::Str(v.as_str()))),
+            ("session", info.session.as_deref().map(Field::Str)),
+            ("user", p.map(|p| Field::Str(&p.user))),
+            ("oid", p.and_then(|p| p.oid.as_deref()).map(Field::Str)),
+            ("tid", p.and_then(|p| p.tid.as_deref()).map(Field::Str)),
+        ],
+    );
+    log::info!(target: "access", "{msg}");
+}

@@ -1,0 +1,115 @@
+//! HTTP server settings, parsed from the raw variables.
+
+use crate::config::{ConfigError, Vars};
+use std::time::Duration;
+
+/// Origins allowed by default: claude.ai's web app and its claude.com successor.
+pub const DEFAULT_ORIGINS: &str = "https://claude.ai,https://claude.com";
+
+/// How the HTTP server listens and protects itself.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Bind host (SERVER_HOST).
+    pub host: String,
+    /// Bind port (SERVER_PORT); 0 picks a free port (tests).
+    pub port: u16,
+    /// Most requests handled at once (WORKER_THREADS).
+    pub workers: usize,
+    /// Most open client connections (MAX_CONNECTIONS); beyond it requests get 503.
+    pub max_connections: usize,
+    /// Largest accepted request body (MAX_BODY_BYTES); larger gets 413.
+    pub max_body: usize,
+    /// Socket read/write timeout: bounds slow clients (HTTP_READ_TIMEOUT_SECS).
+    pub io_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM (SHUTDOWN_TIMEOUT_SECS).
+    pub shutdown_timeout: Duration,
+    /// SSE keep-alive period (SSE_KEEPALIVE_SECS): under load balancers' 60 s idle cut.
+    pub sse_keepalive: Duration,
+    /// Most open legacy SSE sessions (MAX_SSE_SESSIONS).
+    pub max_sse_sessions: usize,
+    /// Origins allowed for browsers and CORS (CORS_ALLOWED_ORIGINS), without trailing slash.
+    pub allowed_origins: Vec<String>,
+    /// The https URL clients use (PUBLIC_BASE_URL), if set; else derived per request.
+    pub public_base_url: Option<String>,
+}
+
+impl ServerSettings {
+    /// Reads and checks the server variables.
+    pub fn from_vars(vars: &Vars) -> Result<ServerSettings, ConfigError> {
+        let port = vars.number("SERVER_PORT", 8000, 0, 65_535)? as u16;
+        let origins = vars.get("CORS_ALLOWED_ORIGINS").unwrap_or(DEFAULT_ORIGINS);
+        let mut allowed_origins = Vec::new();
+        for origin in origins.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            if origin != "*" && !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("{origin:?} is not an origin: use a comma-separated list like https://claude.ai,https://claude.com"),
+                ));
+            }
+            allowed_origins.push(origin.trim_end_matches('/').to_ascii_lowercase());
+        }
+        if allowed_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::new(
+                "CORS_ALLOWED_ORIGINS",
+                "\"*\" is not allowed: it would let any web page drive this server (list the origins instead)",
+            ));
+        }
+        let public_base_url = match vars.get("PUBLIC_BASE_URL") {
+            None => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.trim_end_matches('/').to_string())
+            }
+            Some(url) => {
+                return Err(ConfigError::new(
+                    "PUBLIC_BASE_URL",
+                    format!("{url:?} must be an absolute URL such as https://mcp.example.com"),
+                ))
+            }
+        };
+        Ok(ServerSettings {
+            host: vars.get("SERVER_HOST").unwrap_or("0.0.0.0").to_string(),
+            port,
+            workers: vars.number("WORKER_THREADS", 512, 1, 16_384)? as usize,
+            max_connections: vars.number("MAX_CONNECTIONS", 2048, 1, 1_000_000)? as usize,
+            max_body: vars.number("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)? as usize,
+            io_timeout: secs(vars.number("HTTP_READ_TIMEOUT_SECS", 30, 1, 3600)?),
+            shutdown_timeout: secs(vars.number("SHUTDOWN_TIMEOUT_SECS", 20, 0, 3600)?),
+            sse_keepalive: secs(vars.number("SSE_KEEPALIVE_SECS", 15, 1, 300)?),
+            max_sse_sessions: vars.number("MAX_SSE_SESSIONS", 10_000, 1, 1_000_000)? as usize,
+            allowed_origins,
+            public_base_url,
+        })
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let s = ServerSettings::from_vars(&Vars::default()).unwrap();
+        assert_eq!((s.host.as_str(), s.port, s.max_body), ("0.0.0.0", 8000, 1 << 20));
+        assert_eq!(s.allowed_origins, vec!["https://claude.ai", "https://claude.com"]);
+        assert!(s.workers >= 256);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("SERVER_PORT", "70000"),
+            ("SERVER_PORT", "http"),
+            ("WORKER_THREADS", "0"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "claude.ai"),
+            ("PUBLIC_BASE_URL", "mcp.example.com"),
+        ] {
+            let e = ServerSettings::from_vars(&Vars::from_pairs([(k, v)])).unwrap_err();
+            assert_eq!(e.var, k, "{k}={v}");
+        }
+    }
+}
