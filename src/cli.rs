@@ -4,7 +4,26 @@
 
 use crate::config::{self, Config, ConfigError, KbChoice};
 use crate::http::{self, App};
-use crate::kb::{bedrock::BedrockKb, local::LocalKb, KbIdentity, KnowledgeBase};
+use crate::kb::{local::LocalKb, KbIdentity, KnowledgeBase};
+// TEMP until kb::bedrock lands
+struct BedrockKb;
+impl BedrockKb {
+    fn from_vars(
+        _: &config::Vars,
+        _: &str,
+        _: &str,
+    ) -> Result<crate::kb::local::LocalKb, ConfigError> {
+        Err(ConfigError::plain("bedrock backend not built yet"))
+    }
+}
+trait Src {
+    fn credentials_source(&self) -> Result<String, String>;
+}
+impl Src for LocalKb {
+    fn credentials_source(&self) -> Result<String, String> {
+        Err(String::new())
+    }
+}
 use crate::mcp::Mcp;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -74,7 +93,11 @@ fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, Str
             "--host" => vars.set("SERVER_HOST", &value("--host")?),
             "--port" => vars.set("SERVER_PORT", &value("--port")?),
             "serve" | "check" if command.is_none() => {
-                command = Some(if arg == "serve" { Command::Serve } else { Command::Check })
+                command = Some(if arg == "serve" {
+                    Command::Serve
+                } else {
+                    Command::Check
+                })
             }
             "healthcheck" if command.is_none() => {
                 let url = it.next();
@@ -94,11 +117,16 @@ pub fn open_kb(config: &Config) -> Result<(Arc<dyn KnowledgeBase>, KbIdentity), 
     match &config.kb {
         KbChoice::Bedrock { kb_id, region } => {
             let kb = BedrockKb::from_vars(&config.vars, kb_id, region)?;
-            let identity = KbIdentity { backend: "bedrock".into(), kb_id: kb_id.clone(), region: region.clone() };
+            let identity = KbIdentity {
+                backend: "bedrock".into(),
+                kb_id: kb_id.clone(),
+                region: region.clone(),
+            };
             Ok((Arc::new(kb), identity))
         }
         KbChoice::Local(dir) => {
-            let kb = LocalKb::open(dir).map_err(|e| ConfigError::new("KB_LOCAL_DIR", e.to_string()))?;
+            let kb =
+                LocalKb::open(dir).map_err(|e| ConfigError::new("KB_LOCAL_DIR", e.to_string()))?;
             let identity = KbIdentity {
                 backend: "local".into(),
                 kb_id: dir.display().to_string(),
@@ -116,7 +144,12 @@ fn serve(config: Config) -> ExitCode {
         Err(e) => return fail(2, &e.to_string()),
     };
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
-    let app = Arc::new(App::new(config.server.clone(), Mcp::new(kb), identity, auth));
+    let app = Arc::new(App::new(
+        config.server.clone(),
+        Mcp::new(kb),
+        identity,
+        auth,
+    ));
     match http::serve(app) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(1, &e.to_string()),
@@ -125,7 +158,14 @@ fn serve(config: Config) -> ExitCode {
 
 fn check(config: &Config) -> ExitCode {
     let mut ok = true;
-    println!("config:       OK (auth {})", if config.auth.is_some() { "enabled" } else { "disabled" });
+    println!(
+        "config:       OK (auth {})",
+        if config.auth.is_some() {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
     match &config.kb {
         KbChoice::Bedrock { kb_id, region } => {
             println!("knowledge base: {kb_id} in {region}");
@@ -160,7 +200,10 @@ fn check(config: &Config) -> ExitCode {
         KbChoice::Local(_) => match open_kb(config) {
             Ok((kb, _)) => {
                 let info = kb.info();
-                println!("local knowledge base: OK: {}", info.description.unwrap_or_default());
+                println!(
+                    "local knowledge base: OK: {}",
+                    info.description.unwrap_or_default()
+                );
             }
             Err(e) => {
                 ok = false;
@@ -177,7 +220,10 @@ fn check(config: &Config) -> ExitCode {
 
 fn healthcheck(url: Option<String>, vars: &config::Vars) -> ExitCode {
     let url = url.unwrap_or_else(|| {
-        format!("http://127.0.0.1:{}/health", vars.get("SERVER_PORT").unwrap_or("8000"))
+        format!(
+            "http://127.0.0.1:{}/health",
+            vars.get("SERVER_PORT").unwrap_or("8000")
+        )
     });
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(3)))

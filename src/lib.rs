@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod kb;

@@ -123,15 +123,13 @@ pub fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -185,7 +183,11 @@ mod form_tests {
     fn form_pairs_split_and_decode() {
         assert_eq!(
             form_pairs("a=1&b=x%3Dy&&c"),
-            vec![("a".into(), "1".into()), ("b".into(), "x=y".into()), ("c".into(), "".into())]
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x=y".into()),
+                ("c".into(), "".into())
+            ]
         );
     }
 }
@@ -222,9 +224,15 @@ mod base64_tests {
 
     #[test]
     fn decodes_the_spec_examples_and_rejects_garbage() {
-        assert_eq!(base64_decode("SGVsbG8sIOS4lueVjA==").unwrap(), "Hello, 世界".as_bytes());
+        assert_eq!(
+            base64_decode("SGVsbG8sIOS4lueVjA==").unwrap(),
+            "Hello, 世界".as_bytes()
+        );
         assert_eq!(base64_decode("IHBhZGRlZCA").unwrap(), b" padded ");
-        assert_eq!(base64_decode("PT9iYXNlNjQ/bGl0ZXJhbD89").unwrap(), b"=?base64?literal?=");
+        assert_eq!(
+            base64_decode("PT9iYXNlNjQ/bGl0ZXJhbD89").unwrap(),
+            b"=?base64?literal?="
+        );
         assert_eq!(base64_decode("").unwrap(), b"");
         assert_eq!(base64_decode("a"), None);
         assert_eq!(base64_decode("ab$d"), None);

@@ -82,9 +82,12 @@ impl ContainerSource {
         if let Some(token) = self.read_token().map_err(fail)? {
             request = request.header("authorization", token);
         }
-        let mut response = request.call().map_err(|e| fail(http::transport_message(&e)))?;
+        let mut response = request
+            .call()
+            .map_err(|e| fail(http::transport_message(&e)))?;
         let status = response.status().as_u16();
-        let body = http::read_metadata(&mut response).map_err(|e| fail(http::transport_message(&e)))?;
+        let body =
+            http::read_metadata(&mut response).map_err(|e| fail(http::transport_message(&e)))?;
         if status != 200 {
             let hint = if status == 401 || status == 403 {
                 ": the authorization token was refused (check AWS_CONTAINER_AUTHORIZATION_TOKEN or _TOKEN_FILE)"
@@ -93,8 +96,7 @@ impl ContainerSource {
             };
             return Err(fail(format!("HTTP {status}{hint}")));
         }
-        let (credentials, expires) =
-            http::parse_credentials(&body, "container").map_err(fail)?;
+        let (credentials, expires) = http::parse_credentials(&body, "container").map_err(fail)?;
         Ok(Fetched {
             credentials,
             expires,
@@ -130,7 +132,11 @@ fn check_full_uri(full: &str) -> Result<(), CredentialsError> {
     let uri: Uri = full
         .parse()
         .map_err(|_| CredentialsError::config(var, format!("{full:?} is not a valid URL")))?;
-    let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(()),
         Some("http") if is_allowed_http_host(host) => Ok(()),
@@ -171,9 +177,12 @@ mod tests {
 
     #[test]
     fn relative_uri_goes_to_the_ecs_agent() {
-        let s = source(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc")])
-            .unwrap()
-            .unwrap();
+        let s = source(&[(
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "/v2/credentials/abc",
+        )])
+        .unwrap()
+        .unwrap();
         assert_eq!(s.url(), "http://169.254.170.2/v2/credentials/abc");
         assert!(source(&[("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "v2/x")]).is_err());
         assert!(source(&[]).unwrap().is_none());
@@ -189,11 +198,22 @@ mod tests {
             "http://[::1]:80/x",
             "https://creds.example.com/x",
         ] {
-            assert!(source(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", ok)]).is_ok(), "{ok}");
+            assert!(
+                source(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", ok)]).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://10.0.0.5/creds", "http://evil.example.com/", "ftp://127.0.0.1/", "nope"] {
+        for bad in [
+            "http://10.0.0.5/creds",
+            "http://evil.example.com/",
+            "ftp://127.0.0.1/",
+            "nope",
+        ] {
             let e = source(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", bad)]).unwrap_err();
-            assert!(e.to_string().contains("AWS_CONTAINER_CREDENTIALS_FULL_URI"), "{e}");
+            assert!(
+                e.to_string().contains("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+                "{e}"
+            );
         }
     }
 
@@ -206,6 +226,9 @@ mod tests {
         .unwrap()
         .unwrap();
         let dbg = format!("{s:?}");
-        assert!(!dbg.contains("very-secret-token") && dbg.contains("redacted"), "{dbg}");
+        assert!(
+            !dbg.contains("very-secret-token") && dbg.contains("redacted"),
+            "{dbg}"
+        );
     }
 }

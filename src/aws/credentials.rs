@@ -175,7 +175,10 @@ impl fmt::Debug for CredentialChain {
 impl CredentialChain {
     /// Picks the first configured source in SDK order; does no network I/O.
     pub fn from_vars(vars: &Vars) -> Result<CredentialChain, CredentialsError> {
-        let source = match (vars.get("AWS_ACCESS_KEY_ID"), vars.get("AWS_SECRET_ACCESS_KEY")) {
+        let source = match (
+            vars.get("AWS_ACCESS_KEY_ID"),
+            vars.get("AWS_SECRET_ACCESS_KEY"),
+        ) {
             (Some(key), Some(secret)) => {
                 let token = vars.get("AWS_SESSION_TOKEN").map(str::to_string);
                 Source::Environment(Credentials::new(key, secret, token, None, "environment"))
@@ -288,14 +291,19 @@ impl CredentialChain {
         let outcome = match result {
             Ok(fetched) => {
                 if fetched.expires.is_some_and(|e| e <= now) {
-                    log::warn!("the AWS credentials just fetched are already expired; is the clock right?");
+                    log::warn!(
+                        "the AWS credentials just fetched are already expired; is the clock right?"
+                    );
                 }
                 let cached = Cached::new(fetched, now);
                 let creds = cached.credentials.clone();
                 log::info!(
                     "AWS credentials refreshed (access key {}, expires {})",
                     creds.access_key_id(),
-                    cached.expires.map(rfc3339::format).unwrap_or_else(|| "never".into())
+                    cached
+                        .expires
+                        .map(rfc3339::format)
+                        .unwrap_or_else(|| "never".into())
                 );
                 state.current = Some(cached);
                 state.last_error = None;
@@ -311,7 +319,9 @@ impl CredentialChain {
                     .map(|c| c.credentials.clone());
                 match still_valid {
                     Some(creds) => {
-                        log::warn!("AWS credentials refresh failed, still using the current ones: {err}");
+                        log::warn!(
+                            "AWS credentials refresh failed, still using the current ones: {err}"
+                        );
                         state.retry_after = Some(Instant::now() + RETRY_AFTER_FAILURE);
                         Ok(creds)
                     }
@@ -325,7 +335,9 @@ impl CredentialChain {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -357,7 +369,10 @@ mod tests {
 
     #[test]
     fn picks_sources_in_sdk_order() {
-        let env = [("AWS_ACCESS_KEY_ID", "AKIA1"), ("AWS_SECRET_ACCESS_KEY", "s")];
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ];
         let container = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds");
         let both = [env[0], env[1], container];
         assert_eq!(chain(&both).unwrap().describe(), "environment");
@@ -370,7 +385,14 @@ mod tests {
             "imds (http://169.254.169.254), not fetched yet"
         );
         let disabled = ("AWS_EC2_METADATA_DISABLED", "true");
-        assert_eq!(chain(&[container, disabled]).unwrap().describe().split(' ').next(), Some("container"));
+        assert_eq!(
+            chain(&[container, disabled])
+                .unwrap()
+                .describe()
+                .split(' ')
+                .next(),
+            Some("container")
+        );
         assert_eq!(chain(&[disabled]).unwrap_err(), CredentialsError::NotFound);
     }
 
@@ -396,7 +418,10 @@ mod tests {
         assert_eq!(creds.access_key_id(), "AKIAENV");
         assert_eq!(creds.session_token(), Some("sessiontok"));
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("topsecret") && !dbg.contains("sessiontok"), "{dbg}");
+        assert!(
+            !dbg.contains("topsecret") && !dbg.contains("sessiontok"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -408,7 +433,10 @@ mod tests {
             detail: String::new(),
         };
         let six_hours = Cached::new(fetched(6 * 3600), now);
-        assert_eq!(six_hours.refresh_at, Some(now + Duration::from_secs(6 * 3600 - 300)));
+        assert_eq!(
+            six_hours.refresh_at,
+            Some(now + Duration::from_secs(6 * 3600 - 300))
+        );
         let short = Cached::new(fetched(6), now);
         assert_eq!(short.refresh_at, Some(now + Duration::from_secs(3)));
         assert!(short.is_fresh(now + Duration::from_secs(2)));
@@ -420,7 +448,10 @@ mod tests {
     #[test]
     fn messages_are_actionable() {
         let s = CredentialsError::NotFound.to_string();
-        assert!(s.contains("AWS_ACCESS_KEY_ID") && s.contains("instance profile"), "{s}");
+        assert!(
+            s.contains("AWS_ACCESS_KEY_ID") && s.contains("instance profile"),
+            "{s}"
+        );
         let s = CredentialsError::ImdsTokenTimeout {
             endpoint: "http://169.254.169.254".into(),
         }

@@ -54,7 +54,10 @@ pub(crate) fn classify(error: &ureq::Error) -> Transport {
 }
 
 /// Reads a response body, refusing more than `limit` bytes.
-pub(crate) fn read_capped(response: &mut Response<Body>, limit: u64) -> Result<Vec<u8>, ureq::Error> {
+pub(crate) fn read_capped(
+    response: &mut Response<Body>,
+    limit: u64,
+) -> Result<Vec<u8>, ureq::Error> {
     response.body_mut().with_config().limit(limit).read_to_vec()
 }
 
@@ -93,8 +96,8 @@ pub(crate) fn parse_credentials(
     body: &str,
     provider: &'static str,
 ) -> Result<(Credentials, Option<SystemTime>), String> {
-    let v: Value = serde_json::from_str(body)
-        .map_err(|_| "the answer is not JSON credentials".to_string())?;
+    let v: Value =
+        serde_json::from_str(body).map_err(|_| "the answer is not JSON credentials".to_string())?;
     if let Some(code) = v.get("Code").and_then(Value::as_str) {
         if code != "Success" {
             let msg = v.get("Message").and_then(Value::as_str).unwrap_or("");
@@ -118,7 +121,10 @@ pub(crate) fn parse_credentials(
                 .ok_or_else(|| format!("the Expiration {text:?} is not an RFC 3339 time"))?,
         ),
     };
-    Ok((Credentials::new(key, secret, token, expires, provider), expires))
+    Ok((
+        Credentials::new(key, secret, token, expires, provider),
+        expires,
+    ))
 }
 
 #[cfg(test)]
@@ -134,14 +140,20 @@ mod tests {
         assert_eq!(creds.access_key_id(), "ASIA1");
         assert_eq!(creds.secret_access_key(), "sek");
         assert_eq!(creds.session_token(), Some("tok"));
-        assert_eq!(expires, super::super::rfc3339::parse("2026-01-01T06:00:00Z"));
+        assert_eq!(
+            expires,
+            super::super::rfc3339::parse("2026-01-01T06:00:00Z")
+        );
         assert_eq!(creds.expiry(), expires);
     }
 
     #[test]
     fn refuses_incomplete_or_failed_answers_without_echoing_secrets() {
         let e = parse_credentials(r#"{"AccessKeyId":"A","Token":"t0psecret"}"#, "x").unwrap_err();
-        assert!(e.contains("SecretAccessKey") && !e.contains("t0psecret"), "{e}");
+        assert!(
+            e.contains("SecretAccessKey") && !e.contains("t0psecret"),
+            "{e}"
+        );
         let e = parse_credentials(r#"{"Code":"AssumeRoleUnauthorizedAccess"}"#, "x").unwrap_err();
         assert!(e.contains("AssumeRoleUnauthorizedAccess"), "{e}");
         let e = parse_credentials(

@@ -154,7 +154,11 @@ mod tests {
             "http://[fd00:ec2::254]"
         );
         assert_eq!(
-            endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1234/")]).unwrap(),
+            endpoint(&[(
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "http://127.0.0.1:1234/"
+            )])
+            .unwrap(),
             "http://127.0.0.1:1234"
         );
         assert!(endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "169.254.169.254")]).is_err());

@@ -16,7 +16,11 @@ pub fn parse(text: &str) -> Option<SystemTime> {
     let year = digits(&b[0..4])?;
     let month = digits(&b[5..7])?;
     let day = digits(&b[8..10])?;
-    let (hour, minute, second) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -168,7 +172,13 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for secs in [0, 951_827_696, 1_767_225_600, 4_102_444_799, 253_402_300_799] {
+        for secs in [
+            0,
+            951_827_696,
+            1_767_225_600,
+            4_102_444_799,
+            253_402_300_799,
+        ] {
             let text = format(at(secs));
             assert_eq!(parse(&text), Some(at(secs)), "{text}");
         }

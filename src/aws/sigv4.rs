@@ -48,7 +48,11 @@ pub fn host_header(url: &str) -> Result<String, SigV4Error> {
     let default_port = match uri.scheme_str() {
         Some("https") => 443,
         Some("http") => 80,
-        _ => return Err(SigV4Error(format!("{url:?} must start with http:// or https://"))),
+        _ => {
+            return Err(SigV4Error(format!(
+                "{url:?} must start with http:// or https://"
+            )))
+        }
     };
     Ok(match uri.port_u16() {
         Some(port) if port != default_port => format!("{host}:{port}"),
@@ -149,11 +153,18 @@ mod tests {
         let req = Signable {
             method: "POST",
             url: "http://127.0.0.1:8080/knowledgebases/KB1/retrieve",
-            headers: &[("host", "127.0.0.1:8080"), ("content-type", "application/json")],
+            headers: &[
+                ("host", "127.0.0.1:8080"),
+                ("content-type", "application/json"),
+            ],
             body: br#"{"a":1}"#,
         };
         let out = sign(&req, &creds, "eu-west-1", "bedrock", SystemTime::now()).unwrap();
-        assert_eq!(find(&out, "host"), None, "host was given, so not added again");
+        assert_eq!(
+            find(&out, "host"),
+            None,
+            "host was given, so not added again"
+        );
         assert_eq!(find(&out, "x-amz-security-token"), Some("tok"));
         let auth = find(&out, "authorization").unwrap();
         assert!(auth.contains("/eu-west-1/bedrock/aws4_request"), "{auth}");
@@ -175,18 +186,27 @@ mod tests {
                 headers: &[],
                 body,
             };
-            find(&sign(&req, &creds, "us-east-1", "bedrock", time).unwrap(), "authorization")
-                .unwrap()
-                .to_string()
+            find(
+                &sign(&req, &creds, "us-east-1", "bedrock", time).unwrap(),
+                "authorization",
+            )
+            .unwrap()
+            .to_string()
         };
         assert_ne!(sig(b"one"), sig(b"two"));
     }
 
     #[test]
     fn host_header_drops_default_ports_only() {
-        assert_eq!(host_header("https://a.example.com:443/x").unwrap(), "a.example.com");
+        assert_eq!(
+            host_header("https://a.example.com:443/x").unwrap(),
+            "a.example.com"
+        );
         assert_eq!(host_header("http://127.0.0.1:80").unwrap(), "127.0.0.1");
-        assert_eq!(host_header("http://127.0.0.1:9000/").unwrap(), "127.0.0.1:9000");
+        assert_eq!(
+            host_header("http://127.0.0.1:9000/").unwrap(),
+            "127.0.0.1:9000"
+        );
         assert_eq!(host_header("https://h:80").unwrap(), "h:80");
         assert!(host_header("/relative").is_err());
         assert!(host_header("ftp://h/").is_err());

@@ -60,7 +60,8 @@ mod tests {
 
     #[test]
     fn parses_the_usual_forms() {
-        let text = "# comment\n\nA=1\nexport B = two words # note\nC='single # kept'\nD=\"x\\ny\"\nE=\n";
+        let text =
+            "# comment\n\nA=1\nexport B = two words # note\nC='single # kept'\nD=\"x\\ny\"\nE=\n";
         let pairs = parse(text, ".env").unwrap();
         assert_eq!(
             pairs,
@@ -76,10 +77,22 @@ mod tests {
 
     #[test]
     fn bad_lines_are_reported_with_their_number() {
-        assert_eq!(parse("A=1\nnot a pair\n", ".env").unwrap_err().message, ".env line 2: expected KEY=value");
-        assert!(parse("BAD KEY=1", ".env").unwrap_err().message.contains("line 1"));
-        assert!(parse("A=\"open", ".env").unwrap_err().message.contains("unterminated"));
-        assert!(parse("A='open", ".env").unwrap_err().message.contains("unterminated"));
+        assert_eq!(
+            parse("A=1\nnot a pair\n", ".env").unwrap_err().message,
+            ".env line 2: expected KEY=value"
+        );
+        assert!(parse("BAD KEY=1", ".env")
+            .unwrap_err()
+            .message
+            .contains("line 1"));
+        assert!(parse("A=\"open", ".env")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
+        assert!(parse("A='open", ".env")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
         assert!(parse("=x", ".env").is_err());
     }
 }

@@ -62,18 +62,37 @@ impl Config {
         let log_level = match vars.get("LOG_LEVEL") {
             None => log::LevelFilter::Info,
             Some(raw) => crate::log::parse_level(raw).ok_or_else(|| {
-                ConfigError::new("LOG_LEVEL", format!("{raw:?} is not a level: use DEBUG, INFO, WARNING or ERROR"))
+                ConfigError::new(
+                    "LOG_LEVEL",
+                    format!("{raw:?} is not a level: use DEBUG, INFO, WARNING or ERROR"),
+                )
             })?,
         };
-        let log_json = match vars.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+        let log_json = match vars
+            .get("LOG_FORMAT")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("json") => true,
             Some("text") => false,
-            Some(other) => return Err(ConfigError::new("LOG_FORMAT", format!("{other:?}: use json or text"))),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("{other:?}: use json or text"),
+                ))
+            }
         };
         let server = ServerSettings::from_vars(&vars)?;
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
-        Ok(Config { vars, server, kb, auth, log_level, log_json })
+        Ok(Config {
+            vars,
+            server,
+            kb,
+            auth,
+            log_level,
+            log_json,
+        })
     }
 }
 
@@ -108,11 +127,16 @@ fn region(vars: &Vars) -> Result<String, ConfigError> {
     };
     let ok = region.len() <= 32
         && region.contains('-')
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(region.to_string())
     } else {
-        Err(ConfigError::new(var, format!("{region:?} is not an AWS region name such as eu-west-1")))
+        Err(ConfigError::new(
+            var,
+            format!("{region:?} is not an AWS region name such as eu-west-1"),
+        ))
     }
 }
 
@@ -127,12 +151,23 @@ mod tests {
     #[test]
     fn bedrock_defaults_follow_the_seed() {
         let c = config(&[("BEDROCK_KB_ID", "ABCDEF1234")]).unwrap();
-        assert_eq!(c.kb, KbChoice::Bedrock { kb_id: "ABCDEF1234".into(), region: "eu-west-1".into() });
+        assert_eq!(
+            c.kb,
+            KbChoice::Bedrock {
+                kb_id: "ABCDEF1234".into(),
+                region: "eu-west-1".into()
+            }
+        );
         assert_eq!(c.log_level, log::LevelFilter::Info);
         assert!(c.log_json && c.auth.is_none());
         let c = config(&[("BEDROCK_KB_ID", "X1"), ("AWS_DEFAULT_REGION", "us-east-1")]).unwrap();
         assert!(matches!(c.kb, KbChoice::Bedrock { ref region, .. } if region == "us-east-1"));
-        let c = config(&[("BEDROCK_KB_ID", "X1"), ("AWS_REGION", "eu-central-1"), ("AWS_DEFAULT_REGION", "us-east-1")]).unwrap();
+        let c = config(&[
+            ("BEDROCK_KB_ID", "X1"),
+            ("AWS_REGION", "eu-central-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ])
+        .unwrap();
         assert!(matches!(c.kb, KbChoice::Bedrock { ref region, .. } if region == "eu-central-1"));
     }
 
@@ -142,10 +177,22 @@ mod tests {
             (vec![], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "has-dash")], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "ABCDEFGHIJK")], "BEDROCK_KB_ID"),
-            (vec![("BEDROCK_KB_ID", "A1"), ("AWS_REGION", "Ireland")], "AWS_REGION"),
-            (vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "LOUD")], "LOG_LEVEL"),
-            (vec![("BEDROCK_KB_ID", "A1"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
-            (vec![("BEDROCK_KB_ID", "A1"), ("SERVER_PORT", "-1")], "SERVER_PORT"),
+            (
+                vec![("BEDROCK_KB_ID", "A1"), ("AWS_REGION", "Ireland")],
+                "AWS_REGION",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "LOUD")],
+                "LOG_LEVEL",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "A1"), ("LOG_FORMAT", "xml")],
+                "LOG_FORMAT",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "A1"), ("SERVER_PORT", "-1")],
+                "SERVER_PORT",
+            ),
         ] {
             assert_eq!(config(&pairs).unwrap_err().var, var, "{pairs:?}");
         }
@@ -162,6 +209,9 @@ mod tests {
     #[test]
     fn auth_on_without_ids_uses_the_seed_message() {
         let e = config(&[("BEDROCK_KB_ID", "A1"), ("ENABLE_AUTH", "true")]).unwrap_err();
-        assert_eq!(e.to_string(), "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true");
+        assert_eq!(
+            e.to_string(),
+            "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true"
+        );
     }
 }

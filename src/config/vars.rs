@@ -70,7 +70,9 @@ impl fmt::Debug for Vars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&String> = self.map.keys().collect();
         names.sort();
-        f.debug_struct("Vars").field("names", &names).finish_non_exhaustive()
+        f.debug_struct("Vars")
+            .field("names", &names)
+            .finish_non_exhaustive()
     }
 }
 

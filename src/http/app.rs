@@ -68,7 +68,6 @@ impl App {
 fn valid_host(h: &str) -> bool {
     !h.is_empty()
         && h.len() <= 255
-        && h
-            .bytes()
+        && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }

@@ -55,8 +55,10 @@ fn same_origin(req: &HttpRequest, origin: &str) -> bool {
     match host {
         Some(h) => {
             h == authority
-                || h.strip_suffix(":80").is_some_and(|b| b == authority && origin.starts_with("http://"))
-                || h.strip_suffix(":443").is_some_and(|b| b == authority && origin.starts_with("https://"))
+                || h.strip_suffix(":80")
+                    .is_some_and(|b| b == authority && origin.starts_with("http://"))
+                || h.strip_suffix(":443")
+                    .is_some_and(|b| b == authority && origin.starts_with("https://"))
         }
         None => false,
     }
@@ -76,7 +78,10 @@ pub fn response_headers(origin: &str) -> Vec<(String, String)> {
     vec![
         ("Access-Control-Allow-Origin".into(), origin.to_string()),
         ("Access-Control-Allow-Credentials".into(), "true".into()),
-        ("Access-Control-Expose-Headers".into(), EXPOSE_HEADERS.into()),
+        (
+            "Access-Control-Expose-Headers".into(),
+            EXPOSE_HEADERS.into(),
+        ),
         ("Vary".into(), "Origin".into()),
     ]
 }
@@ -88,14 +93,19 @@ pub fn preflight_headers(req: &HttpRequest) -> Vec<(String, String)> {
     if let Some(requested) = req.header("access-control-request-headers") {
         for h in requested.split(',').map(str::trim) {
             let lower = h.to_ascii_lowercase();
-            if lower.starts_with("mcp-param-") && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if lower.starts_with("mcp-param-")
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
                 allow.push_str(", ");
                 allow.push_str(h);
             }
         }
     }
     vec![
-        ("Access-Control-Allow-Methods".into(), "GET, POST, DELETE, OPTIONS".into()),
+        (
+            "Access-Control-Allow-Methods".into(),
+            "GET, POST, DELETE, OPTIONS".into(),
+        ),
         ("Access-Control-Allow-Headers".into(), allow),
         ("Access-Control-Max-Age".into(), "600".into()),
     ]
@@ -111,7 +121,10 @@ mod tests {
         if let Some(o) = origin {
             headers.push(("origin".to_string(), o.to_string()));
         }
-        HttpRequest { headers, ..HttpRequest::default() }
+        HttpRequest {
+            headers,
+            ..HttpRequest::default()
+        }
     }
 
     fn settings(extra: &[(&str, &str)]) -> ServerSettings {
@@ -122,33 +135,76 @@ mod tests {
     fn claude_origins_and_same_origin_are_allowed_others_denied() {
         let s = settings(&[]);
         assert_eq!(check(&req(None, "h"), &s), Origin::Absent);
-        assert_eq!(check(&req(Some("https://claude.ai"), "h"), &s), Origin::Allowed("https://claude.ai".into()));
-        assert_eq!(check(&req(Some("https://Claude.com/"), "h"), &s), Origin::Allowed("https://claude.com".into()));
-        assert!(matches!(check(&req(Some("https://evil.example"), "h"), &s), Origin::Denied(_)));
-        assert!(matches!(check(&req(Some("null"), "h"), &s), Origin::Denied(_)));
-        assert!(matches!(check(&req(Some("https://claude.ai.evil.example"), "h"), &s), Origin::Denied(_)));
-        assert!(matches!(check(&req(Some("http://localhost:8000"), "h"), &s), Origin::Denied(_)));
-        assert!(matches!(check(&req(Some("http://localhost:8000"), "localhost:8000"), &s), Origin::Allowed(_)));
+        assert_eq!(
+            check(&req(Some("https://claude.ai"), "h"), &s),
+            Origin::Allowed("https://claude.ai".into())
+        );
+        assert_eq!(
+            check(&req(Some("https://Claude.com/"), "h"), &s),
+            Origin::Allowed("https://claude.com".into())
+        );
+        assert!(matches!(
+            check(&req(Some("https://evil.example"), "h"), &s),
+            Origin::Denied(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("null"), "h"), &s),
+            Origin::Denied(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("https://claude.ai.evil.example"), "h"), &s),
+            Origin::Denied(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("http://localhost:8000"), "h"), &s),
+            Origin::Denied(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("http://localhost:8000"), "localhost:8000"), &s),
+            Origin::Allowed(_)
+        ));
         // A rebinding attack: the page's origin is the attacker's name, the Host is too — but
         // then the request is same-origin to a name we do not serve; binding to 127.0.0.1 and
         // auth are the defence there. What we refuse is a mismatch:
-        assert!(matches!(check(&req(Some("http://evil.example:8000"), "127.0.0.1:8000"), &s), Origin::Denied(_)));
+        assert!(matches!(
+            check(&req(Some("http://evil.example:8000"), "127.0.0.1:8000"), &s),
+            Origin::Denied(_)
+        ));
     }
 
     #[test]
     fn configured_and_public_origins_are_allowed() {
-        let s = settings(&[("CORS_ALLOWED_ORIGINS", "http://localhost:6274"), ("PUBLIC_BASE_URL", "https://mcp.example.com/")]);
-        assert!(matches!(check(&req(Some("http://localhost:6274"), "x"), &s), Origin::Allowed(_)));
-        assert!(matches!(check(&req(Some("https://mcp.example.com"), "x"), &s), Origin::Allowed(_)));
-        assert!(matches!(check(&req(Some("https://claude.ai"), "x"), &s), Origin::Denied(_)));
+        let s = settings(&[
+            ("CORS_ALLOWED_ORIGINS", "http://localhost:6274"),
+            ("PUBLIC_BASE_URL", "https://mcp.example.com/"),
+        ]);
+        assert!(matches!(
+            check(&req(Some("http://localhost:6274"), "x"), &s),
+            Origin::Allowed(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("https://mcp.example.com"), "x"), &s),
+            Origin::Allowed(_)
+        ));
+        assert!(matches!(
+            check(&req(Some("https://claude.ai"), "x"), &s),
+            Origin::Denied(_)
+        ));
     }
 
     #[test]
     fn preflight_echoes_only_mcp_param_headers() {
         let mut r = req(Some("https://claude.ai"), "h");
-        r.headers.push(("access-control-request-headers".into(), "Mcp-Param-Region, X-Evil, Mcp-Param-Bad\r".into()));
+        r.headers.push((
+            "access-control-request-headers".into(),
+            "Mcp-Param-Region, X-Evil, Mcp-Param-Bad\r".into(),
+        ));
         let h = preflight_headers(&r);
-        let allow = &h.iter().find(|(k, _)| k == "Access-Control-Allow-Headers").unwrap().1;
+        let allow = &h
+            .iter()
+            .find(|(k, _)| k == "Access-Control-Allow-Headers")
+            .unwrap()
+            .1;
         assert!(allow.contains("Mcp-Param-Region"));
         assert!(!allow.contains("X-Evil"));
         assert!(!allow.contains('\r'));

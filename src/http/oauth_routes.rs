@@ -9,7 +9,11 @@ use crate::auth::oauth;
 /// Answers a `/.well-known/*`, `/authorize`, `/token` or `/register` request.
 pub fn handle(app: &App, req: &HttpRequest) -> Reply {
     let Some(auth) = &app.auth else {
-        return Reply::error(404, "not_found", "Authentication is disabled on this server (ENABLE_AUTH=false)");
+        return Reply::error(
+            404,
+            "not_found",
+            "Authentication is disabled on this server (ENABLE_AUTH=false)",
+        );
     };
     let settings = auth.settings();
     let base = app.base_url(req);

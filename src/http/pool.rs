@@ -75,6 +75,14 @@ impl Pool {
         Ok(())
     }
 
+    /// True when a new job would be refused (every thread busy and the queue full).
+    pub fn saturated(&self) -> bool {
+        let st = self.shared.lock();
+        st.idle <= st.jobs.len()
+            && st.threads >= self.shared.max
+            && st.jobs.len() >= self.shared.max
+    }
+
     /// Jobs queued or running.
     pub fn in_flight(&self) -> usize {
         let st = self.shared.lock();
@@ -198,6 +206,10 @@ mod tests {
         .ok()
         .unwrap();
         assert!(pool.wait_idle(Duration::from_secs(10)));
-        assert_eq!(ran.load(Ordering::SeqCst), 1, "the pool still works after a panic");
+        assert_eq!(
+            ran.load(Ordering::SeqCst),
+            1,
+            "the pool still works after a panic"
+        );
     }
 }

@@ -77,7 +77,11 @@ impl HttpRequest {
     }
 
     /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes.
-    pub fn read_body(&mut self, rq: &mut tiny_http::Request, limit: usize) -> Result<(), BodyError> {
+    pub fn read_body(
+        &mut self,
+        rq: &mut tiny_http::Request,
+        limit: usize,
+    ) -> Result<(), BodyError> {
         if rq.body_length().is_some_and(|n| n > limit) {
             return Err(BodyError::TooLarge(limit));
         }

@@ -48,7 +48,11 @@ pub fn route(app: &App, req: &HttpRequest) -> Routed {
                 "error": { "code": -32600, "message": format!(
                     "Forbidden: origin {o} is not allowed; add it to CORS_ALLOWED_ORIGINS if it should be") },
             });
-            return Routed { action: Action::Reply(Reply::json(403, &body)), cors_origin: None, log };
+            return Routed {
+                action: Action::Reply(Reply::json(403, &body)),
+                cors_origin: None,
+                log,
+            };
         }
         Origin::Denied(_) => None,
     };
@@ -58,11 +62,21 @@ pub fn route(app: &App, req: &HttpRequest) -> Routed {
         Action::Reply(reply)
     } else {
         Action::Reply(match dispatch(app, req, &mut log) {
-            Ok(action) => return Routed { action, cors_origin, log },
+            Ok(action) => {
+                return Routed {
+                    action,
+                    cors_origin,
+                    log,
+                }
+            }
             Err(reply) => reply,
         })
     };
-    Routed { action, cors_origin, log }
+    Routed {
+        action,
+        cors_origin,
+        log,
+    }
 }
 
 fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, Reply> {
@@ -131,7 +145,10 @@ fn gate(app: &App, req: &HttpRequest) -> Result<Option<Principal>, Reply> {
                     "request refused by auth",
                     &[
                         ("request_id", Some(crate::log::Field::Str(&req.request_id))),
-                        ("status", Some(crate::log::Field::Num(u64::from(e.status())))),
+                        (
+                            "status",
+                            Some(crate::log::Field::Num(u64::from(e.status())))
+                        ),
                         ("reason", Some(crate::log::Field::Str(&e.to_string()))),
                     ]
                 )
@@ -143,6 +160,10 @@ fn gate(app: &App, req: &HttpRequest) -> Result<Option<Principal>, Reply> {
 }
 
 fn not_allowed(allow: &str) -> Reply {
-    Reply::error(405, "method_not_allowed", &format!("Method not allowed here; use {allow}"))
-        .with_header("Allow", allow)
+    Reply::error(
+        405,
+        "method_not_allowed",
+        &format!("Method not allowed here; use {allow}"),
+    )
+    .with_header("Allow", allow)
 }

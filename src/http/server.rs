@@ -81,17 +81,15 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
                 continue;
             }
         };
-        if server.num_connections() > app.settings.max_connections {
-            overloaded(rq, "too many open connections");
+        if pool.saturated() {
+            // Every worker busy and the queue full: answer here instead of queueing without bound.
+            overloaded(rq, "all workers busy");
             continue;
         }
         let app = app.clone();
-        let job = Box::new(move || handle(&app, rq));
-        if let Err(job) = pool.execute(job) {
-            // Saturated: answer from here instead of queueing without bound.
-            drop(job);
-            log::warn!("worker pool saturated; answered 503");
-        }
+        // The pool refuses only when saturated, checked just above; a lost race drops the job,
+        // and tiny_http answers a dropped request with 500.
+        let _ = pool.execute(Box::new(move || handle(&app, rq)));
     }
     log::info!("stop signal received: no longer accepting; draining in-flight requests");
     drop(server);
@@ -109,9 +107,13 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
 }
 
 fn overloaded(rq: tiny_http::Request, why: &str) {
-    let reply = Reply::error(503, "unavailable", &format!("server busy ({why}); retry shortly"))
-        .with_header("Retry-After", "1")
-        .with_header("Connection", "close");
+    let reply = Reply::error(
+        503,
+        "unavailable",
+        &format!("server busy ({why}); retry shortly"),
+    )
+    .with_header("Retry-After", "1")
+    .with_header("Connection", "close");
     let _ = rq.respond(to_response(reply));
 }
 
@@ -121,10 +123,15 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     let mut req = HttpRequest::head(&rq);
     let routed = match req.read_body(&mut rq, app.settings.max_body) {
         Err(e) => {
-            let status = if matches!(e, BodyError::TooLarge(_)) { 413 } else { 400 };
+            let status = if matches!(e, BodyError::TooLarge(_)) {
+                413
+            } else {
+                400
+            };
             Routed {
                 action: Action::Reply(
-                    Reply::error(status, "invalid_request", &e.to_string()).with_header("Connection", "close"),
+                    Reply::error(status, "invalid_request", &e.to_string())
+                        .with_header("Connection", "close"),
                 ),
                 cors_origin: None,
                 log: LogInfo::default(),
@@ -133,9 +140,16 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
         Ok(()) => match catch_unwind(AssertUnwindSafe(|| router::route(app, &req))) {
             Ok(routed) => routed,
             Err(_) => {
-                log::error!("handler panicked; answered 500 (request_id {})", req.request_id);
+                log::error!(
+                    "handler panicked; answered 500 (request_id {})",
+                    req.request_id
+                );
                 Routed {
-                    action: Action::Reply(Reply::error(500, "internal_error", "internal error; the server logged it")),
+                    action: Action::Reply(Reply::error(
+                        500,
+                        "internal_error",
+                        "internal error; the server logged it",
+                    )),
                     cors_origin: None,
                     log: LogInfo::default(),
                 }
@@ -159,7 +173,13 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
 }
 
 /// Writes the SSE head on the raw socket and gives the writer to the hub.
-fn open_stream(app: &App, rq: tiny_http::Request, common: &[(String, String)], id: String, owner: Option<String>) {
+fn open_stream(
+    app: &App,
+    rq: tiny_http::Request,
+    common: &[(String, String)],
+    id: String,
+    owner: Option<String>,
+) {
     let mut writer = rq.into_writer();
     let mut head = String::from(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
@@ -169,7 +189,11 @@ fn open_stream(app: &App, rq: tiny_http::Request, common: &[(String, String)], i
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    if writer.write_all(head.as_bytes()).and_then(|()| writer.flush()).is_err() {
+    if writer
+        .write_all(head.as_bytes())
+        .and_then(|()| writer.flush())
+        .is_err()
+    {
         return;
     }
     let endpoint = format!("/messages?session_id={id}");
@@ -208,12 +232,18 @@ fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) 
             ("method", Some(Field::Str(&req.method))),
             ("path", Some(Field::Str(&req.path))),
             ("status", Some(Field::Num(u64::from(status)))),
-            ("duration_ms", Some(Field::Num(started.elapsed().as_millis() as u64))),
+            (
+                "duration_ms",
+                Some(Field::Num(started.elapsed().as_millis() as u64)),
+            ),
             ("rpc_method", o.method.as_deref().map(Field::Str)),
             ("tool", o.tool.as_deref().map(Field::Str)),
             ("results", o.results.map(|n| Field::Num(n as u64))),
             ("bedrock_ms", o.upstream_ms.map(Field::Num)),
-            ("tool_error", o.tool.as_ref().map(|_| Field::Bool(o.tool_error))),
+            (
+                "tool_error",
+                o.tool.as_ref().map(|_| Field::Bool(o.tool_error)),
+            ),
             ("protocol", info.version.map(|v| Field::Str(v.as_str()))),
             ("session", info.session.as_deref().map(Field::Str)),
             ("user", p.map(|p| Field::Str(&p.user))),

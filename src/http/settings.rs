@@ -15,8 +15,6 @@ pub struct ServerSettings {
     pub port: u16,
     /// Most requests handled at once (WORKER_THREADS).
     pub workers: usize,
-    /// Most open client connections (MAX_CONNECTIONS); beyond it requests get 503.
-    pub max_connections: usize,
     /// Largest accepted request body (MAX_BODY_BYTES); larger gets 413.
     pub max_body: usize,
     /// Socket read/write timeout: bounds slow clients (HTTP_READ_TIMEOUT_SECS).
@@ -70,7 +68,6 @@ impl ServerSettings {
             host: vars.get("SERVER_HOST").unwrap_or("0.0.0.0").to_string(),
             port,
             workers: vars.number("WORKER_THREADS", 512, 1, 16_384)? as usize,
-            max_connections: vars.number("MAX_CONNECTIONS", 2048, 1, 1_000_000)? as usize,
             max_body: vars.number("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)? as usize,
             io_timeout: secs(vars.number("HTTP_READ_TIMEOUT_SECS", 30, 1, 3600)?),
             shutdown_timeout: secs(vars.number("SHUTDOWN_TIMEOUT_SECS", 20, 0, 3600)?),
@@ -93,8 +90,14 @@ mod tests {
     #[test]
     fn defaults_match_the_seed() {
         let s = ServerSettings::from_vars(&Vars::default()).unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.max_body), ("0.0.0.0", 8000, 1 << 20));
-        assert_eq!(s.allowed_origins, vec!["https://claude.ai", "https://claude.com"]);
+        assert_eq!(
+            (s.host.as_str(), s.port, s.max_body),
+            ("0.0.0.0", 8000, 1 << 20)
+        );
+        assert_eq!(
+            s.allowed_origins,
+            vec!["https://claude.ai", "https://claude.com"]
+        );
         assert!(s.workers >= 256);
     }
 

@@ -26,7 +26,10 @@ pub fn set_timeouts(listener: &TcpListener, timeout: Duration) {
             )
         };
         if rc != 0 {
-            log::warn!("could not set socket timeout option {opt}: {}", std::io::Error::last_os_error());
+            log::warn!(
+                "could not set socket timeout option {opt}: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
 }

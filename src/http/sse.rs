@@ -51,7 +51,9 @@ impl Session {
 
     fn write_raw(&self, bytes: &[u8]) -> bool {
         let mut guard = lock(&self.writer);
-        let Some(w) = guard.as_mut() else { return false };
+        let Some(w) = guard.as_mut() else {
+            return false;
+        };
         let ok = w.write_all(bytes).and_then(|()| w.flush()).is_ok();
         if !ok {
             *guard = None;
@@ -85,7 +87,10 @@ pub enum SseError {
 impl std::fmt::Display for SseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SseError::Full(n) => write!(f, "too many open SSE sessions ({n}); retry later or use the /mcp endpoint"),
+            SseError::Full(n) => write!(
+                f,
+                "too many open SSE sessions ({n}); retry later or use the /mcp endpoint"
+            ),
             SseError::Closing => f.write_str("the server is shutting down; reconnect in a moment"),
         }
     }
@@ -152,8 +157,10 @@ impl Hub {
 
     /// Writes a keep-alive comment to every stream and drops the dead ones.
     pub fn ping_all(&self) {
-        let all: Vec<(String, Arc<Session>)> =
-            lock(&self.sessions).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let all: Vec<(String, Arc<Session>)> = lock(&self.sessions)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         for (id, session) in all {
             if !session.write_raw(b": keep-alive\n\n") {
                 self.remove(&id);
@@ -218,7 +225,12 @@ mod tests {
     fn endpoint_event_messages_keepalives_and_dead_clients() {
         let hub = Hub::new(2);
         let sink = Sink::default();
-        assert!(hub.open("a".into(), None, Box::new(sink.clone()), "/messages?session_id=a"));
+        assert!(hub.open(
+            "a".into(),
+            None,
+            Box::new(sink.clone()),
+            "/messages?session_id=a"
+        ));
         let s = hub.get("a").unwrap();
         assert!(s.send("message", "{\"x\":1}"));
         hub.ping_all();
@@ -229,7 +241,10 @@ mod tests {
         );
         sink.1.store(true, Ordering::SeqCst);
         hub.ping_all();
-        assert!(hub.get("a").is_none(), "a dead stream is dropped on the next keep-alive");
+        assert!(
+            hub.get("a").is_none(),
+            "a dead stream is dropped on the next keep-alive"
+        );
     }
 
     #[test]

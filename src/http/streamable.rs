@@ -33,7 +33,11 @@ pub struct Handled {
 
 impl Handled {
     fn reply(reply: Reply) -> Handled {
-        Handled { reply, outcome: Outcome::default(), version: None }
+        Handled {
+            reply,
+            outcome: Outcome::default(),
+            version: None,
+        }
     }
 }
 
@@ -44,12 +48,20 @@ pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
         Err(reply) => return Handled::reply(reply),
     };
     if let Some(ct) = req.header("content-type") {
-        if !ct.to_ascii_lowercase().trim_start().starts_with("application/json") {
+        if !ct
+            .to_ascii_lowercase()
+            .trim_start()
+            .starts_with("application/json")
+        {
             return Handled::reply(rpc_reply(
                 415,
-                &RpcError::new(None, jsonrpc::INVALID_REQUEST, format!(
+                &RpcError::new(
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    format!(
                     "Unsupported Content-Type {ct:?}: send the JSON-RPC message as application/json"
-                )),
+                ),
+                ),
             ));
         }
     }
@@ -58,7 +70,11 @@ pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
         Err(e) => {
             return Handled::reply(rpc_reply(
                 400,
-                &RpcError::new(None, jsonrpc::PARSE_ERROR, format!("Parse error: the body is not valid JSON ({e})")),
+                &RpcError::new(
+                    None,
+                    jsonrpc::PARSE_ERROR,
+                    format!("Parse error: the body is not valid JSON ({e})"),
+                ),
             ))
         }
     };
@@ -72,7 +88,13 @@ pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
     }
 }
 
-fn one(req: &HttpRequest, mcp: &Mcp, body: Value, session: Option<Version>, format: Format) -> Handled {
+fn one(
+    req: &HttpRequest,
+    mcp: &Mcp,
+    body: Value,
+    session: Option<Version>,
+    format: Format,
+) -> Handled {
     let message = match jsonrpc::parse_message(body) {
         Ok(m) => m,
         Err(e) => return Handled::reply(rpc_reply(400, &e)),
@@ -92,11 +114,21 @@ fn one(req: &HttpRequest, mcp: &Mcp, body: Value, session: Option<Version>, form
     if let Some(agreed) = outcome.negotiated {
         reply = reply.with_header("Mcp-Session-Id", protocol::new_session_id(agreed));
     }
-    Handled { reply, outcome, version: Some(version) }
+    Handled {
+        reply,
+        outcome,
+        version: Some(version),
+    }
 }
 
 /// Batches exist only in 2025-03-26; later revisions require one message per POST.
-fn batch(req: &HttpRequest, mcp: &Mcp, items: Vec<Value>, session: Option<Version>, format: Format) -> Handled {
+fn batch(
+    req: &HttpRequest,
+    mcp: &Mcp,
+    items: Vec<Value>,
+    session: Option<Version>,
+    format: Format,
+) -> Handled {
     let version = session
         .or_else(|| req.header("mcp-protocol-version").and_then(Version::parse))
         .unwrap_or(Version::V2025_03_26);
@@ -107,15 +139,28 @@ fn batch(req: &HttpRequest, mcp: &Mcp, items: Vec<Value>, session: Option<Versio
         ))));
     }
     if items.is_empty() {
-        return Handled::reply(rpc_reply(400, &RpcError::new(None, jsonrpc::INVALID_REQUEST, "Invalid Request: empty batch")));
+        return Handled::reply(rpc_reply(
+            400,
+            &RpcError::new(
+                None,
+                jsonrpc::INVALID_REQUEST,
+                "Invalid Request: empty batch",
+            ),
+        ));
     }
     let mut responses = Vec::new();
     let mut last = Outcome::default();
     for item in items {
         let message = match jsonrpc::parse_message(item) {
             Ok(Message::Request { method, id, .. }) if method == "initialize" => {
-                responses.push(RpcError::new(Some(id), jsonrpc::INVALID_REQUEST,
-                    "Invalid Request: initialize must not be part of a batch").to_json());
+                responses.push(
+                    RpcError::new(
+                        Some(id),
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid Request: initialize must not be part of a batch",
+                    )
+                    .to_json(),
+                );
                 continue;
             }
             Ok(m) => m,
@@ -132,13 +177,23 @@ fn batch(req: &HttpRequest, mcp: &Mcp, items: Vec<Value>, session: Option<Versio
     } else {
         encode(200, &responses, format, true)
     };
-    Handled { reply, outcome: last, version: Some(version) }
+    Handled {
+        reply,
+        outcome: last,
+        version: Some(version),
+    }
 }
 
 /// Decides the revision of a single (non-batch) message.
-fn message_version(req: &HttpRequest, message: &Message, session: Option<Version>) -> Result<Version, (u16, RpcError)> {
+fn message_version(
+    req: &HttpRequest,
+    message: &Message,
+    session: Option<Version>,
+) -> Result<Version, (u16, RpcError)> {
     let (id, method, params) = match message {
-        Message::Request { id, method, params } => (Some(id.clone()), method.as_str(), Some(params)),
+        Message::Request { id, method, params } => {
+            (Some(id.clone()), method.as_str(), Some(params))
+        }
         Message::Notification { method, params } => (None, method.as_str(), Some(params)),
         Message::Response => (None, "", None),
     };
@@ -152,11 +207,22 @@ fn message_version(req: &HttpRequest, message: &Message, session: Option<Version
         .and_then(|m| m.get(META_PROTOCOL_VERSION));
     if let Some(meta) = meta {
         let requested = meta.as_str().unwrap_or_default();
-        let version = Version::parse(requested).filter(|v| v.is_modern()).ok_or_else(|| {
-            (400, RpcError::new(id.clone(), jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!(
-                "Unsupported protocol version {requested:?}: this server supports {}", Version::all().join(", ")
-            )).with_data(json!({ "supported": Version::all(), "requested": requested })))
-        })?;
+        let version = Version::parse(requested)
+            .filter(|v| v.is_modern())
+            .ok_or_else(|| {
+                (
+                    400,
+                    RpcError::new(
+                        id.clone(),
+                        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+                        format!(
+                            "Unsupported protocol version {requested:?}: this server supports {}",
+                            Version::all().join(", ")
+                        ),
+                    )
+                    .with_data(json!({ "supported": Version::all(), "requested": requested })),
+                )
+            })?;
         check_modern_headers(req, header, requested, method, params, id)?;
         return Ok(version);
     }
@@ -187,19 +253,44 @@ fn check_modern_headers(
     params: Option<&serde_json::Map<String, Value>>,
     id: Option<jsonrpc::RequestId>,
 ) -> Result<(), (u16, RpcError)> {
-    let mismatch = |msg: String| (400, RpcError::new(id.clone(), jsonrpc::HEADER_MISMATCH, format!("Header mismatch: {msg}")));
+    let mismatch = |msg: String| {
+        (
+            400,
+            RpcError::new(
+                id.clone(),
+                jsonrpc::HEADER_MISMATCH,
+                format!("Header mismatch: {msg}"),
+            ),
+        )
+    };
     match header {
         Some(h) if h == requested => {}
-        Some(h) => return Err(mismatch(format!("MCP-Protocol-Version header {h:?} does not match body value {requested:?}"))),
-        None => return Err(mismatch("the MCP-Protocol-Version header is required".into())),
+        Some(h) => {
+            return Err(mismatch(format!(
+                "MCP-Protocol-Version header {h:?} does not match body value {requested:?}"
+            )))
+        }
+        None => {
+            return Err(mismatch(
+                "the MCP-Protocol-Version header is required".into(),
+            ))
+        }
     }
     if method.is_empty() {
         return Ok(());
     }
     match req.header("mcp-method") {
         Some(m) if m == method => {}
-        Some(m) => return Err(mismatch(format!("Mcp-Method header {m:?} does not match body value {method:?}"))),
-        None => return Err(mismatch(format!("the Mcp-Method header is required (expected {method:?})"))),
+        Some(m) => {
+            return Err(mismatch(format!(
+                "Mcp-Method header {m:?} does not match body value {method:?}"
+            )))
+        }
+        None => {
+            return Err(mismatch(format!(
+                "the Mcp-Method header is required (expected {method:?})"
+            )))
+        }
     }
     if matches!(method, "tools/call" | "resources/read" | "prompts/get") {
         let body_name = params
@@ -208,9 +299,21 @@ fn check_modern_headers(
             .unwrap_or_default();
         match req.header("mcp-name").map(decode_header_value) {
             Some(Some(n)) if n == body_name => {}
-            Some(Some(n)) => return Err(mismatch(format!("Mcp-Name header value {n:?} does not match body value {body_name:?}"))),
-            Some(None) => return Err(mismatch("the Mcp-Name header is not valid (bad =?base64?…?= value)".into())),
-            None => return Err(mismatch(format!("the Mcp-Name header is required (expected {body_name:?})"))),
+            Some(Some(n)) => {
+                return Err(mismatch(format!(
+                    "Mcp-Name header value {n:?} does not match body value {body_name:?}"
+                )))
+            }
+            Some(None) => {
+                return Err(mismatch(
+                    "the Mcp-Name header is not valid (bad =?base64?…?= value)".into(),
+                ))
+            }
+            None => {
+                return Err(mismatch(format!(
+                    "the Mcp-Name header is required (expected {body_name:?})"
+                )))
+            }
         }
     }
     Ok(())
@@ -218,7 +321,10 @@ fn check_modern_headers(
 
 /// Decodes the `=?base64?…?=` sentinel form of a header value; plain values pass through.
 fn decode_header_value(v: &str) -> Option<String> {
-    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+    match v
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
         Some(b64) => crate::util::base64_decode(b64).and_then(|b| String::from_utf8(b).ok()),
         None => Some(v.to_string()),
     }
@@ -251,16 +357,35 @@ fn accepted_format(req: &HttpRequest) -> Result<Format, Reply> {
     };
     let types: Vec<String> = accept
         .split(',')
-        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .collect();
-    if types.iter().any(|t| t == "application/json" || t == "*/*" || t == "application/*" || t.is_empty()) {
+    if types
+        .iter()
+        .any(|t| t == "application/json" || t == "*/*" || t == "application/*" || t.is_empty())
+    {
         Ok(Format::Json)
-    } else if types.iter().any(|t| t == "text/event-stream" || t == "text/*") {
+    } else if types
+        .iter()
+        .any(|t| t == "text/event-stream" || t == "text/*")
+    {
         Ok(Format::Sse)
     } else {
-        Err(rpc_reply(406, &RpcError::new(None, jsonrpc::INVALID_REQUEST, format!(
+        Err(rpc_reply(
+            406,
+            &RpcError::new(
+                None,
+                jsonrpc::INVALID_REQUEST,
+                format!(
             "Not Acceptable: Accept is {accept:?}; send Accept: application/json, text/event-stream"
-        ))))
+        ),
+            ),
+        ))
     }
 }
 

@@ -17,13 +17,19 @@ pub struct FakeKb {
 impl FakeKb {
     /// A knowledge base whose retrieves fail with `e`.
     pub fn failing(e: KbError) -> FakeKb {
-        FakeKb { fail: Some(e), ..FakeKb::default() }
+        FakeKb {
+            fail: Some(e),
+            ..FakeKb::default()
+        }
     }
 }
 
 impl KnowledgeBase for FakeKb {
     fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError> {
-        self.calls.lock().unwrap().push((query.to_string(), max_results));
+        self.calls
+            .lock()
+            .unwrap()
+            .push((query.to_string(), max_results));
         if let Some(e) = &self.fail {
             return Err(e.clone());
         }
@@ -32,11 +38,17 @@ impl KnowledgeBase for FakeKb {
                 text: format!("passage {i} about {query}"),
                 content_type: "TEXT".into(),
                 score: Some(1.0 - f64::from(i) / 10.0),
-                location: Some(Location { kind: "S3".into(), uri: Some(format!("s3://b/{i}.md")) }),
+                location: Some(Location {
+                    kind: "S3".into(),
+                    uri: Some(format!("s3://b/{i}.md")),
+                }),
                 metadata: Map::new(),
             })
             .collect();
-        Ok(Retrieval { results, upstream_ms: 12 })
+        Ok(Retrieval {
+            results,
+            upstream_ms: 12,
+        })
     }
 
     fn info(&self) -> KbInfo {

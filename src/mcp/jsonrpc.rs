@@ -200,7 +200,10 @@ mod tests {
     fn request_notification_and_response_are_told_apart() {
         assert!(matches!(
             parse(r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#),
-            Ok(Message::Request { id: RequestId::Number(7), .. })
+            Ok(Message::Request {
+                id: RequestId::Number(7),
+                ..
+            })
         ));
         assert!(matches!(
             parse(r#"{"jsonrpc":"2.0","id":"a","method":"x","params":{"k":1}}"#),
@@ -219,7 +222,10 @@ mod tests {
     #[test]
     fn bad_messages_get_errors_that_keep_the_id_when_readable() {
         let e = parse(r#"{"jsonrpc":"1.0","id":3,"method":"x"}"#).unwrap_err();
-        assert_eq!((e.code, e.id), (INVALID_REQUEST, Some(RequestId::Number(3))));
+        assert_eq!(
+            (e.code, e.id),
+            (INVALID_REQUEST, Some(RequestId::Number(3)))
+        );
         let e = parse(r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#).unwrap_err();
         assert_eq!((e.code, e.id), (INVALID_REQUEST, None));
         let e = parse(r#"{"jsonrpc":"2.0","id":1.5,"method":"x"}"#).unwrap_err();
@@ -237,9 +243,13 @@ mod tests {
         let v = RpcError::new(None, PARSE_ERROR, "Parse error").to_json();
         assert_eq!(v["id"], Value::Null);
         assert_eq!(v["error"]["code"], PARSE_ERROR);
-        let v = RpcError::new(Some(RequestId::Number(2)), UNSUPPORTED_PROTOCOL_VERSION, "x")
-            .with_data(json!({"supported": ["a"]}))
-            .to_json();
+        let v = RpcError::new(
+            Some(RequestId::Number(2)),
+            UNSUPPORTED_PROTOCOL_VERSION,
+            "x",
+        )
+        .with_data(json!({"supported": ["a"]}))
+        .to_json();
         assert_eq!(v["id"], 2);
         assert_eq!(v["error"]["data"]["supported"][0], "a");
     }

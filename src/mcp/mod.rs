@@ -21,7 +21,14 @@ const INSTRUCTIONS: &str = "Use search_knowledge_base to find passages in the or
 knowledge base before answering questions it may cover; cite the source locations it returns. \
 Use get_knowledge_base_info to see which knowledge base is connected.";
 const LOG_LEVELS: [&str; 8] = [
-    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
 ];
 
 /// The MCP request handler, shared by all worker threads.
@@ -120,7 +127,10 @@ impl Mcp {
                 Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
                 _ => Err(err(
                     jsonrpc::INVALID_PARAMS,
-                    format!("Invalid params: \"level\" must be one of {}", LOG_LEVELS.join(", ")),
+                    format!(
+                        "Invalid params: \"level\" must be one of {}",
+                        LOG_LEVELS.join(", ")
+                    ),
                 )),
             },
             ("server/discover", _) => Ok(json!({
@@ -164,7 +174,11 @@ impl Mcp {
                 format!(
                     "Method not found: {other:?} is not supported in protocol version {}{}",
                     version.as_str(),
-                    if modern { "" } else { " (this server offers tools only)" }
+                    if modern {
+                        ""
+                    } else {
+                        " (this server offers tools only)"
+                    }
                 ),
             )),
         }

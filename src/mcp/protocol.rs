@@ -93,7 +93,9 @@ pub fn session_version(id: &str) -> Option<Version> {
     let (date, random) = id.split_once('-')?;
     if date.len() != 8
         || !date.bytes().all(|b| b.is_ascii_digit())
-        || random.len() != 32 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        || random.len() != 32
+        || !random.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     let dashed = format!("{}-{}-{}", &date[..4], &date[4..6], &date[6..]);
@@ -121,11 +123,20 @@ mod tests {
         assert_eq!(session_version(&id), Some(Version::V2025_06_18));
         assert_ne!(id, new_session_id(Version::V2025_06_18));
         assert_eq!(session_version("20250618-xyz"), None);
-        assert_eq!(session_version("19990101-0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(
+            session_version("19990101-0123456789abcdef0123456789abcdef"),
+            None
+        );
         assert_eq!(session_version("garbage"), None);
         assert_eq!(session_version(""), None);
-        assert_eq!(session_version("2025061é-0123456789abcdef0123456789abcdef"), None);
-        assert_eq!(session_version("20é0618-0123456789abcdef0123456789abcdef"), None);
+        assert_eq!(
+            session_version("2025061é-0123456789abcdef0123456789abcdef"),
+            None
+        );
+        assert_eq!(
+            session_version("20é0618-0123456789abcdef0123456789abcdef"),
+            None
+        );
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub fn search_result(query: &str, retrieval: &Retrieval, structured: bool) -> To
     }
     let mut result = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
     if structured {
-        result["structuredContent"] = json!({ "query": query, "count": kept.len(), "results": kept });
+        result["structuredContent"] =
+            json!({ "query": query, "count": kept.len(), "results": kept });
     }
     ToolOutcome {
         result,

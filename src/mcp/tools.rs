@@ -69,7 +69,10 @@ pub fn definitions(version: Version) -> Vec<Value> {
         "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false }
     });
     if version >= Version::V2025_03_26 {
-        for (tool, title) in [(&mut search, "Search knowledge base"), (&mut info, "Knowledge base info")] {
+        for (tool, title) in [
+            (&mut search, "Search knowledge base"),
+            (&mut info, "Knowledge base info"),
+        ] {
             tool["annotations"] = json!({
                 "title": title,
                 "readOnlyHint": true,
@@ -99,7 +102,11 @@ pub fn call(
     let args = match arguments {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(map)) => map,
-        Some(_) => return Err(ProtocolError("Invalid params: \"arguments\" must be an object".into())),
+        Some(_) => {
+            return Err(ProtocolError(
+                "Invalid params: \"arguments\" must be an object".into(),
+            ))
+        }
     };
     let checked = match name {
         SEARCH => search_args(args).map(|(query, max_results)| Call::Search { query, max_results }),
@@ -115,7 +122,11 @@ pub fn call(
         // 2025-11-25 asks for input validation errors as tool errors the model can correct;
         // earlier revisions report them as -32602.
         Err(msg) if version >= Version::V2025_11_25 => return Ok(render::tool_error(msg)),
-        Err(msg) => return Err(ProtocolError(format!("Invalid arguments for {name}: {msg}"))),
+        Err(msg) => {
+            return Err(ProtocolError(format!(
+                "Invalid arguments for {name}: {msg}"
+            )))
+        }
     };
     let structured = version >= Version::V2025_06_18;
     Ok(match call {
@@ -140,7 +151,9 @@ fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {
     }
     let query = match args.get("query") {
         Some(Value::String(q)) if !q.trim().is_empty() => q.trim().to_string(),
-        Some(Value::String(_)) => return Err("\"query\" must not be empty: pass the text to search for".into()),
+        Some(Value::String(_)) => {
+            return Err("\"query\" must not be empty: pass the text to search for".into())
+        }
         Some(_) => return Err("\"query\" must be a string".into()),
         None => return Err("\"query\" is required: pass the text to search for".into()),
     };

@@ -6,3 +6,4 @@ pub mod fake_bedrock;
 pub mod fake_entra;
 pub mod fake_imds;
 pub mod server;
+pub mod sse;

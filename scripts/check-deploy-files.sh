@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Lints the deployment files: scripts, JSON, YAML, IAM least privilege and the scratch Dockerfile.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: check-deploy-files.sh [-h|--help]
+
+Checks the deployment files of this repository and exits non-zero on the first class of
+problems found:
+  - shellcheck passes on scripts/*.sh, and the scripts are executable;
+  - every JSON file under deployment/ parses;
+  - docker-compose*.yml and deployment/k8s/*.yaml parse (PyYAML; installed with pip if missing);
+  - deployment/iam/kb-policy.json allows only bedrock:Retrieve and bedrock:GetKnowledgeBase on
+    knowledge-base ARNs, and ecr-policy.json is pull-only;
+  - Dockerfile.scratch's final stage is FROM scratch, with a numeric non-root USER, EXPOSE 8000,
+    a HEALTHCHECK running /bedrock-mcp healthcheck, and STOPSIGNAL SIGTERM;
+  - the compose, ECS and Kubernetes files keep their hardening (non-root, read-only, health).
+Also warns (without failing) about variables read in src/ but missing from .env.example.
+Runs hadolint on Dockerfile.scratch when it is installed.
+EOF
+}
+
+case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    "") ;;
+    *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
+esac
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+failed=0
+fail() { echo "FAIL: $*" >&2; failed=1; }
+ok() { echo "ok:   $*"; }
+
+# --- Shell scripts ------------------------------------------------------------------------
+if command -v shellcheck >/dev/null 2>&1; then
+    if shellcheck scripts/*.sh; then ok "shellcheck scripts/*.sh"; else fail "shellcheck scripts/*.sh"; fi
+else
+    fail "shellcheck is not installed (apt-get install -y shellcheck)"
+fi
+for f in scripts/*.sh; do
+    [ -x "$f" ] || fail "$f is not executable (chmod +x $f)"
+done
+
+# --- JSON -----------------------------------------------------------------------------------
+json_count=0
+while IFS= read -r -d '' f; do
+    json_count=$((json_count + 1))
+    python3 -m json.tool "$f" >/dev/null || fail "$f is not valid JSON"
+done < <(find deployment -name '*.json' -print0)
+[ "$json_count" -gt 0 ] || fail "no JSON files under deployment/"
+ok "$json_count JSON files under deployment/ checked"
+
+# --- YAML needs PyYAML -----------------------------------------------------------------------
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "PyYAML missing; installing it with pip"
+    python3 -m pip install --quiet pyyaml || fail "could not install PyYAML (pip install pyyaml)"
+fi
+
+if command -v hadolint >/dev/null 2>&1; then
+    if hadolint Dockerfile.scratch; then ok "hadolint Dockerfile.scratch"; else fail "hadolint Dockerfile.scratch"; fi
+fi
+
+# --- Structure and policy checks ------------------------------------------------------------
+python3 - <<'PY' || failed=1
+import glob, json, os, re, sys
+
+import yaml
+
+problems = []
+def fail(msg): problems.append(msg)
+def ok(msg): print("ok:   " + msg)
+
+def listify(x):
+    return x if isinstance(x, list) else [x]
+
+def load_yaml_docs(path):
+    try:
+        with open(path) as f:
+            return [d for d in yaml.safe_load_all(f) if d is not None]
+    except (OSError, yaml.YAMLError) as e:
+        fail(f"{path}: {e}")
+        return []
+
+# YAML parses.
+yaml_files = sorted(glob.glob("docker-compose*.yml") + glob.glob("deployment/k8s/*.yaml"))
+docs = {p: load_yaml_docs(p) for p in yaml_files}
+if not yaml_files:
+    fail("no docker-compose*.yml or deployment/k8s/*.yaml found")
+ok(f"{len(yaml_files)} YAML files parsed")
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{path}: {e}")
+        return {}
+
+def statements(policy, path):
+    sts = listify(policy.get("Statement", []))
+    for st in sts:
+        if "NotAction" in st or "NotResource" in st or "NotPrincipal" in st:
+            fail(f"{path}: NotAction/NotResource/NotPrincipal widen access; list what is allowed")
+    return sts
+
+# kb-policy: Retrieve and GetKnowledgeBase on knowledge-base ARNs only.
+path = "deployment/iam/kb-policy.json"
+kb_arn = re.compile(r"^arn:aws[a-z-]*:bedrock:[A-Za-z0-9_-]+:[A-Za-z0-9_]+:knowledge-base/[A-Za-z0-9_]+$")
+wanted = {"bedrock:Retrieve", "bedrock:GetKnowledgeBase"}
+seen = set()
+for st in statements(load_json(path), path):
+    if st.get("Effect") != "Allow":
+        continue
+    actions = set(listify(st.get("Action", [])))
+    seen |= actions
+    if not actions <= wanted:
+        fail(f"{path}: allows {sorted(actions - wanted)}; only {sorted(wanted)} are needed")
+    for res in listify(st.get("Resource", [])):
+        if not kb_arn.match(res):
+            fail(f"{path}: resource {res!r} is not a single knowledge-base ARN")
+if seen != wanted:
+    fail(f"{path}: must allow exactly {sorted(wanted)}, allows {sorted(seen)}")
+ok(f"{path} is least privilege")
+
+# ecr-policy: pull only; GetAuthorizationToken is the only action on "*".
+path = "deployment/iam/ecr-policy.json"
+pull = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"}
+repo_arn = re.compile(r"^arn:aws[a-z-]*:ecr:[A-Za-z0-9_-]+:[A-Za-z0-9_]+:repository/[a-z0-9._/-]+$")
+for st in statements(load_json(path), path):
+    if st.get("Effect") != "Allow":
+        continue
+    actions = set(listify(st.get("Action", [])))
+    resources = listify(st.get("Resource", []))
+    if actions == {"ecr:GetAuthorizationToken"}:
+        continue
+    if not actions <= pull:
+        fail(f"{path}: allows {sorted(actions - pull)}; the host only pulls")
+    for res in resources:
+        if not repo_arn.match(res):
+            fail(f"{path}: resource {res!r} is not a repository ARN")
+ok(f"{path} is pull-only")
+
+# trust policy: EC2 assumes the role.
+path = "deployment/iam/trust-policy.json"
+sts = statements(load_json(path), path)
+if not any(st.get("Principal", {}).get("Service") == "ec2.amazonaws.com"
+           and "sts:AssumeRole" in listify(st.get("Action", [])) for st in sts):
+    fail(f"{path}: must let ec2.amazonaws.com sts:AssumeRole")
+ok(f"{path} trusts EC2")
+
+# Dockerfile.scratch: final stage.
+path = "Dockerfile.scratch"
+try:
+    text = open(path).read()
+except OSError as e:
+    fail(f"{path}: {e}")
+    text = ""
+lines, cur = [], ""
+for raw in text.splitlines():
+    s = raw.strip()
+    if not cur and (not s or s.startswith("#")):
+        continue
+    if cur and s.startswith("#"):
+        continue
+    if s.endswith("\\"):
+        cur += s[:-1] + " "
+        continue
+    lines.append(cur + s)
+    cur = ""
+froms = [i for i, l in enumerate(lines) if l.split()[0].upper() == "FROM"]
+if not froms:
+    fail(f"{path}: no FROM")
+else:
+    final = lines[froms[-1]:]
+    base = final[0].split()
+    base = [w for w in base[1:] if not w.startswith("--")]
+    if not base or base[0] != "scratch":
+        fail(f"{path}: final stage must be FROM scratch, is {final[0]!r}")
+    def instr(name):
+        return [l.split(None, 1)[1] if len(l.split(None, 1)) > 1 else "" for l in final
+                if l.split()[0].upper() == name]
+    users = instr("USER")
+    m = re.fullmatch(r"(\d+)(?::(\d+))?", users[-1].strip()) if users else None
+    if not m or int(m.group(1)) == 0:
+        fail(f"{path}: final stage needs a numeric non-root USER (e.g. 65532:65532), has {users}")
+    if not any("8000" in e.split() for e in instr("EXPOSE")):
+        fail(f"{path}: final stage must EXPOSE 8000")
+    hc = instr("HEALTHCHECK")
+    if not hc or not re.search(r"CMD\s.*/bedrock-mcp\W+healthcheck", hc[-1]):
+        fail(f"{path}: final stage needs HEALTHCHECK ... CMD [\"/bedrock-mcp\", \"healthcheck\"]")
+    if [s.strip() for s in instr("STOPSIGNAL")][-1:] != ["SIGTERM"]:
+        fail(f"{path}: final stage needs STOPSIGNAL SIGTERM")
+    if not any("/bedrock-mcp" in e for e in instr("ENTRYPOINT")):
+        fail(f"{path}: final stage needs ENTRYPOINT [\"/bedrock-mcp\"]")
+ok(f"{path} final stage checked")
+
+# Compose: hardening and the self-check.
+for path in ("docker-compose.yml", "docker-compose.ecr.yml"):
+    d = (docs.get(path) or [{}])[0] or {}
+    svc = (d.get("services") or {}).get("bedrock-mcp")
+    if not isinstance(svc, dict):
+        fail(f"{path}: no service named bedrock-mcp")
+        continue
+    if svc.get("container_name") != "bedrock-mcp-server":
+        fail(f"{path}: container_name must be bedrock-mcp-server")
+    if svc.get("read_only") is not True:
+        fail(f"{path}: read_only: true is missing")
+    if "no-new-privileges:true" not in (svc.get("security_opt") or []):
+        fail(f"{path}: security_opt no-new-privileges:true is missing")
+    if "ALL" not in (svc.get("cap_drop") or []):
+        fail(f"{path}: cap_drop [ALL] is missing")
+    if "/bedrock-mcp" not in (svc.get("healthcheck") or {}).get("test", []):
+        fail(f"{path}: healthcheck must run /bedrock-mcp healthcheck")
+    if path.endswith("ecr.yml") and svc.get("restart") != "unless-stopped":
+        fail(f"{path}: restart: unless-stopped is missing")
+ok("compose files checked")
+
+# ECS task definition.
+path = "deployment/ecs/task-definition.json"
+td = load_json(path)
+for c in td.get("containerDefinitions", []):
+    if c.get("healthCheck", {}).get("command") != ["CMD", "/bedrock-mcp", "healthcheck"]:
+        fail(f"{path}: healthCheck must be [\"CMD\", \"/bedrock-mcp\", \"healthcheck\"]")
+    if c.get("readonlyRootFilesystem") is not True:
+        fail(f"{path}: readonlyRootFilesystem must be true")
+    if str(c.get("user", "0")).split(":")[0] in ("0", "root"):
+        fail(f"{path}: user must be a non-root uid")
+    if not any(p.get("containerPort") == 8000 for p in c.get("portMappings", [])):
+        fail(f"{path}: containerPort 8000 is missing")
+ok(f"{path} checked")
+
+# Kubernetes Deployment.
+for path, ds in docs.items():
+    for d in ds:
+        if not (isinstance(d, dict) and d.get("kind") == "Deployment"):
+            continue
+        pod = d["spec"]["template"]["spec"]
+        for c in pod.get("containers", []):
+            sc = c.get("securityContext") or {}
+            if not (sc.get("runAsNonRoot") and sc.get("readOnlyRootFilesystem")
+                    and sc.get("allowPrivilegeEscalation") is False
+                    and "ALL" in (sc.get("capabilities") or {}).get("drop", [])):
+                fail(f"{path}: container securityContext lost its hardening")
+            for probe in ("readinessProbe", "livenessProbe"):
+                if (c.get(probe) or {}).get("httpGet", {}).get("path") != "/health":
+                    fail(f"{path}: {probe} must GET /health")
+        ok(f"{path} Deployment checked")
+
+# Soft check: variables the code reads but .env.example does not mention.
+try:
+    example = open(".env.example").read()
+except OSError:
+    fail(".env.example is missing")
+    example = ""
+prefixes = ("AWS_", "BEDROCK_", "SERVER_", "LOG_", "KB_", "WORKER_", "MAX_", "HTTP_", "SHUTDOWN_",
+            "CORS_", "SSE_", "ENABLE_", "AUTH_", "ENTRA_", "PUBLIC_", "OAUTH_", "JWKS_")
+read = set()
+for src in glob.glob("src/**/*.rs", recursive=True):
+    for name in re.findall(r'"([A-Z][A-Z0-9_]{2,})"', open(src, errors="replace").read()):
+        if name.startswith(prefixes):
+            read.add(name)
+missing = sorted(n for n in read if not re.search(r"\b" + re.escape(n) + r"\b", example))
+for n in missing:
+    print(f"warn: src/ mentions {n}, but .env.example does not")
+
+for p in problems:
+    print("FAIL: " + p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+
+if [ "$failed" -ne 0 ]; then
+    echo "check-deploy-files: FAILED" >&2
+    exit 1
+fi
+echo "check-deploy-files: all checks passed"
