@@ -4,26 +4,7 @@
 
 use crate::config::{self, Config, ConfigError, KbChoice};
 use crate::http::{self, App};
-use crate::kb::{local::LocalKb, KbIdentity, KnowledgeBase};
-// TEMP until kb::bedrock lands
-struct BedrockKb;
-impl BedrockKb {
-    fn from_vars(
-        _: &config::Vars,
-        _: &str,
-        _: &str,
-    ) -> Result<crate::kb::local::LocalKb, ConfigError> {
-        Err(ConfigError::plain("bedrock backend not built yet"))
-    }
-}
-trait Src {
-    fn credentials_source(&self) -> Result<String, String>;
-}
-impl Src for LocalKb {
-    fn credentials_source(&self) -> Result<String, String> {
-        Err(String::new())
-    }
-}
+use crate::kb::{bedrock::BedrockKb, local::LocalKb, KbIdentity, KnowledgeBase};
 use crate::mcp::Mcp;
 use std::process::ExitCode;
 use std::sync::Arc;

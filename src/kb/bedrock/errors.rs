@@ -82,7 +82,12 @@ pub(super) struct Target<'a> {
 }
 
 /// Classifies a non-2xx answer.
-pub(super) fn classify(status: u16, error_type: Option<&str>, body: &[u8], t: &Target<'_>) -> Verdict {
+pub(super) fn classify(
+    status: u16,
+    error_type: Option<&str>,
+    body: &[u8],
+    t: &Target<'_>,
+) -> Verdict {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let code = error_code(error_type, &json).unwrap_or_default();
     let message = error_message(&json);
@@ -185,25 +190,51 @@ mod tests {
 
     #[test]
     fn reads_the_code_from_header_or_body() {
-        let e = fail(400, Some("ValidationException:http://internal.amazon.com/coral/"), "{}");
+        let e = fail(
+            400,
+            Some("ValidationException:http://internal.amazon.com/coral/"),
+            "{}",
+        );
         assert!(matches!(e, KbError::InvalidRequest(_)), "{e:?}");
-        let e = fail(400, None, r#"{"__type":"com.amazonaws.bedrock#AccessDeniedException","Message":"nope"}"#);
-        assert!(matches!(&e, KbError::AccessDenied(m) if m.contains("bedrock:Retrieve") && m.contains("nope")), "{e:?}");
+        let e = fail(
+            400,
+            None,
+            r#"{"__type":"com.amazonaws.bedrock#AccessDeniedException","Message":"nope"}"#,
+        );
+        assert!(
+            matches!(&e, KbError::AccessDenied(m) if m.contains("bedrock:Retrieve") && m.contains("nope")),
+            "{e:?}"
+        );
         let e = fail(400, None, r#"{"code":"ResourceNotFoundException"}"#);
-        assert!(matches!(&e, KbError::NotFound(m) if m.contains("BEDROCK_KB_ID") && m.contains("eu-west-1")), "{e:?}");
+        assert!(
+            matches!(&e, KbError::NotFound(m) if m.contains("BEDROCK_KB_ID") && m.contains("eu-west-1")),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn retries_only_transient_answers() {
-        assert!(matches!(classify(429, None, b"", &T), Verdict::Retry(Transient::Throttled(_))));
+        assert!(matches!(
+            classify(429, None, b"", &T),
+            Verdict::Retry(Transient::Throttled(_))
+        ));
         let throttled = classify(400, Some("ThrottlingException"), b"{}", &T);
         assert!(matches!(throttled, Verdict::Retry(Transient::Throttled(_))));
         for status in [500, 502, 503, 504] {
-            assert!(matches!(classify(status, None, b"<html>", &T), Verdict::Retry(Transient::Server(_))));
+            assert!(matches!(
+                classify(status, None, b"<html>", &T),
+                Verdict::Retry(Transient::Server(_))
+            ));
         }
         assert!(matches!(fail(501, None, ""), KbError::Unavailable(_)));
-        assert!(matches!(fail(424, Some("DependencyFailedException"), ""), KbError::Unavailable(_)));
-        assert!(matches!(fail(403, Some("InvalidSignatureException"), ""), KbError::Credentials(_)));
+        assert!(matches!(
+            fail(424, Some("DependencyFailedException"), ""),
+            KbError::Unavailable(_)
+        ));
+        assert!(matches!(
+            fail(403, Some("InvalidSignatureException"), ""),
+            KbError::Credentials(_)
+        ));
         assert!(matches!(fail(403, None, ""), KbError::AccessDenied(_)));
         assert!(matches!(fail(413, None, ""), KbError::InvalidRequest(_)));
     }
