@@ -1,8 +1,9 @@
 -- wrk script for scripts/bench.sh: POST one MCP tools/call (search_knowledge_base) per
 -- request, the way claude.ai does on the Streamable HTTP transport (2025-06-18, stateless).
 --
--- Env: BENCH_TOKEN (optional) adds "Authorization: Bearer …" for the auth-on run.
--- done() prints one machine-readable line, "BENCH {json}", that bench/wrk_row.py reads.
+-- The body is bench/tools_call.json (run wrk from the repository root, or set
+-- BENCH_BODY_FILE). Env: BENCH_TOKEN (optional) adds "Authorization: Bearer …".
+-- done() prints one machine-readable line, "BENCH {json}", that bench/report.py reads.
 -- No response() hook on purpose: parsing every body in Lua would load the shared CPUs;
 -- bench.sh checks answers with curl before and after each run instead.
 
@@ -11,8 +12,10 @@ wrk.path = "/mcp"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":'
-  .. '{"name":"search_knowledge_base","arguments":{"query":"How do I rotate access keys?","max_results":5}}}'
+local path = os.getenv("BENCH_BODY_FILE") or "bench/tools_call.json"
+local file = assert(io.open(path, "rb"), "cannot open " .. path .. ": run wrk from the repository root")
+wrk.body = file:read("*a"):gsub("%s+$", "")
+file:close()
 
 local token = os.getenv("BENCH_TOKEN")
 if token ~= nil and token ~= "" then

@@ -14,4 +14,5 @@ pub mod http;
 pub mod kb;
 pub mod log;
 pub mod mcp;
+pub mod rfc3339;
 pub mod util;

@@ -5,7 +5,8 @@
 //! JSON fragment that the formatter splices into the line, so no extra crate is needed.
 //! Nothing here may ever receive a token or secret: callers pass only ids and names.
 
-use crate::util::{json_escape_into, rfc3339};
+use crate::rfc3339::format_millis as rfc3339;
+use crate::util::json_escape_into;
 use std::io::Write;
 use std::time::SystemTime;
 

@@ -30,34 +30,6 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Formats a time as RFC 3339 UTC with milliseconds, e.g. `2026-11-27T00:36:05.123Z`.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Escapes `s` as the inside of a JSON string (for hand-built log lines).
 pub fn json_escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
@@ -76,16 +48,6 @@ pub fn json_escape_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        let t = UNIX_EPOCH + Duration::from_millis(1_709_251_199_999);
-        assert_eq!(rfc3339(t), "2024-02-29T23:59:59.999Z");
-        let t = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
-        assert_eq!(rfc3339(t), "2100-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn random_hex_is_hex_of_the_right_length_and_varies() {
@@ -103,38 +65,37 @@ mod tests {
     }
 }
 
-/// Splits an `application/x-www-form-urlencoded` string (or a query string) into decoded pairs.
-/// Malformed escapes are kept literally rather than rejected: callers validate values.
-pub fn form_pairs(s: &str) -> Vec<(String, String)> {
+/// Splits an `application/x-www-form-urlencoded` string (or a query string) into decoded
+/// pairs; `None` when an escape is malformed or a value is not UTF-8.
+pub fn form_pairs(s: &str) -> Option<Vec<(String, String)>> {
     s.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            Some((percent_decode(k)?, percent_decode(v)?))
         })
         .collect()
 }
 
-/// Decodes `%XX` escapes and `+` (as space); invalid UTF-8 becomes U+FFFD.
-pub fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes and `+` (as space); `None` for broken escapes or non-UTF-8 results.
+pub fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
+            b'%' => {
+                let h = hex_val(*bytes.get(i + 1)?)?;
+                let l = hex_val(*bytes.get(i + 2)?)?;
+                out.push(h << 4 | l);
+                i += 2;
+            }
             b => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).ok()
 }
 
 /// Encodes everything but RFC 3986 unreserved characters.
@@ -165,17 +126,17 @@ mod form_tests {
 
     #[test]
     fn percent_decoding_handles_escapes_plus_and_garbage() {
-        assert_eq!(percent_decode("a%20b+c"), "a b c");
-        assert_eq!(percent_decode("%E4%B8%96"), "世");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
+        assert_eq!(percent_decode("a%20b+c").as_deref(), Some("a b c"));
+        assert_eq!(percent_decode("%E4%B8%96").as_deref(), Some("世"));
+        for bad in ["100%", "%zz", "%4", "%FF", "%+1"] {
+            assert_eq!(percent_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn encode_then_decode_round_trips() {
         let s = "https://claude.ai/api/mcp/auth_callback?x=1&y=é ";
-        assert_eq!(percent_decode(&percent_encode(s)), s);
+        assert_eq!(percent_decode(&percent_encode(s)).as_deref(), Some(s));
         assert_eq!(percent_encode("a b/c"), "a%20b%2Fc");
     }
 
@@ -183,12 +144,13 @@ mod form_tests {
     fn form_pairs_split_and_decode() {
         assert_eq!(
             form_pairs("a=1&b=x%3Dy&&c"),
-            vec![
+            Some(vec![
                 ("a".into(), "1".into()),
                 ("b".into(), "x=y".into()),
                 ("c".into(), "".into())
-            ]
+            ])
         );
+        assert_eq!(form_pairs("a=%"), None);
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::util::percent_encode;
 use serde_json::{json, Value};
 
 use super::settings::AuthSettings;
@@ -333,10 +334,10 @@ fn check_pkce_value(value: &str, name: &str) -> Result<(), OAuthError> {
 
 /// Parses `application/x-www-form-urlencoded` (also query strings); duplicates are refused.
 pub fn parse_form(input: &str) -> Result<Form, OAuthError> {
-    let mut out: Form = Vec::new();
-    for pair in input.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+    let pairs = crate::util::form_pairs(input)
+        .ok_or_else(|| OAuthError::bad("invalid_request", "malformed percent-encoding"))?;
+    let mut out: Form = Vec::with_capacity(pairs.len());
+    for (k, v) in pairs {
         if out.iter().any(|(seen, _)| *seen == k) {
             return Err(OAuthError::bad(
                 "invalid_request",
@@ -348,41 +349,6 @@ pub fn parse_form(input: &str) -> Result<Form, OAuthError> {
     Ok(out)
 }
 
-/// Decodes `%XX` escapes and `+` (space); refuses broken escapes and non-UTF-8 results.
-pub fn percent_decode(input: &str) -> Result<String, OAuthError> {
-    let bad = || OAuthError::bad("invalid_request", "malformed percent-encoding");
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
-                // from_str_radix alone would accept a sign ("%+1").
-                let digit = |b: u8| char::from(b).to_digit(16).ok_or_else(bad);
-                out.push((digit(hex[0])? * 16 + digit(hex[1])?) as u8);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| bad())
-}
-
-/// Encodes everything but RFC 3986 unreserved characters as `%XX`.
-pub fn percent_encode(input: &str) -> String {
-    let mut out = String::with_capacity(input.len());
-    for b in input.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 fn encode_form(pairs: &[(&str, &str)]) -> String {
     let encoded: Vec<String> = pairs
@@ -394,6 +360,7 @@ fn encode_form(pairs: &[(&str, &str)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::util::percent_decode;
     use super::*;
 
     #[test]
@@ -411,7 +378,7 @@ mod tests {
         assert_eq!(percent_encode("a b/é"), "a%20b%2F%C3%A9");
         assert_eq!(percent_decode("a+b%2fc%2F").unwrap(), "a b/c/");
         for bad in ["%", "%4", "%zz", "%C3", "%+1"] {
-            assert!(percent_decode(bad).is_err(), "{bad}");
+            assert!(percent_decode(bad).is_none(), "{bad}");
         }
     }
 

@@ -5,10 +5,12 @@
 //! threads ask; while a refresh runs or after it fails, still-valid credentials keep being
 //! served. Must never log or print a secret key or session token (Debug is redacted).
 
+pub use super::error::CredentialsError;
+
 use super::container::ContainerSource;
 use super::imds::ImdsSource;
-use super::rfc3339;
 use crate::config::Vars;
+use crate::rfc3339;
 use aws_credential_types::Credentials;
 use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -19,85 +21,6 @@ use std::time::{Duration, Instant, SystemTime};
 const REFRESH_BUFFER: Duration = Duration::from_secs(5 * 60);
 /// After a failed refresh while the old credentials still work, wait this long before retrying.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// Why no credentials could be had. `Display` says what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CredentialsError {
-    /// No source is configured (no keys, no container endpoint, IMDS disabled).
-    NotFound,
-    /// A credentials variable is set but unusable.
-    Config {
-        /// The variable at fault.
-        var: String,
-        /// What is wrong with it.
-        message: String,
-    },
-    /// The ECS/EKS container endpoint failed.
-    Container {
-        /// The endpoint URL.
-        url: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The EC2 instance metadata service failed.
-    Imds {
-        /// The IMDS endpoint.
-        endpoint: String,
-        /// What went wrong.
-        message: String,
-    },
-    /// The IMDSv2 token request timed out (typically Docker on EC2 with hop limit 1).
-    ImdsTokenTimeout {
-        /// The IMDS endpoint.
-        endpoint: String,
-    },
-}
-
-impl CredentialsError {
-    pub(super) fn config(var: &str, message: impl Into<String>) -> CredentialsError {
-        CredentialsError::Config {
-            var: var.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-const HOW_TO: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN \
-                      for temporary keys), run on ECS/EKS with a task role, or run on EC2 with \
-                      an instance profile";
-
-impl fmt::Display for CredentialsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialsError::NotFound => write!(
-                f,
-                "no AWS credentials found: {HOW_TO} (and leave AWS_EC2_METADATA_DISABLED unset)"
-            ),
-            CredentialsError::Config { var, message } => write!(f, "{var}: {message}"),
-            CredentialsError::Container { url, message } => write!(
-                f,
-                "could not get AWS credentials from the container endpoint {url}: {message}; \
-                 check the task role and the AWS_CONTAINER_* variables"
-            ),
-            CredentialsError::Imds { endpoint, message } => write!(
-                f,
-                "could not get AWS credentials from EC2 instance metadata at {endpoint}: \
-                 {message}. If this is not EC2, {HOW_TO} (AWS_EC2_METADATA_DISABLED=true skips IMDS)"
-            ),
-            CredentialsError::ImdsTokenTimeout { endpoint } => write!(
-                f,
-                "no answer from EC2 instance metadata at {endpoint} to the IMDSv2 token request \
-                 (PUT /latest/api/token). Inside Docker on EC2 the instance metadata hop limit \
-                 must be 2: aws ec2 modify-instance-metadata-options --instance-id <id> \
-                 --http-put-response-hop-limit 2 --http-endpoint enabled. If this is not EC2, \
-                 {HOW_TO} (AWS_EC2_METADATA_DISABLED=true skips IMDS)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for CredentialsError {}
 
 /// What a provider returned from one fetch.
 pub(super) struct Fetched {
@@ -443,20 +366,5 @@ mod tests {
         assert!(!short.is_fresh(now + Duration::from_secs(4)));
         assert!(short.is_valid(now + Duration::from_secs(5)));
         assert!(!short.is_valid(now + Duration::from_secs(6)));
-    }
-
-    #[test]
-    fn messages_are_actionable() {
-        let s = CredentialsError::NotFound.to_string();
-        assert!(
-            s.contains("AWS_ACCESS_KEY_ID") && s.contains("instance profile"),
-            "{s}"
-        );
-        let s = CredentialsError::ImdsTokenTimeout {
-            endpoint: "http://169.254.169.254".into(),
-        }
-        .to_string();
-        assert!(s.contains("hop limit must be 2"), "{s}");
-        assert!(s.contains("--http-put-response-hop-limit 2"), "{s}");
     }
 }

@@ -117,7 +117,7 @@ pub(crate) fn parse_credentials(
     let expires = match field("Expiration") {
         None => None,
         Some(text) => Some(
-            super::rfc3339::parse(&text)
+            crate::rfc3339::parse(&text)
                 .ok_or_else(|| format!("the Expiration {text:?} is not an RFC 3339 time"))?,
         ),
     };
@@ -140,10 +140,7 @@ mod tests {
         assert_eq!(creds.access_key_id(), "ASIA1");
         assert_eq!(creds.secret_access_key(), "sek");
         assert_eq!(creds.session_token(), Some("tok"));
-        assert_eq!(
-            expires,
-            super::super::rfc3339::parse("2026-01-01T06:00:00Z")
-        );
+        assert_eq!(expires, crate::rfc3339::parse("2026-01-01T06:00:00Z"));
         assert_eq!(creds.expiry(), expires);
     }
 

@@ -5,9 +5,9 @@
 
 mod container;
 pub mod credentials;
+mod error;
 pub(crate) mod http;
 mod imds;
-pub mod rfc3339;
 pub mod sigv4;
 
 pub use credentials::{CredentialChain, CredentialsError};

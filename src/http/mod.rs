@@ -5,6 +5,7 @@ pub mod app;
 pub mod cors;
 mod health;
 mod legacy;
+mod limits;
 mod oauth_routes;
 pub mod pool;
 pub mod request;

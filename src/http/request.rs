@@ -105,9 +105,9 @@ impl HttpRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The first value of a query parameter, percent-decoded.
+    /// The first value of a query parameter, percent-decoded (`None` if the query is malformed).
     pub fn query_param(&self, name: &str) -> Option<String> {
-        crate::util::form_pairs(&self.query)
+        crate::util::form_pairs(&self.query)?
             .into_iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)

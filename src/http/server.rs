@@ -10,7 +10,7 @@ use super::pool::Pool;
 use super::request::{BodyError, HttpRequest};
 use super::response::{Action, Reply};
 use super::router::{self, LogInfo, Routed};
-use super::{cors, signal, socket};
+use super::{cors, limits, signal, socket};
 use crate::log::{fields, Field};
 use std::io::Write;
 use std::net::TcpListener;
@@ -48,6 +48,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     let listener = TcpListener::bind(&addr).map_err(|e| ServerError::Bind(addr.clone(), e))?;
     socket::set_timeouts(&listener, s.io_timeout);
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
+    limits::apply(s);
     let server = tiny_http::Server::from_listener(listener, None)
         .map_err(|e| ServerError::Start(e.to_string()))?;
     signal::install();

@@ -19,6 +19,12 @@ pub struct ServerSettings {
     pub max_body: usize,
     /// Socket read/write timeout: bounds slow clients (HTTP_READ_TIMEOUT_SECS).
     pub io_timeout: Duration,
+    /// Largest request head, request line plus headers (MAX_HEADER_BYTES); larger gets 431.
+    pub max_header_bytes: usize,
+    /// Time allowed to send a request head (HEADER_TIMEOUT_SECS); slower gets 408.
+    pub header_timeout: Duration,
+    /// Most connections read at once (MAX_CONNECTIONS); more get 503 without a thread.
+    pub max_connections: usize,
     /// How long in-flight requests may run after SIGTERM (SHUTDOWN_TIMEOUT_SECS).
     pub shutdown_timeout: Duration,
     /// SSE keep-alive period (SSE_KEEPALIVE_SECS): under load balancers' 60 s idle cut.
@@ -70,6 +76,9 @@ impl ServerSettings {
             workers: vars.number("WORKER_THREADS", 512, 1, 16_384)? as usize,
             max_body: vars.number("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)? as usize,
             io_timeout: secs(vars.number("HTTP_READ_TIMEOUT_SECS", 30, 1, 3600)?),
+            max_header_bytes: vars.number("MAX_HEADER_BYTES", 65_536, 1024, 1 << 20)? as usize,
+            header_timeout: secs(vars.number("HEADER_TIMEOUT_SECS", 10, 1, 3600)?),
+            max_connections: vars.number("MAX_CONNECTIONS", 4096, 1, 1_000_000)? as usize,
             shutdown_timeout: secs(vars.number("SHUTDOWN_TIMEOUT_SECS", 20, 0, 3600)?),
             sse_keepalive: secs(vars.number("SSE_KEEPALIVE_SECS", 15, 1, 300)?),
             max_sse_sessions: vars.number("MAX_SSE_SESSIONS", 10_000, 1, 1_000_000)? as usize,

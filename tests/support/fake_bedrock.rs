@@ -1,1 +1,334 @@
-//! placeholder
+//! A fake AWS Bedrock for tests: Retrieve (`POST /knowledgebases/{id}/retrieve`) and
+//! GetKnowledgeBase (`GET /knowledgebases/{id}`) on one 127.0.0.1 port, so it serves as both
+//! the agent-runtime and the agent endpoint (point `AWS_ENDPOINT_URL` at `url()`).
+//!
+//! Every request's SigV4 signature is recomputed independently (see `sigv4`) against a
+//! runtime-settable `KeyRing`; answers come from a small corpus scored by word overlap
+//! (`corpus`). Faults can be scripted: a FIFO queue consumed one per authenticated request,
+//! then an every-other fault, then an always fault; plus a fixed latency. Counters and the
+//! last request are kept for assertions.
+//!
+//! ```ignore
+//! let bedrock = FakeBedrock::start();
+//! bedrock.push_faults(Fault::Throttle, 2);
+//! let vars = Vars::from_pairs(bedrock.env());   // endpoint + the default key pair
+//! ```
+
+mod answers;
+pub mod corpus;
+pub mod serve;
+pub mod sigv4;
+
+pub use corpus::{default_corpus, FakeDoc};
+pub use sigv4::{KeyRing, Rejection};
+
+use answers::{error, fault_reply, info, retrieve};
+use serve::{reply, FakeServer, Incoming};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// The knowledge base id the fake serves.
+pub const KB_ID: &str = "KBFAKE0001";
+/// The region the fake expects in signatures (by default).
+pub const REGION: &str = "eu-west-1";
+/// The key pair accepted from the start (no session token).
+pub const ACCESS_KEY: &str = "AKIDFAKEBEDROCK01";
+/// The secret of `ACCESS_KEY`.
+pub const SECRET_KEY: &str = "fake/secret+key/for/bedrock/tests";
+
+/// A scripted misbehaviour, applied after the signature check.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// 429 ThrottlingException.
+    Throttle,
+    /// 500 InternalServerException, 502 BadGatewayException, 503 ServiceUnavailableException,
+    /// or any other status with an HTML body and no error type.
+    Status(u16),
+    /// 403 AccessDeniedException (type in the body's `__type` only, as `ns#Name`).
+    AccessDenied,
+    /// 404 ResourceNotFoundException (type in the header, with a `:` suffix).
+    NotFound,
+    /// 400 ValidationException.
+    Validation,
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// Sleep, then answer normally (longer than the client's timeout = a hang).
+    Delay(Duration),
+    /// Any status with `x-amzn-ErrorType: code` and `{"message": …}`.
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+    },
+}
+
+struct State {
+    queue: VecDeque<Fault>,
+    every_other: Option<Fault>,
+    every_other_hit: bool,
+    always: Option<Fault>,
+    latency: Duration,
+    corpus: Vec<FakeDoc>,
+    kb: (String, String, String),
+    last_body: Option<String>,
+    last_headers: Vec<(String, String)>,
+    keys_seen: Vec<String>,
+    last_rejection: Option<Rejection>,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicUsize,
+    accepted: AtomicUsize,
+    retrieve: AtomicUsize,
+    info: AtomicUsize,
+    bad_signatures: AtomicUsize,
+    auth_failures: AtomicUsize,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    keys: KeyRing,
+    region: String,
+    counters: Counters,
+}
+
+/// The running fake; stops on Drop.
+pub struct FakeBedrock {
+    shared: Arc<Shared>,
+    server: FakeServer,
+}
+
+impl FakeBedrock {
+    /// Starts in `REGION` with the default corpus and `ACCESS_KEY`/`SECRET_KEY` accepted.
+    pub fn start() -> FakeBedrock {
+        FakeBedrock::start_in(REGION)
+    }
+
+    /// Starts expecting signatures scoped to `region`.
+    pub fn start_in(region: &str) -> FakeBedrock {
+        let keys = KeyRing::default();
+        keys.add(ACCESS_KEY, SECRET_KEY, None);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                every_other: None,
+                every_other_hit: false,
+                always: None,
+                latency: Duration::ZERO,
+                corpus: default_corpus(),
+                kb: (
+                    "Fake KB".into(),
+                    "A corpus for tests".into(),
+                    "ACTIVE".into(),
+                ),
+                last_body: None,
+                last_headers: Vec::new(),
+                keys_seen: Vec::new(),
+                last_rejection: None,
+            }),
+            keys,
+            region: region.into(),
+            counters: Counters::default(),
+        });
+        let handler_shared = shared.clone();
+        let server = FakeServer::start(move |req| handle(&handler_shared, req));
+        FakeBedrock { shared, server }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.server.url().to_string()
+    }
+    /// The knowledge base id served (`KB_ID`).
+    pub fn kb_id(&self) -> &str {
+        KB_ID
+    }
+    /// The region signatures must be scoped to.
+    pub fn region(&self) -> &str {
+        &self.shared.region
+    }
+    /// The accepted keys (shared handle: changes apply at once).
+    pub fn keys(&self) -> KeyRing {
+        self.shared.keys.clone()
+    }
+    /// Variables pointing a client here with the default key pair: AWS_ENDPOINT_URL,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, BEDROCK_KB_ID.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.url()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
+            ("AWS_REGION", self.shared.region.clone()),
+            ("BEDROCK_KB_ID", KB_ID.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Queues one fault for the next authenticated request.
+    pub fn push_fault(&self, fault: Fault) {
+        self.push_faults(fault, 1);
+    }
+    /// Queues `n` copies of `fault`.
+    pub fn push_faults(&self, fault: Fault, n: usize) {
+        let mut s = self.state();
+        s.queue.extend(std::iter::repeat_n(fault, n));
+    }
+    /// When the queue is empty: apply `fault` to every other request (the 1st, 3rd, …).
+    pub fn set_every_other(&self, fault: Option<Fault>) {
+        let mut s = self.state();
+        s.every_other = fault;
+        s.every_other_hit = false;
+    }
+    /// When the queue is empty (and no every-other hit): apply `fault` to every request.
+    pub fn set_always(&self, fault: Option<Fault>) {
+        self.state().always = fault;
+    }
+    /// Adds `latency` before every answer (including rejections).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+    /// Replaces the corpus.
+    pub fn set_corpus(&self, docs: Vec<FakeDoc>) {
+        self.state().corpus = docs;
+    }
+    /// Sets what GetKnowledgeBase returns.
+    pub fn set_kb(&self, name: &str, description: &str, status: &str) {
+        self.state().kb = (name.into(), description.into(), status.into());
+    }
+
+    /// All HTTP requests received.
+    pub fn requests(&self) -> usize {
+        self.shared.counters.requests.load(SeqCst)
+    }
+    /// Requests whose signature verified.
+    pub fn accepted(&self) -> usize {
+        self.shared.counters.accepted.load(SeqCst)
+    }
+    /// Authenticated Retrieve requests (faulted ones included).
+    pub fn retrieve_calls(&self) -> usize {
+        self.shared.counters.retrieve.load(SeqCst)
+    }
+    /// Authenticated GetKnowledgeBase requests (faulted ones included).
+    pub fn info_calls(&self) -> usize {
+        self.shared.counters.info.load(SeqCst)
+    }
+    /// Requests refused because the signature did not match.
+    pub fn bad_signatures(&self) -> usize {
+        self.shared.counters.bad_signatures.load(SeqCst)
+    }
+    /// Requests refused for any authentication reason (bad signature, unknown key, expired…).
+    pub fn auth_failures(&self) -> usize {
+        self.shared.counters.auth_failures.load(SeqCst)
+    }
+    /// The body of the last authenticated request.
+    pub fn last_body(&self) -> Option<String> {
+        self.state().last_body.clone()
+    }
+    /// The headers (lower-cased names) of the last authenticated request.
+    pub fn last_headers(&self) -> Vec<(String, String)> {
+        self.state().last_headers.clone()
+    }
+    /// Distinct access key ids that signed accepted requests, in order of first use.
+    pub fn keys_seen(&self) -> Vec<String> {
+        self.state().keys_seen.clone()
+    }
+    /// Why the last refused request was refused.
+    pub fn last_rejection(&self) -> Option<Rejection> {
+        self.state().last_rejection.clone()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap()
+    }
+}
+
+fn handle(shared: &Shared, req: Incoming) {
+    let c = &shared.counters;
+    c.requests.fetch_add(1, SeqCst);
+    let latency = shared.state.lock().unwrap().latency;
+    std::thread::sleep(latency);
+    let received = sigv4::Received {
+        method: &req.method,
+        target: &req.target,
+        headers: &req.headers,
+        body: &req.body,
+    };
+    let key = match sigv4::verify(
+        &received,
+        &shared.keys,
+        &shared.region,
+        "bedrock",
+        SystemTime::now(),
+    ) {
+        Ok(key) => key,
+        Err(rejection) => {
+            c.auth_failures.fetch_add(1, SeqCst);
+            if rejection.bad_signature {
+                c.bad_signatures.fetch_add(1, SeqCst);
+            }
+            let answer = error(403, rejection.code, &rejection.message);
+            shared.state.lock().unwrap().last_rejection = Some(rejection);
+            return reply(req.request, answer);
+        }
+    };
+    c.accepted.fetch_add(1, SeqCst);
+    let path = req.target.split('?').next().unwrap_or("");
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let op = match (req.method.as_str(), parts.as_slice()) {
+        ("POST", ["knowledgebases", id, "retrieve"]) => Some(("Retrieve", id.to_string())),
+        ("GET", ["knowledgebases", id]) => Some(("GetKnowledgeBase", id.to_string())),
+        _ => None,
+    };
+    let fault = {
+        let mut s = shared.state.lock().unwrap();
+        s.last_body = Some(String::from_utf8_lossy(&req.body).into_owned());
+        s.last_headers = req.headers.clone();
+        if !s.keys_seen.contains(&key) {
+            s.keys_seen.push(key);
+        }
+        next_fault(&mut s)
+    };
+    let Some((op, id)) = op else {
+        return reply(
+            req.request,
+            error(404, "UnknownOperationException", "no such operation"),
+        );
+    };
+    match op {
+        "Retrieve" => c.retrieve.fetch_add(1, SeqCst),
+        _ => c.info.fetch_add(1, SeqCst),
+    };
+    // A delay yields no answer of its own: the normal answer follows.
+    if let Some(answer) = fault.and_then(|f| fault_reply(f, op)) {
+        return reply(req.request, answer);
+    }
+    if id != KB_ID {
+        let msg = format!("Knowledge base {id} does not exist");
+        return reply(req.request, error(404, "ResourceNotFoundException", &msg));
+    }
+    let answer = if op == "Retrieve" {
+        retrieve(shared, &req.body)
+    } else {
+        info(shared)
+    };
+    reply(req.request, answer)
+}
+
+fn next_fault(s: &mut State) -> Option<Fault> {
+    if let Some(f) = s.queue.pop_front() {
+        return Some(f);
+    }
+    if let Some(f) = s.every_other.clone() {
+        s.every_other_hit = !s.every_other_hit;
+        if s.every_other_hit {
+            return Some(f);
+        }
+        return None;
+    }
+    s.always.clone()
+}

@@ -1,33 +1,32 @@
-//! Sending one Bedrock call: sign with fresh credentials, send over the shared agent, and
-//! retry the way the AWS SDKs' "standard" mode does (throttling, 5xx and broken connections;
-//! exponential backoff with full jitter; never 4xx validation or access errors).
+//! One Bedrock API call: sign with fresh credentials, send on the shared pooled agent,
+//! classify the answer, and retry the AWS "standard" way (exponential backoff, full jitter).
+//!
+//! Owns retries and timing; must not parse successful answers (that is `parse`) nor log
+//! credentials, signatures or request bodies.
 
 use super::errors::{self, Target, Transient, Verdict};
-use crate::aws::http::{classify, read_capped, Transport};
+use crate::aws::http::{self as awshttp, Transport};
 use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
 use crate::kb::KbError;
-use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime};
+use ring::rand::{SecureRandom, SystemRandom};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use ureq::{Agent, RequestBuilder};
 
-/// Largest Bedrock answer we read (100 results of long passages fit easily).
+/// The most we read from Bedrock; a 100-result Retrieve answer is a few MiB at worst.
 const MAX_BODY: u64 = 16 * 1024 * 1024;
-/// Backoff base and cap (the SDKs use 1 s base for throttling in their formula; calls here are
-/// interactive, so start lower and rely on jitter).
-const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(20);
 
-/// Which API a call is, for messages.
+/// The Bedrock operations we call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Op {
-    /// bedrock-agent-runtime Retrieve.
     Retrieve,
-    /// bedrock-agent GetKnowledgeBase.
     GetKnowledgeBase,
 }
 
 impl Op {
-    /// The API name.
+    /// The API name, for messages.
     pub(super) fn name(self) -> &'static str {
         match self {
             Op::Retrieve => "Retrieve",
@@ -44,207 +43,237 @@ impl Op {
     }
 }
 
-/// A successful answer.
-pub(super) struct Answer {
-    /// The body.
-    pub(super) body: Vec<u8>,
-    /// Time across all attempts, in milliseconds.
-    pub(super) elapsed_ms: u64,
+/// One request to make: GET when `body` is `None`, else POST of JSON.
+pub(super) struct Call<'a> {
+    pub(super) op: Op,
+    pub(super) url: &'a str,
+    /// The Host header, precomputed from the endpoint so that signed and sent agree.
+    pub(super) host: &'a str,
+    pub(super) body: Option<&'a [u8]>,
 }
 
-/// The signing HTTP client, shared by all threads.
+/// A successful answer.
+pub(super) struct Reply {
+    pub(super) body: Vec<u8>,
+    /// Wall time from the first attempt to the answer, backoff included.
+    pub(super) upstream_ms: u64,
+}
+
+/// Signs and sends Bedrock calls. Shared by all threads.
 pub(super) struct Client {
-    agent: ureq::Agent,
-    credentials: CredentialChain,
-    region: String,
-    timeout: Duration,
-    attempts: u32,
+    pub(super) agent: Agent,
+    pub(super) chain: CredentialChain,
+    pub(super) kb_id: String,
+    pub(super) region: String,
+    pub(super) timeout: Duration,
+    pub(super) max_attempts: u32,
+}
+
+enum Outcome {
+    Done(Vec<u8>),
+    Verdict(Verdict),
 }
 
 impl Client {
-    /// A client with a pooled agent: one connection per concurrent call, kept alive.
-    pub(super) fn new(
-        credentials: CredentialChain,
-        region: String,
-        timeout: Duration,
-        attempts: u32,
-    ) -> Client {
-        let agent = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(5)))
+    /// Builds the pooled agent: per-attempt budget `timeout`, statuses read as data, no redirects.
+    pub(super) fn agent(timeout: Duration) -> Agent {
+        Agent::config_builder()
+            .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
-            .max_idle_connections(1024)
-            .max_idle_connections_per_host(1024)
+            .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
             .build()
-            .new_agent();
-        Client {
-            agent,
-            credentials,
-            region,
-            timeout,
-            attempts: attempts.max(1),
-        }
+            .new_agent()
     }
 
-    /// Resolves credentials and names their source.
-    pub(super) fn credentials_source(&self) -> Result<String, KbError> {
-        self.credentials
-            .credentials()
-            .map(|_| self.credentials.describe())
-            .map_err(|e| KbError::Credentials(e.to_string()))
-    }
-
-    /// Sends a signed request, retrying transient failures.
-    pub(super) fn send(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<&Value>,
-        target: &Target<'_>,
-    ) -> Result<Answer, KbError> {
-        let started = Instant::now();
-        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut last = Transient::Connection(String::new());
-        for attempt in 1..=self.attempts {
-            if attempt > 1 {
-                let pause = backoff(attempt - 1, matches!(last, Transient::Throttled(_)));
-                log::warn!(
-                    "Bedrock {} attempt {} of {} after {:?}: {}",
-                    target.op.name(),
-                    attempt,
-                    self.attempts,
-                    pause,
-                    describe(&last)
-                );
-                std::thread::sleep(pause);
-            }
-            match self.once(method, url, &bytes, target) {
-                Ok(body) => {
-                    return Ok(Answer {
-                        body,
-                        elapsed_ms: started.elapsed().as_millis() as u64,
-                    })
+    /// Sends `call`, retrying transient failures up to `max_attempts` in all.
+    pub(super) fn send(&self, call: &Call<'_>) -> Result<Reply, KbError> {
+        let start = Instant::now();
+        let mut attempt = 1;
+        loop {
+            let verdict = match self.attempt(call) {
+                Outcome::Done(body) => {
+                    let upstream_ms = start.elapsed().as_millis() as u64;
+                    log::debug!(
+                        "Bedrock {} answered in {upstream_ms} ms ({attempt} attempt(s))",
+                        call.op.name()
+                    );
+                    return Ok(Reply { body, upstream_ms });
                 }
-                Err(Verdict::Fail(e)) => return Err(e),
-                Err(Verdict::Retry(t)) => last = t,
+                Outcome::Verdict(v) => v,
+            };
+            let transient = match verdict {
+                Verdict::Fail(e) => return Err(e),
+                Verdict::Retry(t) => t,
+            };
+            if attempt >= self.max_attempts {
+                return Err(self.give_up(call, transient, attempt));
             }
+            let pause = backoff(attempt);
+            log::warn!(
+                "Bedrock {} attempt {attempt}/{} failed ({}); retrying in {} ms",
+                call.op.name(),
+                self.max_attempts,
+                describe(&transient),
+                pause.as_millis()
+            );
+            std::thread::sleep(pause);
+            attempt += 1;
         }
-        Err(match last {
-            Transient::Throttled(m) => KbError::Throttled(format!(
-                "Bedrock is still throttling {} after {} attempts ({m}); retry in a few seconds, or ask AWS for a higher Retrieve quota",
-                target.op.name(), self.attempts
-            )),
-            Transient::Timeout(m) => KbError::Timeout(format!(
-                "Bedrock did not answer {} within {} s, {} attempts ({m}); try again, or raise BEDROCK_TIMEOUT_SECS",
-                target.op.name(), self.timeout.as_secs(), self.attempts
-            )),
-            Transient::Server(m) => KbError::Unavailable(format!(
-                "Bedrock failed {} {} times ({m}); try again shortly", target.op.name(), self.attempts
-            )),
-            Transient::Connection(m) => KbError::Unavailable(format!(
-                "cannot reach Bedrock for {} ({m}); check network egress to the Bedrock endpoint and AWS_REGION",
-                target.op.name()
-            )),
-        })
     }
 
-    fn once(
-        &self,
-        method: &str,
-        url: &str,
-        body: &[u8],
-        target: &Target<'_>,
-    ) -> Result<Vec<u8>, Verdict> {
-        let creds = self
-            .credentials
-            .credentials()
-            .map_err(|e| Verdict::Fail(KbError::Credentials(e.to_string())))?;
-        let mut headers: Vec<(&str, &str)> = vec![("accept", "application/json")];
-        if !body.is_empty() {
+    fn attempt(&self, call: &Call<'_>) -> Outcome {
+        let creds = match self.chain.credentials() {
+            Ok(c) => c,
+            Err(e) => return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string()))),
+        };
+        let mut headers: Vec<(&str, &str)> = vec![("host", call.host)];
+        if call.body.is_some() {
             headers.push(("content-type", "application/json"));
         }
-        let signable = Signable {
-            method,
-            url,
+        let request = Signable {
+            method: if call.body.is_some() { "POST" } else { "GET" },
+            url: call.url,
             headers: &headers,
-            body,
+            body: call.body.unwrap_or_default(),
         };
-        let signed = sigv4::sign(
-            &signable,
-            &creds,
-            &self.region,
-            "bedrock",
-            SystemTime::now(),
-        )
-        .map_err(|e| Verdict::Fail(KbError::Unavailable(e.to_string())))?;
-        let mut request = ureq::http::Request::builder().method(method).uri(url);
-        for (k, v) in headers.iter().copied() {
-            request = request.header(k, v);
-        }
-        for (k, v) in &signed {
-            request = request.header(*k, v.as_str());
-        }
-        let request = request.body(body.to_vec()).map_err(|e| {
-            Verdict::Fail(KbError::Unavailable(format!("bad request for {url}: {e}")))
-        })?;
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| Verdict::Retry(transport(&e)))?;
+        // Signed per attempt, so every retry carries a fresh x-amz-date.
+        let signed = match sigv4::sign(&request, &creds, &self.region, "bedrock", SystemTime::now())
+        {
+            Ok(s) => s,
+            Err(e) => return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string()))),
+        };
+        let all: Vec<(&str, &str)> = headers
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect();
+        let result = match call.body {
+            Some(body) => with_headers(self.agent.post(call.url), &all).send(body),
+            None => with_headers(self.agent.get(call.url), &all).call(),
+        };
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => return Outcome::Verdict(self.transport_verdict(call, &e)),
+        };
         let status = response.status().as_u16();
         let error_type = response
             .headers()
             .get("x-amzn-errortype")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes =
-            read_capped(&mut response, MAX_BODY).map_err(|e| Verdict::Retry(transport(&e)))?;
+        let body = match awshttp::read_capped(&mut response, MAX_BODY) {
+            Ok(b) => b,
+            Err(ureq::Error::BodyExceedsLimit(_)) => {
+                return Outcome::Verdict(Verdict::Fail(KbError::Unavailable(format!(
+                    "Bedrock's {} answer is larger than {} MiB",
+                    call.op.name(),
+                    MAX_BODY >> 20
+                ))))
+            }
+            Err(e) => return Outcome::Verdict(self.transport_verdict(call, &e)),
+        };
         if (200..300).contains(&status) {
-            Ok(bytes)
+            return Outcome::Done(body);
+        }
+        let target = Target {
+            op: call.op,
+            kb_id: &self.kb_id,
+            region: &self.region,
+        };
+        Outcome::Verdict(errors::classify(
+            status,
+            error_type.as_deref(),
+            &body,
+            &target,
+        ))
+    }
+
+    fn transport_verdict(&self, call: &Call<'_>, e: &ureq::Error) -> Verdict {
+        match awshttp::classify(e) {
+            Transport::ConnectTimeout => Verdict::Retry(Transient::Timeout(format!(
+                "could not connect to {} in time",
+                call.host
+            ))),
+            Transport::Timeout => Verdict::Retry(Transient::Timeout(format!(
+                "no answer within {} s",
+                self.timeout.as_secs()
+            ))),
+            Transport::Connect => Verdict::Retry(Transient::Connection(format!(
+                "cannot reach {}: {e}",
+                call.host
+            ))),
+            Transport::Other => Verdict::Fail(KbError::Unavailable(format!(
+                "talking to Bedrock at {} failed: {e}",
+                call.host
+            ))),
+        }
+    }
+
+    fn give_up(&self, call: &Call<'_>, last: Transient, attempts: u32) -> KbError {
+        let op = call.op.name();
+        let tries = if attempts == 1 {
+            "1 attempt".to_string()
         } else {
-            Err(errors::classify(
-                status,
-                error_type.as_deref(),
-                &bytes,
-                target,
-            ))
+            format!("{attempts} attempts")
+        };
+        match last {
+            Transient::Throttled(said) => KbError::Throttled(format!(
+                "Bedrock is still throttling {op} after {tries} ({said}); try again in a little while, \
+                 or ask AWS for a higher Bedrock quota"
+            )),
+            Transient::Server(said) => {
+                KbError::Unavailable(format!("Bedrock {op} kept failing, {tries} ({said})"))
+            }
+            Transient::Timeout(what) => KbError::Timeout(format!(
+                "Bedrock {op}: {what} on each of {tries} (BEDROCK_TIMEOUT_SECS={}, BEDROCK_MAX_ATTEMPTS={})",
+                self.timeout.as_secs(),
+                self.max_attempts
+            )),
+            Transient::Connection(what) => KbError::Unavailable(format!(
+                "Bedrock {op}: {what} ({tries}); check the network and the endpoint settings"
+            )),
         }
     }
 }
 
-fn transport(e: &ureq::Error) -> Transient {
-    match classify(e) {
-        Transport::Timeout => Transient::Timeout(e.to_string()),
-        Transport::ConnectTimeout | Transport::Connect => Transient::Connection(e.to_string()),
-        // TLS or protocol trouble: report it as unreachable; retrying is harmless.
-        Transport::Other => Transient::Connection(e.to_string()),
+fn with_headers<B>(mut request: RequestBuilder<B>, headers: &[(&str, &str)]) -> RequestBuilder<B> {
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
+    request
 }
 
 fn describe(t: &Transient) -> &str {
     match t {
-        Transient::Throttled(m)
-        | Transient::Server(m)
-        | Transient::Timeout(m)
-        | Transient::Connection(m) => m,
+        Transient::Throttled(s)
+        | Transient::Server(s)
+        | Transient::Timeout(s)
+        | Transient::Connection(s) => s,
     }
 }
 
-/// Full-jitter exponential backoff: a random pause in [0, min(cap, base·2^retry)].
-fn backoff(retry: u32, throttled: bool) -> Duration {
-    let base = if throttled {
-        BACKOFF_BASE * 2
+/// Full jitter: uniform in [0, min(cap, base · 2^(attempt-1))).
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(BACKOFF_CAP);
+    ceiling.mul_f64(random_fraction())
+}
+
+fn random_fraction() -> f64 {
+    let mut bytes = [0u8; 4];
+    let raw = if SystemRandom::new().fill(&mut bytes).is_ok() {
+        u32::from_le_bytes(bytes)
     } else {
-        BACKOFF_BASE
+        // Jitter only spreads retries out; the clock's nanoseconds are random enough for that.
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
     };
-    let ceiling = base.saturating_mul(1 << retry.min(16)).min(BACKOFF_CAP);
-    let mut r = [0u8; 4];
-    let fraction = match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut r) {
-        Ok(()) => f64::from(u32::from_le_bytes(r)) / f64::from(u32::MAX),
-        Err(_) => 0.5,
-    };
-    ceiling.mul_f64(fraction)
+    f64::from(raw) / (f64::from(u32::MAX) + 1.0)
 }
 
 #[cfg(test)]
@@ -252,11 +281,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_bounded_and_grows() {
-        for retry in 1..20 {
-            assert!(backoff(retry, true) <= BACKOFF_CAP);
+    fn backoff_stays_under_its_exponential_ceiling() {
+        for attempt in 1..=12 {
+            let ceiling = (BACKOFF_BASE * 2u32.pow(attempt - 1)).min(BACKOFF_CAP);
+            for _ in 0..50 {
+                assert!(backoff(attempt) < ceiling, "attempt {attempt}");
+            }
         }
-        let small: Duration = (0..50).map(|_| backoff(1, false)).max().unwrap();
-        assert!(small <= BACKOFF_BASE * 2);
+        assert!(backoff(1000) < BACKOFF_CAP);
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| backoff(5)).collect();
+        assert!(spread.len() > 1, "jitter should vary");
     }
 }

@@ -2,12 +2,13 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Header, Method};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
@@ -34,6 +35,13 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // bedrock-mcp patch: the head being read (bytes, deadline) and a handle on the socket
+    // with its idle read timeout, which shrinks to the deadline while a head arrives
+    limits: crate::Limits,
+    head_bytes: usize,
+    head_deadline: Option<Instant>,
+    timeout_handle: Option<(TcpStream, Option<Duration>)>,
 }
 
 /// Error that can happen when reading a request.
@@ -44,6 +52,15 @@ enum ReadError {
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
+    /// bedrock-mcp patch: the head outgrew `Limits::max_header_bytes` or `header_timeout`
+    HeadTooLarge,
+    HeadTimeout,
+}
+
+impl From<IoError> for ReadError {
+    fn from(e: IoError) -> ReadError {
+        ReadError::ReadIoError(e)
+    }
 }
 
 impl ClientConnection {
@@ -57,15 +74,51 @@ impl ClientConnection {
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
+        let timeout_handle = write_socket.try_clone_tcp().map(|s| {
+            let idle = s.read_timeout().ok().flatten();
+            (s, idle)
+        });
 
-        ClientConnection {
+        let mut conn = ClientConnection {
             source,
             sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            limits: crate::limits(),
+            head_bytes: 0,
+            head_deadline: None,
+            timeout_handle,
+        };
+        conn.start_head_clock();
+        conn
+    }
+
+    /// bedrock-mcp patch: starts the head's deadline; a blocked read wakes by then.
+    fn start_head_clock(&mut self) -> Instant {
+        let timeout = (self.limits.header_timeout)
+            .clamp(Duration::from_millis(1), Duration::from_secs(u32::MAX.into()));
+        if let Some((sock, idle)) = &self.timeout_handle {
+            let _ = sock.set_read_timeout(Some(idle.map_or(timeout, |i| i.min(timeout))));
         }
+        *self.head_deadline.insert(Instant::now() + timeout)
+    }
+
+    /// bedrock-mcp patch: the head is in; the body and the idle wait get the socket's timeout.
+    fn end_head(&mut self) {
+        (self.head_bytes, self.head_deadline) = (0, None);
+        if let Some((sock, idle)) = &self.timeout_handle {
+            let _ = sock.set_read_timeout(*idle);
+        }
+    }
+
+    /// bedrock-mcp patch: answers `code` with `Connection: close`; the caller closes.
+    fn refuse(&mut self, code: u16) -> Option<Request> {
+        let mut writer = self.sink.next().unwrap();
+        let _ = writer.write_all(&crate::limits::closing_response(code));
+        let _ = writer.flush();
+        None
     }
 
     /// true if the connection is HTTPS
@@ -77,7 +130,7 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    fn read_next_line(&mut self) -> Result<AsciiString, ReadError> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
@@ -85,14 +138,31 @@ impl ClientConnection {
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
+                // bedrock-mcp patch: SO_RCVTIMEO mid-head is a slow client (WouldBlock on Unix)
+                Some(Err(e)) if self.head_bytes > 0 && e.kind() == ErrorKind::WouldBlock => {
+                    return Err(ReadError::HeadTimeout)
+                }
                 Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
+                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF").into()),
             };
+
+            // bedrock-mcp patch: never buffer more than the limit, nor wait past the deadline
+            self.head_bytes += 1;
+            if self.head_bytes > self.limits.max_header_bytes {
+                return Err(ReadError::HeadTooLarge);
+            }
+            let deadline = match self.head_deadline {
+                Some(d) => d,
+                None => self.start_head_clock(),
+            };
+            if Instant::now() > deadline {
+                return Err(ReadError::HeadTimeout);
+            }
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
+                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII").into());
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -107,7 +177,7 @@ impl ClientConnection {
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self.read_next_line()?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,7 +188,7 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self.read_next_line()?;
 
                     if line.is_empty() {
                         break;
@@ -132,6 +202,7 @@ impl ClientConnection {
 
                 headers
             };
+            self.end_head();
 
             (method, path, version, headers)
         };
@@ -222,6 +293,10 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::ReadIoError(_)) => return None,
 
+                // bedrock-mcp patch: a head too big or too slow is answered, then closed
+                Err(ReadError::HeadTooLarge) => return self.refuse(431),
+                Err(ReadError::HeadTimeout) => return self.refuse(408),
+
                 Ok(rq) => rq,
             };
 
@@ -258,6 +333,13 @@ impl Iterator for ClientConnection {
                 None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
                 _ => (),
             };
+
+            // bedrock-mcp patch: a body the handler may leave unread (chunked, or too big to be
+            // read ahead) ends the connection, lest its rest be parsed as a request (smuggling)
+            let unbuffered = |h: &Header| h.field.equiv("Transfer-Encoding") || h.field.equiv("Expect");
+            if rq.headers().iter().any(unbuffered) || rq.body_length().map_or(false, |n| n > 1024) {
+                self.no_more_requests = true;
+            }
 
             // returning the request
             return Some(rq);

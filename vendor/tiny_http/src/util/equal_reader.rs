@@ -64,12 +64,16 @@ where
     R: Read,
 {
     fn drop(&mut self) {
-        let mut remaining_to_read = self.size;
+        // bedrock-mcp patch: upstream allocated the whole declared rest at once (a huge
+        // Content-Length aborted the process); drain at most 64 KiB, 8 KiB at a time. The
+        // connection closes after such a body (client.rs), so the rest need not be read.
+        let mut remaining_to_read = self.size.min(64 * 1024);
+        let mut buf = vec![0; remaining_to_read.min(8 * 1024)];
 
         while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
+            let buf = &mut buf[..remaining_to_read.min(8 * 1024)];
 
-            match self.reader.read(&mut buf) {
+            match self.reader.read(buf) {
                 Err(e) => {
                     self.last_read_signal.send(Err(e)).ok();
                     break;

@@ -121,6 +121,14 @@ impl RefinedTcpStream {
     pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         self.stream.peer_addr()
     }
+
+    /// bedrock-mcp patch: a handle on a plain TCP socket, to change its read timeout.
+    pub(crate) fn try_clone_tcp(&self) -> Option<std::net::TcpStream> {
+        match &self.stream {
+            Stream::Http(Connection::Tcp(s)) => s.try_clone().ok(),
+            _ => None,
+        }
+    }
 }
 
 impl Drop for RefinedTcpStream {

@@ -62,6 +62,13 @@ pub fn parse(text: &str) -> Option<SystemTime> {
     Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos))
 }
 
+/// Formats with milliseconds, `2026-01-02T03:04:05.678Z` (UTC), for log lines.
+pub fn format_millis(time: SystemTime) -> String {
+    let whole = format(time);
+    let millis = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
+}
+
 /// Formats as `2026-01-02T03:04:05Z` (whole seconds, UTC); times before 1970 print as the epoch.
 pub fn format(time: SystemTime) -> String {
     let secs = time
@@ -120,6 +127,14 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_timestamps_carry_milliseconds() {
+        assert_eq!(format_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_709_251_199_999);
+        assert_eq!(format_millis(t), "2024-02-29T23:59:59.999Z");
+        assert_eq!(parse(&format_millis(t)), Some(t));
+    }
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

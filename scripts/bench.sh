@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# Benchmarks bedrock-mcp on this machine in one run and writes BENCHMARKS.md.
+#
+# Builds the release binary (and the static musl one, for its size), then on 127.0.0.1 only:
+# the server against a fake Bedrock (instant, then 250 ms), the same load against a bare
+# tiny_http server (the stack's ceiling), auth on vs off against a fake Entra, memory and
+# threads idle, under load and with 1,000 legacy SSE sessions, start-up time, and the
+# dependency and code size. Load comes from wrk with bench/mcp_call.lua. Targets are
+# reported (PASS/MISS), not asserted: the script fails only when a measurement cannot run.
+#
+# Takes about 3 minutes after the build (well under 10 on 2 cores from a clean clone).
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/bench.sh [--quick] [--out FILE]
+
+  --quick     short runs (3 s) and 3 start-up runs, for developing the benchmark itself
+  --out FILE  where to write the report (default: BENCHMARKS.md at the repository root)
+
+Needs cargo, python3, curl and wrk (installed with apt-get when missing).
+Environment: BENCH_KEEP=1 keeps the raw results directory and prints its path.
+EOF
+}
+
+cd "$(dirname "$0")/.."
+root=$PWD
+out="$root/BENCHMARKS.md"
+quick=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --quick) quick=true ;;
+        --out) out=$(realpath -m "${2:?--out needs a file}"); shift ;;
+        *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if $quick; then
+    dur=3s; slow_dur=3s; evidence_dur=2s; startup_runs=3
+else
+    dur=10s; slow_dur=15s; evidence_dur=5s; startup_runs=10
+fi
+upstream_latency_ms=250
+slow_conns=256
+sse_sessions=1000
+# Short on purpose: the SSE phase waits this long to see the held streams' read side time out.
+read_timeout=10
+sse_keepalive=5
+workers=512
+
+log() { printf '\n== %s\n' "$*" >&2; }
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Tools and limits
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v curl >/dev/null || need+=(curl)
+command -v python3 >/dev/null || need+=(python3)
+if ((${#need[@]})); then
+    log "installing ${need[*]}"
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+
+# 1,000 SSE sessions plus 256 load connections, both ends in this process tree.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -ge 4096 ] || die "open-file limit $(ulimit -n) is too low (need 4096+)"
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/bedrock-mcp-bench.XXXXXX")
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        echo "bench.sh: raw results kept in $run" >&2
+    else
+        rm -rf "$run"
+    fi
+}
+trap cleanup EXIT
+mkdir -p "$run/wrk" "$run/home"
+cmds="$run/commands.txt"
+: >"$cmds"
+# Records a command for the report, then runs it.
+recorded() {
+    printf '%s\n' "$*" >>"$cmds"
+    "$@"
+}
+
+# ---------------------------------------------------------------------------------------
+# Build
+
+log "build (release)"
+t0=$(date +%s.%N)
+recorded cargo build --release --locked --bin bedrock-mcp \
+    --example bench_upstream --example bench_ceiling --example bench_entra
+release_secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 1))")
+bin="$root/target/release/bedrock-mcp"
+ex="$root/target/release/examples"
+
+log "build (static musl, for the binary size)"
+musl_target=x86_64-unknown-linux-musl
+musl_bin="$root/target/$musl_target/release/bedrock-mcp"
+musl_ok=false
+t0=$(date +%s.%N)
+if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" \
+    || rustup target add "$musl_target" >/dev/null 2>&1; then
+    if command -v musl-gcc >/dev/null; then
+        export CC_x86_64_unknown_linux_musl=musl-gcc
+    fi
+    if recorded cargo build --release --locked --target "$musl_target" --bin bedrock-mcp; then
+        musl_ok=true
+    fi
+fi
+musl_secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 1))")
+if $musl_ok; then
+    size_bin=$musl_bin
+    linkage=$(file -b "$musl_bin" 2>/dev/null | grep -o 'statically linked\|static-pie linked' || true)
+else
+    echo "bench.sh: the musl build failed; reporting the glibc release binary's size" >&2
+    size_bin=$bin
+    linkage="glibc, dynamically linked (musl build failed)"
+fi
+printf '{"release_secs": %s, "musl_secs": %s, "musl_ok": %s, "binary": "%s", "bytes": %s, "gnu_bytes": %s, "linkage": "%s"}\n' \
+    "$release_secs" "$musl_secs" "$musl_ok" "${size_bin#"$root"/}" "$(stat -c %s "$size_bin")" \
+    "$(stat -c %s "$bin")" "${linkage:-unknown}" >"$run/build.json"
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# proc_field PID FIELD: a field of /proc/PID/status, number only (kB for memory).
+proc_field() {
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# CPU ticks (user + system) the process used so far.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# wait_line FILE N: waits (up to 30 s) until FILE has N lines.
+wait_line() {
+    for _ in $(seq 300); do
+        if [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "timed out waiting for output in $1"
+}
+
+# json_get FILE LINE KEY: a top-level value of the JSON object on line LINE of FILE
+# (empty when absent or null).
+json_get() {
+    python3 - "$1" "$2" "$3" <<'EOF'
+import json, sys
+line = open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - 1]
+v = json.loads(line).get(sys.argv[3])
+print("" if v is None else str(v).lower() if isinstance(v, bool) else v)
+EOF
+}
+
+# start_fed NAME CMD...: starts CMD reading a FIFO that this shell holds open; closing the
+# FIFO (stop_fed NAME) is the program's signal to finish. Output goes to $run/NAME.out.
+declare -A fed_fd fed_pid
+start_fed() {
+    local name=$1 fd
+    shift
+    mkfifo "$run/$name.in"
+    "$@" <"$run/$name.in" >"$run/$name.out" 2>"$run/$name.err" &
+    fed_pid[$name]=$!
+    pids+=("$!")
+    exec {fd}>"$run/$name.in"
+    fed_fd[$name]=$fd
+}
+stop_fed() {
+    local fd=${fed_fd[$1]}
+    exec {fd}>&-
+    wait "${fed_pid[$1]}" || true
+}
+
+# The fake upstreams.
+start_upstream() {
+    local name=$1 latency=$2
+    start_fed "$name" "$ex/bench_upstream" --latency-ms "$latency"
+    wait_line "$run/$name.out" 1
+}
+
+# server_env NAME UPSTREAM PORT [VAR=VALUE...]: the environment of a server under test.
+server_env() {
+    local up=$1 port=$2
+    shift 2
+    local f="$run/$up.out"
+    local url key secret token kb region
+    url=$(json_get "$f" 1 url)
+    key=$(json_get "$f" 1 access_key_id)
+    secret=$(json_get "$f" 1 secret_access_key)
+    token=$(json_get "$f" 1 session_token)
+    kb=$(json_get "$f" 1 kb_id)
+    region=$(json_get "$f" 1 region)
+    printf '%s\n' "PATH=$PATH" "HOME=$run/home" SERVER_HOST=127.0.0.1 "SERVER_PORT=$port" \
+        LOG_LEVEL=WARNING LOG_FORMAT=json "WORKER_THREADS=$workers" MAX_SSE_SESSIONS=2000 \
+        "HTTP_READ_TIMEOUT_SECS=$read_timeout" "SSE_KEEPALIVE_SECS=$sse_keepalive" \
+        SHUTDOWN_TIMEOUT_SECS=2 AWS_EC2_METADATA_DISABLED=true "BEDROCK_KB_ID=$kb" \
+        "AWS_REGION=$region" "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME=$url" \
+        "AWS_ENDPOINT_URL_BEDROCK_AGENT=$url" "AWS_ACCESS_KEY_ID=$key" \
+        "AWS_SECRET_ACCESS_KEY=$secret" "$@"
+    if [ -n "$token" ]; then
+        printf '%s\n' "AWS_SESSION_TOKEN=$token"
+    fi
+}
+
+# start_server NAME UPSTREAM [VAR=VALUE...]: starts the server in an empty directory (so no
+# .env applies), waits for /health, sets $server_pid and $server_url.
+start_server() {
+    local name=$1 up=$2 port
+    shift 2
+    port=$(free_port)
+    mapfile -t senv < <(server_env "$up" "$port" "$@")
+    printf '%s\n' "${senv[@]}" | grep -v '^PATH=\|^HOME=\|^AWS_SECRET\|^AWS_SESSION' \
+        | sed "s/^/  [$name] /" >>"$cmds"
+    printf '  [%s] %s\n' "$name" "target/release/bedrock-mcp" >>"$cmds"
+    (cd "$run/home" && exec env -i "${senv[@]}" "$bin") 2>"$run/$name.log" &
+    server_pid=$!
+    pids+=("$server_pid")
+    server_url="http://127.0.0.1:$port"
+    for _ in $(seq 200); do
+        if curl -fsS -o /dev/null "$server_url/health" 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$server_pid" 2>/dev/null || die "server $name exited: $(tail -3 "$run/$name.log")"
+        sleep 0.05
+    done
+    die "server $name did not answer /health in 10 s"
+}
+
+stop_server() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# The request wrk sends too (bench/mcp_call.lua reads the same file).
+mcp_body=$(cat bench/tools_call.json)
+
+# check_call URL [AUTH]: one tools/call; dies unless it is a 200 with results and no tool
+# error; prints the response size in bytes (the ceiling serves a body this large).
+check_call() {
+    local auth=()
+    [ $# -lt 2 ] || auth=(-H "Authorization: Bearer $2")
+    curl -sS -o "$run/call.json" -w '%{http_code} %{size_download}\n' "$1/mcp" \
+        -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+        -H 'MCP-Protocol-Version: 2025-06-18' "${auth[@]}" -d "$mcp_body" >"$run/call.status"
+    python3 - "$run/call.json" "$run/call.status" <<'EOF' || die "tools/call check failed (see above)"
+import json, sys
+status, size = open(sys.argv[2]).read().split()
+body = json.load(open(sys.argv[1]))
+result = body.get("result") or {}
+if status != "200" or "error" in body or result.get("isError"):
+    sys.exit(f"tools/call answered {status}: {json.dumps(body)[:400]}")
+if not result.get("content") or (result.get("structuredContent") or {}).get("count", 1) < 1:
+    sys.exit(f"tools/call found nothing (does bench/tools_call.json still match the fake's corpus?): {json.dumps(body)[:400]}")
+print(size)
+EOF
+}
+
+# load NAME PID URL CONNS DURATION: one wrk run, with the server's CPU time and threads.
+load() {
+    local name=$1 pid=$2 url=$3 conns=$4 d=$5 before after sampler threads_max
+    before=$(cpu_ticks "$pid")
+    (
+        max=0
+        while kill -0 "$pid" 2>/dev/null; do
+            t=$(proc_field "$pid" Threads)
+            [ "${t:-0}" -le "$max" ] || { max=$t; echo "$max" >"$run/wrk/$name.threads"; }
+            sleep 0.2
+        done
+    ) &
+    sampler=$!
+    recorded wrk -t2 "-c$conns" "-d$d" --latency -s bench/mcp_call.lua "$url" >"$run/wrk/$name.txt"
+    kill "$sampler" 2>/dev/null || true
+    wait "$sampler" 2>/dev/null || true
+    after=$(cpu_ticks "$pid")
+    threads_max=$(cat "$run/wrk/$name.threads" 2>/dev/null || echo 0)
+    printf '{"conns": %s, "cpu_ticks": %s, "clk_tck": %s, "threads_max": %s, "hwm_kb": %s, "timewait_upstream": %s}\n' \
+        "$conns" "$((after - before))" "$(getconf CLK_TCK)" "$threads_max" \
+        "$(proc_field "$pid" VmHWM)" "$(upstream_timewait)" >"$run/wrk/$name.meta"
+    grep -q '^BENCH ' "$run/wrk/$name.txt" || die "wrk $name printed no result: $(cat "$run/wrk/$name.txt")"
+}
+
+# Connections to the current fake upstream left in TIME-WAIT: each is one that was not reused.
+upstream_port=""
+upstream_timewait() {
+    if [ -n "$upstream_port" ] && command -v ss >/dev/null; then
+        ss -Htan state time-wait "( dport = :$upstream_port )" | wc -l
+    else
+        echo null
+    fi
+}
+
+# ---------------------------------------------------------------------------------------
+# Machine
+
+log "machine"
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+python3 - "$run/machine.json" <<EOF
+import json, sys
+json.dump({
+    "nproc": $(nproc),
+    "cpu": """${cpu_model:-unknown}""".strip(),
+    "kernel": "$(uname -sr)",
+    "mem_total_kb": $(awk '/^MemTotal/ { print $2 }' /proc/meminfo),
+    "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+    "rustc": "$(rustc -V)",
+    "wrk": "$(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')",
+    "python": "$(python3 -V 2>&1)",
+    "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')",
+    "loadavg_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
+}, open(sys.argv[1], "w"))
+EOF
+
+# ---------------------------------------------------------------------------------------
+# 1. Instant fake Bedrock: the server, then the ceiling, at 16 and 64 connections
+
+log "throughput: instant fake Bedrock"
+start_upstream up0 0
+upstream_port=$(json_get "$run/up0.out" 1 url | sed 's/.*://; s,/.*,,')
+start_server fast up0
+fast_pid=$server_pid
+fast_url=$server_url
+body_bytes=$(check_call "$fast_url")
+idle_rss=$(proc_field "$fast_pid" VmRSS)
+idle_threads=$(proc_field "$fast_pid" Threads)
+load server_c16 "$fast_pid" "$fast_url" 16 "$dur"
+load server_c64 "$fast_pid" "$fast_url" 64 "$dur"
+check_call "$fast_url" >/dev/null
+printf '{"idle_rss_kb": %s, "idle_threads": %s, "body_bytes": %s, "peak_hwm_kb": %s}\n' \
+    "$idle_rss" "$idle_threads" "$body_bytes" "$(proc_field "$fast_pid" VmHWM)" >"$run/rss.json"
+upstream_port=""
+
+log "throughput: the ceiling (bare tiny_http, same pool size and body size)"
+start_fed ceiling "$ex/bench_ceiling" --threads "$workers" --body-bytes "$body_bytes" --nodelay 1
+wait_line "$run/ceiling.out" 1
+printf '  [ceiling] target/release/examples/bench_ceiling --threads %s --body-bytes %s --nodelay 1\n' \
+    "$workers" "$body_bytes" >>"$cmds"
+ceiling_url=$(json_get "$run/ceiling.out" 1 url)
+load ceiling_c16 "${fed_pid[ceiling]}" "$ceiling_url" 16 "$dur"
+load ceiling_c64 "${fed_pid[ceiling]}" "$ceiling_url" 64 "$dur"
+stop_fed ceiling
+
+# Evidence for the write path: the same ceiling with tiny_http's default (Nagle on).
+start_fed ceiling_nagle "$ex/bench_ceiling" --threads "$workers" --body-bytes "$body_bytes" --nodelay 0
+wait_line "$run/ceiling_nagle.out" 1
+printf '  [ceiling_nagle] target/release/examples/bench_ceiling --threads %s --body-bytes %s --nodelay 0\n' \
+    "$workers" "$body_bytes" >>"$cmds"
+load ceiling_nagle_c16 "${fed_pid[ceiling_nagle]}" "$(json_get "$run/ceiling_nagle.out" 1 url)" 16 "$evidence_dur"
+stop_fed ceiling_nagle
+
+# ---------------------------------------------------------------------------------------
+# 2. Auth on: the same load with a bearer token against a fake Entra
+
+log "auth on vs off"
+start_fed entra "$ex/bench_entra"
+wait_line "$run/entra.out" 1
+printf '  [entra] target/release/examples/bench_entra\n' >>"$cmds"
+token=$(json_get "$run/entra.out" 1 token)
+start_server auth up0 ENABLE_AUTH=true \
+    "ENTRA_TENANT_ID=$(json_get "$run/entra.out" 1 tenant)" \
+    "ENTRA_CLIENT_ID=$(json_get "$run/entra.out" 1 client_id)" \
+    "ENTRA_AUTHORITY_HOST=$(json_get "$run/entra.out" 1 authority)"
+auth_pid=$server_pid
+check_call "$server_url" "$token" >/dev/null
+printf '  [auth] BENCH_TOKEN=<token from bench_entra> wrk ...\n' >>"$cmds"
+BENCH_TOKEN=$token load auth_c16 "$auth_pid" "$server_url" 16 "$dur"
+unauth=$(curl -s -o /dev/null -w '%{http_code}' "$server_url/mcp" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -d "$mcp_body")
+stop_server "$auth_pid"
+stop_fed entra
+printf '{"jwks_fetches": %s, "unauthenticated_status": %s}\n' \
+    "$(json_get "$run/entra.out" 2 jwks_fetches)" "$unauth" >"$run/auth.json"
+
+# Auth off again right after, so both numbers see the same machine state.
+load noauth_c16 "$fast_pid" "$fast_url" 16 "$dur"
+stop_server "$fast_pid"
+stop_fed up0
+
+# ---------------------------------------------------------------------------------------
+# 3. Fake Bedrock answering after 250 ms, 256 concurrent clients
+
+log "concurrency: fake Bedrock with ${upstream_latency_ms} ms latency, $slow_conns connections"
+start_upstream up250 "$upstream_latency_ms"
+upstream_port=$(json_get "$run/up250.out" 1 url | sed 's/.*://; s,/.*,,')
+start_server slow up250
+slow_pid=$server_pid
+check_call "$server_url" >/dev/null
+load slow_c256 "$slow_pid" "$server_url" "$slow_conns" "$slow_dur"
+check_call "$server_url" >/dev/null
+upstream_port=""
+stop_server "$slow_pid"
+stop_fed up250
+
+# ---------------------------------------------------------------------------------------
+# 4. 1,000 legacy SSE sessions on a fresh server
+
+log "memory: $sse_sessions legacy SSE sessions"
+start_upstream up_sse 0
+start_server sse up_sse
+sse_pid=$server_pid
+check_call "$server_url" >/dev/null
+sse_base_rss=$(proc_field "$sse_pid" VmRSS)
+start_fed hold python3 bench/sse_hold.py "${server_url#http://}" "$sse_sessions"
+printf '  [sse] python3 bench/sse_hold.py %s %s\n' "${server_url#http://}" "$sse_sessions" >>"$cmds"
+wait_line "$run/hold.out" 1
+opened_at=$(date +%s.%N)
+sleep 1
+sse_rss_open=$(proc_field "$sse_pid" VmRSS)
+sse_threads_open=$(proc_field "$sse_pid" Threads)
+echo "check 3" >&"${fed_fd[hold]}"
+wait_line "$run/hold.out" 2
+# The held streams' read side times out after HTTP_READ_TIMEOUT_SECS; tiny_http's idle
+# connection threads exit 5 s after that. Wait for both, then look again.
+python3 -c "import time; time.sleep(max(0, $opened_at + $read_timeout + 7 - time.time()))"
+sse_rss_after=$(proc_field "$sse_pid" VmRSS)
+sse_threads_after=$(proc_field "$sse_pid" Threads)
+echo "check $((sse_keepalive + 2))" >&"${fed_fd[hold]}"
+wait_line "$run/hold.out" 3
+health_after=$(curl -s -o /dev/null -w '%{http_code}' "$server_url/health")
+stop_fed hold
+stop_server "$sse_pid"
+printf '{"sessions": %s, "base_rss_kb": %s, "open": {"rss_kb": %s, "threads": %s}, "after_timeout": {"rss_kb": %s, "threads": %s}, "hwm_kb": %s, "read_timeout": %s, "keepalive": %s, "health_after": %s}\n' \
+    "$sse_sessions" "$sse_base_rss" "$sse_rss_open" "$sse_threads_open" "$sse_rss_after" \
+    "$sse_threads_after" "$(proc_field "$sse_pid" VmHWM)" "$read_timeout" "$sse_keepalive" \
+    "$health_after" >"$run/sse.json"
+cp "$run/hold.out" "$run/sse_hold.jsonl"
+
+# ---------------------------------------------------------------------------------------
+# 5. Accepting after an idle spell longer than HTTP_READ_TIMEOUT_SECS (SO_RCVTIMEO on the
+#    listening socket also bounds accept()).
+
+log "idle: new connections after an idle spell longer than the read timeout"
+start_server idle up_sse HTTP_READ_TIMEOUT_SECS=1
+idle_pid=$server_pid
+sleep 2.5
+idle_health=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$server_url/health" || true)
+stop_server "$idle_pid"
+accept_errors=$(grep -c 'accept' "$run/idle.log" || true)
+printf '{"health_after_idle": "%s", "accept_error_lines": %s}\n' "$idle_health" "$accept_errors" >"$run/idle.json"
+
+# ---------------------------------------------------------------------------------------
+# 6. Start-up time: exec to the first 200 on /health
+
+log "start-up time ($startup_runs runs)"
+port=$(free_port)
+mapfile -t senv < <(server_env up_sse "$port")
+py=$(python3 -c 'import sys; print(sys.executable)')
+printf '  [startup] python3 bench/startup.py %s %s target/release/bedrock-mcp  (environment as [sse])\n' \
+    "$startup_runs" "$port" >>"$cmds"
+(cd "$run/home" && env -i "${senv[@]}" "$py" "$root/bench/startup.py" "$startup_runs" "$port" "$bin") \
+    >"$run/startup.json"
+stop_fed up_sse
+
+# ---------------------------------------------------------------------------------------
+# 7. Size: binary, dependency tree, lines of code
+
+log "size"
+crates=$(cargo tree --locked -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l)
+printf '%s\n' "cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l   # minus 1: our crate" >>"$cmds"
+printf '%s\n' "python3 bench/loc.py src" >>"$cmds"
+printf '{"crates": %s}\n' "$((crates - 1))" >"$run/deps.json"
+python3 bench/loc.py src >"$run/loc.json"
+
+# ---------------------------------------------------------------------------------------
+# Report
+
+log "writing ${out#"$root"/}"
+python3 bench/report.py "$run" >"$out.tmp"
+mv "$out.tmp" "$out"
+cat "$out"

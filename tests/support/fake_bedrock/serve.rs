@@ -1,0 +1,145 @@
+//! A tiny_http server on 127.0.0.1:0 that hands each request to a handler on its own thread
+//! (so a slow or hanging answer never blocks the others), stopped on Drop. Shared by the
+//! fake Bedrock and the fake IMDS.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tiny_http::{Header, Request, Response, Server};
+
+/// A request read off the wire.
+pub struct Incoming {
+    pub method: String,
+    /// Raw request target (path and query).
+    pub target: String,
+    /// Headers with lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The tiny_http request, to answer with `reply`.
+    pub request: Request,
+}
+
+impl Incoming {
+    /// First value of a header (name is case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An answer: status, headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// A plain-text answer.
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn with(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Sends `reply` on `request`, ignoring a client that went away.
+pub fn reply(request: Request, reply: Reply) {
+    let mut response = Response::from_data(reply.body).with_status_code(reply.status);
+    for (k, v) in &reply.headers {
+        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            response = response.with_header(h);
+        }
+    }
+    let _ = request.respond(response);
+}
+
+/// The running server; stops accepting on Drop.
+pub struct FakeServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Binds 127.0.0.1:0 and serves every request with `handler` on a fresh thread.
+    pub fn start<H>(handler: H) -> FakeServer
+    where
+        H: Fn(Incoming) + Send + Sync + 'static,
+    {
+        let server = Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = server.server_addr().to_ip().expect("tcp address").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::SeqCst) {
+                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(50)) else {
+                    continue;
+                };
+                let handler = handler.clone();
+                std::thread::spawn(move || {
+                    let mut body = Vec::new();
+                    let _ = request.as_reader().take(4 << 20).read_to_end(&mut body);
+                    let incoming = Incoming {
+                        method: request.method().as_str().to_string(),
+                        target: request.url().to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|h| {
+                                (
+                                    h.field.as_str().as_str().to_ascii_lowercase(),
+                                    h.value.as_str().to_string(),
+                                )
+                            })
+                            .collect(),
+                        body,
+                        request,
+                    };
+                    handler(incoming);
+                });
+            }
+        });
+        FakeServer {
+            url: format!("http://127.0.0.1:{port}"),
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
