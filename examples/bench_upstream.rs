@@ -19,7 +19,6 @@ mod support {
     pub mod fake_bedrock;
 }
 
-use support::fake_bedrock::{FakeBedrock, ACCESS_KEY, SECRET_KEY};
 use serde_json::json;
 use std::io::Read;
 use std::mem::ManuallyDrop;
@@ -27,6 +26,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::FromRawFd;
 use std::process::ExitCode;
 use std::time::Duration;
+use support::fake_bedrock::{FakeBedrock, ACCESS_KEY, SECRET_KEY};
 
 /// Settings from the command line.
 struct Args {
@@ -48,7 +48,11 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--latency-ms" => args.latency_ms = n,
             "--nodelay" => args.nodelay = n != 0,
-            _ => return Err(format!("unknown flag {flag}: use --latency-ms N --nodelay 0|1")),
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag}: use --latency-ms N --nodelay 0|1"
+                ))
+            }
         }
     }
     Ok(args)
@@ -60,7 +64,11 @@ fn parse_args() -> Result<Args, String> {
 #[allow(unsafe_code)]
 fn nodelay_on_listener(port: u16) -> std::io::Result<bool> {
     for entry in std::fs::read_dir("/proc/self/fd")? {
-        let Some(fd) = entry?.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         // SAFETY: `fd` is open in this process (listed just now, and nothing closes

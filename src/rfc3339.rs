@@ -65,7 +65,9 @@ pub fn parse(text: &str) -> Option<SystemTime> {
 /// Formats with milliseconds, `2026-01-02T03:04:05.678Z` (UTC), for log lines.
 pub fn format_millis(time: SystemTime) -> String {
     let whole = format(time);
-    let millis = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    let millis = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
     format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
 }
 

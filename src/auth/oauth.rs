@@ -349,7 +349,6 @@ pub fn parse_form(input: &str) -> Result<Form, OAuthError> {
     Ok(out)
 }
 
-
 fn encode_form(pairs: &[(&str, &str)]) -> String {
     let encoded: Vec<String> = pairs
         .iter()
@@ -360,8 +359,8 @@ fn encode_form(pairs: &[(&str, &str)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::util::percent_decode;
     use super::*;
+    use crate::util::percent_decode;
 
     #[test]
     fn percent_codec_round_trips() {
