@@ -13,9 +13,10 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: scripts/bench.sh [--quick] [--out FILE]
+Usage: scripts/bench.sh [--quick] [--no-build] [--out FILE]
 
   --quick     short runs (3 s) and 3 start-up runs, for developing the benchmark itself
+  --no-build  use the binaries already in target/ (developing the benchmark itself)
   --out FILE  where to write the report (default: BENCHMARKS.md at the repository root)
 
 Needs cargo, python3, curl and wrk (installed with apt-get when missing).
@@ -27,10 +28,12 @@ cd "$(dirname "$0")/.."
 root=$PWD
 out="$root/BENCHMARKS.md"
 quick=false
+build=true
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --quick) quick=true ;;
+        --no-build) build=false ;;
         --out) out=$(realpath -m "${2:?--out needs a file}"); shift ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -100,36 +103,65 @@ recorded() {
 # ---------------------------------------------------------------------------------------
 # Build
 
-log "build (release)"
-t0=$(date +%s.%N)
-recorded cargo build --release --locked --bin bedrock-mcp \
-    --example bench_upstream --example bench_ceiling --example bench_entra
-release_secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 1))")
+# The glibc release build (what we measure, plus the helper programs) and the static musl
+# build (what the scratch image ships; only its size is reported) run side by side: each
+# ends in a long single-threaded LTO link, so together they keep both cores busy. The musl
+# build gets its own target directory, since cargo locks a target directory per build.
+musl_target=x86_64-unknown-linux-musl
+musl_dir="$root/target/bench-musl"
+musl_bin="$musl_dir/$musl_target/release/bedrock-mcp"
 bin="$root/target/release/bedrock-mcp"
 ex="$root/target/release/examples"
-
-log "build (static musl, for the binary size)"
-musl_target=x86_64-unknown-linux-musl
-musl_bin="$root/target/$musl_target/release/bedrock-mcp"
+gnu_cmd=(cargo build --release --locked --bin bedrock-mcp
+    --example bench_upstream --example bench_ceiling --example bench_entra)
+musl_cmd=(cargo build --release --locked --target "$musl_target" --target-dir "$musl_dir"
+    --bin bedrock-mcp)
+printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]}   # at the same time" >>"$cmds"
 musl_ok=false
-t0=$(date +%s.%N)
-if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" \
-    || rustup target add "$musl_target" >/dev/null 2>&1; then
-    if command -v musl-gcc >/dev/null; then
-        export CC_x86_64_unknown_linux_musl=musl-gcc
+if $build; then
+    log "build: glibc release and static musl release, side by side"
+    musl_ready=false
+    if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" \
+        || rustup target add "$musl_target" >/dev/null 2>&1; then
+        musl_ready=true
+        # ring compiles C for the musl target: use musl's gcc wrapper when there is one.
+        if command -v musl-gcc >/dev/null; then
+            export CC_x86_64_unknown_linux_musl=musl-gcc
+        fi
     fi
-    if recorded cargo build --release --locked --target "$musl_target" --bin bedrock-mcp; then
-        musl_ok=true
+    t0=$(date +%s.%N)
+    if $musl_ready; then
+        ("${musl_cmd[@]}" >"$run/musl-build.log" 2>&1; echo $? >"$run/musl-build.rc") &
+        musl_build_pid=$!
+        pids+=("$musl_build_pid")
     fi
+    "${gnu_cmd[@]}" || die "the release build failed"
+    release_secs=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
+    if $musl_ready; then
+        wait "$musl_build_pid" || true
+        [ "$(cat "$run/musl-build.rc")" = 0 ] && musl_ok=true
+    fi
+    musl_secs=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
+    $musl_ok || tail -20 "$run/musl-build.log" >&2
+else
+    release_secs=null
+    musl_secs=null
+    [ -x "$musl_bin" ] && musl_ok=true
 fi
-musl_secs=$(python3 -c "import sys; print(round($(date +%s.%N) - $t0, 1))")
+for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra"; do
+    [ -x "$f" ] || die "$f is missing (run without --no-build)"
+done
 if $musl_ok; then
     size_bin=$musl_bin
-    linkage=$(file -b "$musl_bin" 2>/dev/null | grep -o 'statically linked\|static-pie linked' || true)
+    if readelf -d "$musl_bin" 2>/dev/null | grep -q NEEDED; then
+        linkage="musl, dynamically linked (check .cargo/config.toml)"
+    else
+        linkage="musl, static"
+    fi
 else
-    echo "bench.sh: the musl build failed; reporting the glibc release binary's size" >&2
+    echo "bench.sh: no musl build; reporting the glibc release binary's size instead" >&2
     size_bin=$bin
-    linkage="glibc, dynamically linked (musl build failed)"
+    linkage="glibc, dynamically linked: the musl build failed"
 fi
 printf '{"release_secs": %s, "musl_secs": %s, "musl_ok": %s, "binary": "%s", "bytes": %s, "gnu_bytes": %s, "linkage": "%s"}\n' \
     "$release_secs" "$musl_secs" "$musl_ok" "${size_bin#"$root"/}" "$(stat -c %s "$size_bin")" \
@@ -438,11 +470,12 @@ sse_threads_after=$(proc_field "$sse_pid" Threads)
 echo "check $((sse_keepalive + 2))" >&"${fed_fd[hold]}"
 wait_line "$run/hold.out" 3
 health_after=$(curl -s -o /dev/null -w '%{http_code}' "$server_url/health")
+sse_hwm=$(proc_field "$sse_pid" VmHWM)
 stop_fed hold
 stop_server "$sse_pid"
 printf '{"sessions": %s, "base_rss_kb": %s, "open": {"rss_kb": %s, "threads": %s}, "after_timeout": {"rss_kb": %s, "threads": %s}, "hwm_kb": %s, "read_timeout": %s, "keepalive": %s, "health_after": %s}\n' \
     "$sse_sessions" "$sse_base_rss" "$sse_rss_open" "$sse_threads_open" "$sse_rss_after" \
-    "$sse_threads_after" "$(proc_field "$sse_pid" VmHWM)" "$read_timeout" "$sse_keepalive" \
+    "$sse_threads_after" "$sse_hwm" "$read_timeout" "$sse_keepalive" \
     "$health_after" >"$run/sse.json"
 cp "$run/hold.out" "$run/sse_hold.jsonl"
 

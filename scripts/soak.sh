@@ -61,7 +61,9 @@ if $build; then
 fi
 bin="$root/target/release/bedrock-mcp"
 driver="$root/target/release/examples/soak_driver"
-[ -x "$bin" ] && [ -x "$driver" ] || die "no release build; run without --no-build"
+if [ ! -x "$bin" ] || [ ! -x "$driver" ]; then
+    die "no release build; run without --no-build"
+fi
 
 # The driver and the server each hold a few hundred sockets at peaks.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"

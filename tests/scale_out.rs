@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::server::{request, Resp, Server};
 
-const NGINX: &str = "/nonexistent/nginx";
+const NGINX: &str = "/usr/sbin/nginx";
 const VERSION: &str = "2025-11-25";
 
 /// A running nginx balancing over the given upstream addresses; killed on drop.

@@ -40,7 +40,10 @@ pub fn check(req: &HttpRequest, settings: &ServerSettings) -> Origin {
     }
 }
 
-/// True when the Origin's host:port is the Host the request was sent to.
+/// True for a local same-origin page: the Origin's host:port is the Host the request was sent
+/// to *and* that Host is a loopback name. A Host header alone proves nothing: in a DNS-rebinding
+/// attack the attacker's page sends its own name as both Host and Origin. Our public origin
+/// is trusted only from configuration (PUBLIC_BASE_URL).
 fn same_origin(req: &HttpRequest, origin: &str) -> bool {
     let Some(authority) = origin
         .strip_prefix("http://")
@@ -48,20 +51,15 @@ fn same_origin(req: &HttpRequest, origin: &str) -> bool {
     else {
         return false;
     };
-    let host = req
-        .header("x-forwarded-host")
-        .or_else(|| req.header("host"))
-        .map(|h| h.trim().to_ascii_lowercase());
-    match host {
-        Some(h) => {
-            h == authority
-                || h.strip_suffix(":80")
-                    .is_some_and(|b| b == authority && origin.starts_with("http://"))
-                || h.strip_suffix(":443")
-                    .is_some_and(|b| b == authority && origin.starts_with("https://"))
-        }
-        None => false,
-    }
+    let Some(host) = req.header("host").map(|h| h.trim().to_ascii_lowercase()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host.as_str(),
+    };
+    let loopback = matches!(name, "localhost" | "127.0.0.1" | "[::1]");
+    loopback && host == authority
 }
 
 /// `https://host:port/path` → `https://host:port`.

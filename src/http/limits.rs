@@ -7,9 +7,9 @@
 
 use super::ServerSettings;
 
-/// File descriptors one connection costs in tiny_http: the socket, a duplicate for the
-/// writer half, and one the patch keeps to shrink the read timeout while a head arrives.
-const FDS_PER_CONNECTION: u64 = 3;
+/// File descriptors one connection costs in tiny_http: the socket and a duplicate for the
+/// writer half.
+const FDS_PER_CONNECTION: u64 = 2;
 /// Descriptors for everything else: listener, log pipes, upstream HTTPS, SSE streams' spare.
 const FDS_SPARE: u64 = 256;
 
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn fd_budget_grows_with_connections_and_never_overflows() {
-        assert_eq!(fds_needed(100), 556);
+        assert_eq!(fds_needed(100), 456);
         assert_eq!(fds_needed(usize::MAX), u64::MAX);
     }
 

@@ -10,8 +10,9 @@ use std::time::Duration;
 #[allow(unsafe_code)]
 pub fn set_timeouts(listener: &TcpListener, timeout: Duration) {
     let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros() as i32),
+        // `as _`: the field types differ between glibc and musl.
+        tv_sec: timeout.as_secs() as _,
+        tv_usec: timeout.subsec_micros() as _,
     };
     for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
         // SAFETY: the fd is a live socket owned by `listener` for the duration of the call;

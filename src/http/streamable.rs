@@ -10,7 +10,7 @@
 use super::request::HttpRequest;
 use super::response::Reply;
 use crate::mcp::jsonrpc::{self, Message, RpcError};
-use crate::mcp::protocol::{self, Version, META_PROTOCOL_VERSION};
+use crate::mcp::protocol::{self, Version, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION};
 use crate::mcp::{Mcp, Outcome};
 use serde_json::{json, Value};
 
@@ -207,6 +207,9 @@ fn message_version(
         .and_then(|m| m.get(META_PROTOCOL_VERSION));
     if let Some(meta) = meta {
         let requested = meta.as_str().unwrap_or_default();
+        // Header and body must agree before anything else (HeaderMismatch), then the version
+        // must be one we speak (UnsupportedProtocolVersion).
+        check_modern_headers(req, header, requested, method, params, id.clone())?;
         let version = Version::parse(requested)
             .filter(|v| v.is_modern())
             .ok_or_else(|| {
@@ -223,7 +226,14 @@ fn message_version(
                     .with_data(json!({ "supported": Version::all(), "requested": requested })),
                 )
             })?;
-        check_modern_headers(req, header, requested, method, params, id)?;
+        let capabilities = params
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(META_CLIENT_CAPABILITIES));
+        if !method.is_empty() && !capabilities.is_some_and(Value::is_object) {
+            return Err((400, RpcError::new(id, jsonrpc::INVALID_PARAMS, format!(
+                "Invalid params: _meta[\"{META_CLIENT_CAPABILITIES}\"] must be an object (use {{}} for none)"
+            ))));
+        }
         return Ok(version);
     }
     match header {
@@ -232,8 +242,9 @@ fn message_version(
             // A session's revision wins: claude.ai has been seen sending a newer header than it negotiated.
             (_, Some(s)) => Ok(s),
             (Some(v), None) if !v.is_modern() => Ok(v),
-            (Some(_), None) => Err((400, RpcError::new(id, jsonrpc::HEADER_MISMATCH, format!(
-                "Header mismatch: MCP-Protocol-Version is {h} but the body has no _meta[\"{META_PROTOCOL_VERSION}\"]; \
+            // A modern header needs the modern _meta (required field → Invalid params).
+            (Some(_), None) => Err((400, RpcError::new(id, jsonrpc::INVALID_PARAMS, format!(
+                "Invalid params: MCP-Protocol-Version is {h} but the request has no _meta[\"{META_PROTOCOL_VERSION}\"]; \
                  put the protocol version in the request's _meta, or send initialize to use an earlier revision"
             )))),
             (None, None) => Err((400, RpcError::new(id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!(

@@ -13,6 +13,8 @@ pub const MODERN_VERSIONS: [&str; 1] = ["2026-07-28"];
 pub const DEFAULT_VERSION: &str = "2025-03-26";
 /// The `_meta` key that carries the revision of a modern request.
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key that carries a modern request's client capabilities (required).
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 /// The `_meta` key that carries server identity in modern results.
 pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 

@@ -224,14 +224,14 @@ fn modern_version_errors_and_unknown_methods_use_their_statuses() {
         modern("server/discover", json!({})),
     );
     assert_eq!(body(&h)["result"]["supportedVersions"][0], "2026-07-28");
-    // A modern header without modern _meta is a modern error, so dual-era clients do not fall back.
+    // A modern header without modern _meta is Invalid params (a modern error: dual-era clients do not fall back).
     let h = post_json(
         &[("MCP-Protocol-Version", "2026-07-28")],
         json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
     );
     assert_eq!(
         (h.reply.status, body(&h)["error"]["code"].as_i64()),
-        (400, Some(jsonrpc::HEADER_MISMATCH))
+        (400, Some(jsonrpc::INVALID_PARAMS))
     );
     // An unknown legacy header value is refused with the list of what we speak.
     let h = post_json(
@@ -247,5 +247,38 @@ fn modern_version_errors_and_unknown_methods_use_their_statuses() {
     assert_eq!(
         (h.reply.status, body(&h)["error"]["code"].as_i64()),
         (200, Some(jsonrpc::METHOD_NOT_FOUND))
+    );
+}
+
+#[test]
+fn modern_requests_need_client_capabilities_and_mismatches_win_over_unknown_versions() {
+    let mut req = modern("tools/list", json!({}));
+    req["params"]["_meta"]
+        .as_object_mut()
+        .unwrap()
+        .remove("io.modelcontextprotocol/clientCapabilities");
+    let h = post_json(
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/list"),
+        ],
+        req,
+    );
+    assert_eq!(
+        (h.reply.status, body(&h)["error"]["code"].as_i64()),
+        (400, Some(jsonrpc::INVALID_PARAMS))
+    );
+    let mut req = modern("tools/list", json!({}));
+    req["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
+    let h = post_json(
+        &[
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", "tools/list"),
+        ],
+        req,
+    );
+    assert_eq!(
+        (h.reply.status, body(&h)["error"]["code"].as_i64()),
+        (400, Some(jsonrpc::HEADER_MISMATCH))
     );
 }

@@ -4,11 +4,12 @@ use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Header, Method};
+use crate::limits::HeadDeadline;
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
@@ -36,12 +37,11 @@ pub struct ClientConnection {
     // true if the connection goes through SSL
     secure: bool,
 
-    // bedrock-mcp patch: the head being read (bytes, deadline) and a handle on the socket
-    // with its idle read timeout, which shrinks to the deadline while a head arrives
+    // bedrock-mcp patch: the bounds, and the request head being read (bytes, deadline)
     limits: crate::Limits,
     head_bytes: usize,
-    head_deadline: Option<Instant>,
-    timeout_handle: Option<(TcpStream, Option<Duration>)>,
+    head_started: bool,
+    head_deadline: HeadDeadline,
 }
 
 /// Error that can happen when reading a request.
@@ -71,13 +71,11 @@ impl ClientConnection {
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
+        let head_deadline = HeadDeadline::default();
+        read_socket.keep_to(&head_deadline);
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
-        let timeout_handle = write_socket.try_clone_tcp().map(|s| {
-            let idle = s.read_timeout().ok().flatten();
-            (s, idle)
-        });
 
         let mut conn = ClientConnection {
             source,
@@ -88,29 +86,24 @@ impl ClientConnection {
             secure,
             limits: crate::limits(),
             head_bytes: 0,
-            head_deadline: None,
-            timeout_handle,
+            head_started: false,
+            head_deadline,
         };
         conn.start_head_clock();
         conn
     }
 
-    /// bedrock-mcp patch: starts the head's deadline; a blocked read wakes by then.
-    fn start_head_clock(&mut self) -> Instant {
-        let timeout = (self.limits.header_timeout)
-            .clamp(Duration::from_millis(1), Duration::from_secs(u32::MAX.into()));
-        if let Some((sock, idle)) = &self.timeout_handle {
-            let _ = sock.set_read_timeout(Some(idle.map_or(timeout, |i| i.min(timeout))));
-        }
-        *self.head_deadline.insert(Instant::now() + timeout)
+    /// bedrock-mcp patch: the head's time starts, at accept or at its first byte.
+    fn start_head_clock(&mut self) {
+        let timeout = (self.limits.header_timeout).min(Duration::from_secs(u32::MAX.into()));
+        self.head_deadline.set(Some(Instant::now() + timeout));
+        self.head_started = true;
     }
 
     /// bedrock-mcp patch: the head is in; the body and the idle wait get the socket's timeout.
     fn end_head(&mut self) {
-        (self.head_bytes, self.head_deadline) = (0, None);
-        if let Some((sock, idle)) = &self.timeout_handle {
-            let _ = sock.set_read_timeout(*idle);
-        }
+        self.head_deadline.set(None);
+        (self.head_bytes, self.head_started) = (0, false);
     }
 
     /// bedrock-mcp patch: answers `code` with `Connection: close`; the caller closes.
@@ -138,25 +131,21 @@ impl ClientConnection {
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
-                // bedrock-mcp patch: SO_RCVTIMEO mid-head is a slow client (WouldBlock on Unix)
-                Some(Err(e)) if self.head_bytes > 0 && e.kind() == ErrorKind::WouldBlock => {
+                // bedrock-mcp patch: a read timeout mid-head is a slow client (WouldBlock on Unix)
+                Some(Err(e)) if self.head_bytes > 0 && is_timeout(&e) => {
                     return Err(ReadError::HeadTimeout)
                 }
                 Some(b) => b?,
                 None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF").into()),
             };
 
-            // bedrock-mcp patch: never buffer more than the limit, nor wait past the deadline
+            // bedrock-mcp patch: never buffer more than the limit; time later heads from byte 1
             self.head_bytes += 1;
             if self.head_bytes > self.limits.max_header_bytes {
                 return Err(ReadError::HeadTooLarge);
             }
-            let deadline = match self.head_deadline {
-                Some(d) => d,
-                None => self.start_head_clock(),
-            };
-            if Instant::now() > deadline {
-                return Err(ReadError::HeadTimeout);
+            if !self.head_started {
+                self.start_head_clock();
             }
 
             if byte == b'\n' && prev_byte_was_cr {
@@ -302,15 +291,13 @@ impl Iterator for ClientConnection {
 
             // checking HTTP version
             if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+                // bedrock-mcp patch: upstream wrote on the next writer, which waits for `rq`'s
+                // own, so the thread hung forever; answer on rq's writer, then close (what
+                // follows an HTTP/2 preface is not HTTP/1)
+                let mut writer = rq.into_writer();
+                let _ = writer.write_all(&crate::limits::closing_response(505));
+                let _ = writer.flush();
+                return None;
             }
 
             // updating the status of the connection
@@ -345,6 +332,11 @@ impl Iterator for ClientConnection {
             return Some(rq);
         }
     }
+}
+
+/// bedrock-mcp patch: SO_RCVTIMEO expiry reads as WouldBlock on Unix; the head timer's as TimedOut.
+fn is_timeout(e: &IoError) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
 /// Parses a "HTTP/1.1" string.

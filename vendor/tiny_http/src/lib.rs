@@ -353,6 +353,10 @@ impl Server {
                         }));
                     }
 
+                    // bedrock-mcp patch: Linux applies the listener's SO_RCVTIMEO to accept(),
+                    // so a quiet spell reads as WouldBlock: no client yet, not an error
+                    Err(e) if e.kind() == IoErrorKind::WouldBlock => {}
+
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
                         inside_messages.push(e.into());

@@ -1,11 +1,11 @@
 //! bedrock-mcp patch: process-wide bounds on what one client may cost (see PATCH.md).
 
 use crate::connection::Connection;
-use std::io::Write;
-use std::net::Shutdown;
+use std::io::{Error, ErrorKind, Read, Result, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bounds enforced on every connection accepted after `set_limits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,4 +67,54 @@ pub(crate) fn closing_response(code: u16) -> Vec<u8> {
 pub(crate) fn refuse(mut conn: Connection) {
     let _ = conn.write_all(&closing_response(503));
     let _ = conn.shutdown(Shutdown::Both);
+}
+
+/// The deadline of the request head being read: the connection sets and clears it
+/// (client.rs), its socket's read half enforces it (refined_tcp_stream.rs).
+#[derive(Clone, Default)]
+pub(crate) struct HeadDeadline(Arc<Mutex<Option<Instant>>>);
+
+impl HeadDeadline {
+    pub(crate) fn set(&self, deadline: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = deadline;
+    }
+
+    fn get(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Keeps reads to a `HeadDeadline`: while one is set, the socket's read timeout shrinks to
+/// it (a blocked read wakes by then) and a read that ends past it fails with `TimedOut`.
+/// A read may thus overrun by at most the timeout set when the head began.
+pub(crate) struct HeadTimer {
+    deadline: HeadDeadline,
+    idle: Option<Duration>,
+    applied: Option<Instant>,
+}
+
+impl HeadTimer {
+    pub(crate) fn new(deadline: HeadDeadline, sock: &TcpStream) -> HeadTimer {
+        let idle = sock.read_timeout().ok().flatten();
+        let applied = None;
+        HeadTimer { deadline, idle, applied }
+    }
+
+    pub(crate) fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize> {
+        let deadline = self.deadline.get();
+        if deadline != self.applied {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let left = left.map(|l| l.max(Duration::from_millis(1)));
+            let _ = sock.set_read_timeout(match (left, self.idle) {
+                (Some(l), Some(i)) => Some(l.min(i)),
+                (l, i) => l.or(i),
+            });
+            self.applied = deadline;
+        }
+        let n = sock.read(buf)?;
+        match deadline {
+            Some(d) if Instant::now() > d => Err(Error::new(ErrorKind::TimedOut, "head too slow")),
+            _ => Ok(n),
+        }
+    }
 }

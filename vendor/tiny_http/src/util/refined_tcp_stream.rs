@@ -3,6 +3,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use crate::connection::Connection;
+use crate::limits::{HeadDeadline, HeadTimer};
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
 use crate::ssl::SslStream;
 
@@ -86,6 +87,8 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
+    // bedrock-mcp patch: keeps reads of a request head to its deadline (limits.rs)
+    head_timer: Option<HeadTimer>,
 }
 
 impl RefinedTcpStream {
@@ -101,12 +104,14 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
+            head_timer: None,
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
+            head_timer: None,
         };
 
         (read, write)
@@ -122,11 +127,10 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
-    /// bedrock-mcp patch: a handle on a plain TCP socket, to change its read timeout.
-    pub(crate) fn try_clone_tcp(&self) -> Option<std::net::TcpStream> {
-        match &self.stream {
-            Stream::Http(Connection::Tcp(s)) => s.try_clone().ok(),
-            _ => None,
+    /// bedrock-mcp patch: from now on, reads keep to `deadline` while it is set (TCP only).
+    pub(crate) fn keep_to(&mut self, deadline: &HeadDeadline) {
+        if let Stream::Http(Connection::Tcp(sock)) = &self.stream {
+            self.head_timer = Some(HeadTimer::new(deadline.clone(), sock));
         }
     }
 }
@@ -145,6 +149,11 @@ impl Drop for RefinedTcpStream {
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        if let (Some(timer), Stream::Http(Connection::Tcp(sock))) =
+            (&mut self.head_timer, &mut self.stream)
+        {
+            return timer.read(sock, buf); // bedrock-mcp patch
+        }
         self.stream.read(buf)
     }
 }

@@ -1,0 +1,90 @@
+//! Bodies: over MAX_BODY_BYTES (sized or chunked) gets 413; a body left unread never becomes
+//! the next request; a huge declared length costs nothing.
+
+use crate::raw::*;
+use crate::support::server::Server;
+use serde_json::json;
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+#[test]
+fn a_chunked_body_over_max_body_bytes_gets_413() {
+    let s = Server::local(&[("MAX_BODY_BYTES", "2048")]);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_knowledge_base",
+        "arguments":{"query":"x".repeat(4096)}}})
+    .to_string();
+    let mut req = String::from(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for chunk in body.as_bytes().chunks(500) {
+        req.push_str(&format!(
+            "{:x}\r\n{}\r\n",
+            chunk.len(),
+            String::from_utf8_lossy(chunk)
+        ));
+    }
+    req.push_str("0\r\n\r\n");
+    let response = raw(&s, req.as_bytes());
+    assert_eq!(status(&response), Some(413), "{response}");
+    assert!(response.contains("MAX_BODY_BYTES"), "{response}");
+    // The same body under the limit is served.
+    let small = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
+    let ok = raw(
+        &s,
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n\
+             Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n\
+             {:x}\r\n{small}\r\n0\r\n\r\n",
+            small.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(status(&ok), Some(200), "{ok}");
+}
+
+#[test]
+fn an_unread_body_is_never_parsed_as_the_next_request() {
+    let s = Server::local(&[("MAX_BODY_BYTES", "2048")]);
+    // Over the limit, and the bytes right after the limit spell a request of their own.
+    let data = format!(
+        "{}\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+        "x".repeat(2047)
+    );
+    let req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{data}\r\n0\r\n\r\n",
+        data.len()
+    );
+    let mut stream = TcpStream::connect(addr(&s)).unwrap();
+    stream.write_all(req.as_bytes()).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let response = read_all(&mut stream, Duration::from_secs(10));
+    assert_eq!(status(&response), Some(413), "{response}");
+    assert_eq!(
+        response.matches("HTTP/1.1 ").count(),
+        1,
+        "one request, one response: {response}"
+    );
+    assert_healthy(&s);
+    assert!(
+        !s.logs().contains("/smuggled"),
+        "the body was served as a request"
+    );
+}
+
+#[test]
+fn a_huge_declared_content_length_gets_413_and_the_server_lives_on() {
+    let mut s = Server::local(&[]);
+    let head = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000000000\r\n\r\n{}";
+    assert_eq!(status(&raw(&s, head)), Some(413));
+    // Upstream tiny_http allocated the undelivered rest of the body when dropping the request.
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(1)),
+        None,
+        "the server died:\n{}",
+        s.logs()
+    );
+    assert_healthy(&s);
+}

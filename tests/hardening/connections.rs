@@ -1,0 +1,53 @@
+//! Connections: over MAX_CONNECTIONS they get 503 and cost no thread, closing frees slots,
+//! and a listener without traffic keeps accepting.
+
+use crate::raw::*;
+use crate::support::server::Server;
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+#[test]
+fn connections_over_the_cap_get_503_and_the_cap_frees_up() {
+    let s = Server::local(&[("MAX_CONNECTIONS", "50"), ("HEADER_TIMEOUT_SECS", "60")]);
+    assert_healthy(&s);
+    let idle: Vec<TcpStream> = (0..60)
+        .map(|_| TcpStream::connect(addr(&s)).unwrap())
+        .collect();
+    let mut refused = 0;
+    for mut c in idle.iter() {
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        if let Ok(n) = c.read(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert_eq!(status(&text), Some(503), "{text:?}");
+            assert!(text.contains("Connection: close"), "{text:?}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 10, "exactly the connections over 50 are refused");
+    drop(idle);
+    // Closed connections free their slots as soon as their threads see EOF.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&raw(
+        &s,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )) != Some(200)
+    {
+        assert!(Instant::now() < deadline, "the cap never freed up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_healthy(&s);
+    assert_tool_call_works(&s);
+}
+
+#[test]
+fn a_quiet_listener_keeps_accepting() {
+    // Linux applies the listener's SO_RCVTIMEO (HTTP_READ_TIMEOUT_SECS) to accept() too:
+    // upstream tiny_http took the timeout for a fatal error and stopped accepting for good.
+    let s = Server::local(&[("HTTP_READ_TIMEOUT_SECS", "1")]);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_healthy(&s);
+    assert!(!s.logs().contains("accept failed"), "{}", s.logs());
+}

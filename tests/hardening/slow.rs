@@ -1,0 +1,135 @@
+//! Time: a request head must arrive within HEADER_TIMEOUT_SECS (from accept, or from its
+//! first byte on a kept-alive connection) however slowly each byte comes.
+
+use crate::raw::*;
+use crate::support::server::Server;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+#[test]
+fn slow_loris_heads_are_cut_at_the_header_timeout_while_real_clients_are_served() {
+    // The socket timeout is far above the header timeout: only the head deadline can cut them.
+    let s = Server::local(&[
+        ("HEADER_TIMEOUT_SECS", "3"),
+        ("HTTP_READ_TIMEOUT_SECS", "60"),
+    ]);
+    assert_healthy(&s);
+    let baseline = proc_status(s.pid(), "Threads:");
+    let started = Instant::now();
+    let mut slow: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut c = TcpStream::connect(addr(&s)).unwrap();
+            c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+            c.set_nonblocking(true).unwrap();
+            c
+        })
+        .collect();
+    let mut done: Vec<Option<String>> = vec![None; slow.len()];
+    let mut last_drip = Instant::now();
+    let mut peak = 0;
+    let mut first_cut = None;
+    while done.iter().any(Option::is_none) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} slow clients still connected after 30 s",
+            done.iter().filter(|d| d.is_none()).count()
+        );
+        if last_drip.elapsed() >= Duration::from_secs(2) {
+            // One more header byte each: every read succeeds well within the socket timeout.
+            for c in &mut slow {
+                let _ = c.write_all(b"x");
+            }
+            last_drip = Instant::now();
+        }
+        for (c, d) in slow
+            .iter_mut()
+            .zip(done.iter_mut())
+            .filter(|(_, d)| d.is_none())
+        {
+            let mut buf = [0u8; 256];
+            match c.read(&mut buf) {
+                Ok(n) => *d = Some(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => *d = Some(format!("error: {e}")),
+            }
+            if d.is_some() && first_cut.is_none() {
+                first_cut = Some(started.elapsed());
+            }
+        }
+        peak = peak.max(proc_status(s.pid(), "Threads:"));
+        // Legitimate clients keep being served promptly meanwhile.
+        assert_healthy(&s);
+        assert_tool_call_works(&s);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cut_after = started.elapsed();
+    let timed_out = done
+        .iter()
+        .flatten()
+        .filter(|r| status(r) == Some(408))
+        .count();
+    let closed = done
+        .iter()
+        .flatten()
+        .filter(|r| status(r).is_none())
+        .count();
+    let first_cut = first_cut.unwrap_or_default();
+    eprintln!(
+        "slow clients cut between {first_cut:?} and {cut_after:?}: {timed_out} answered 408, \
+         {closed} closed; threads baseline {baseline}, peak {peak}"
+    );
+    assert_eq!(
+        timed_out + closed,
+        slow.len(),
+        "only 408 or a close: {done:?}"
+    );
+    assert!(timed_out > 0, "a head past its deadline is answered 408");
+    assert!(
+        first_cut >= Duration::from_millis(2500),
+        "cut before the header timeout: {first_cut:?}"
+    );
+    drop(slow);
+    // tiny_http's idle connection threads exit after 5 s; ours after 30 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let threads = loop {
+        let n = proc_status(s.pid(), "Threads:");
+        if n < 150 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        threads < 150,
+        "threads stay at {threads} after the slow clients were cut"
+    );
+    assert_healthy(&s);
+}
+
+#[test]
+fn keep_alive_idles_past_the_header_timeout_but_each_head_keeps_to_it() {
+    let s = Server::local(&[
+        ("HEADER_TIMEOUT_SECS", "2"),
+        ("HTTP_READ_TIMEOUT_SECS", "30"),
+    ]);
+    let mut c = TcpStream::connect(addr(&s)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    c.write_all(get).unwrap();
+    assert_eq!(read_one(&mut c), Some(200));
+    // Idle between requests is bounded by the socket timeout, not by the head's.
+    std::thread::sleep(Duration::from_secs(3));
+    c.write_all(get).unwrap();
+    assert_eq!(read_one(&mut c), Some(200));
+    // The next head's clock starts at its first byte.
+    c.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    let started = Instant::now();
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(700));
+        let _ = c.write_all(b"x");
+    }
+    let answer = read_all(&mut c, Duration::from_secs(10));
+    assert_eq!(status(&answer), Some(408), "{answer:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "cut after {took:?}");
+}
