@@ -136,7 +136,9 @@ impl ClientConnection {
                     return Err(ReadError::HeadTimeout)
                 }
                 Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF").into()),
+                None => {
+                    return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF").into())
+                }
             };
 
             // bedrock-mcp patch: never buffer more than the limit; time later heads from byte 1
@@ -150,8 +152,9 @@ impl ClientConnection {
 
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII").into());
+                return AsciiString::from_ascii(buf).map_err(|_| {
+                    IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII").into()
+                });
             }
 
             prev_byte_was_cr = byte == b'\r';
@@ -323,7 +326,8 @@ impl Iterator for ClientConnection {
 
             // bedrock-mcp patch: a body the handler may leave unread (chunked, or too big to be
             // read ahead) ends the connection, lest its rest be parsed as a request (smuggling)
-            let unbuffered = |h: &Header| h.field.equiv("Transfer-Encoding") || h.field.equiv("Expect");
+            let unbuffered =
+                |h: &Header| h.field.equiv("Transfer-Encoding") || h.field.equiv("Expect");
             if rq.headers().iter().any(unbuffered) || rq.body_length().map_or(false, |n| n > 1024) {
                 self.no_more_requests = true;
             }

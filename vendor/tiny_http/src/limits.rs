@@ -97,7 +97,11 @@ impl HeadTimer {
     pub(crate) fn new(deadline: HeadDeadline, sock: &TcpStream) -> HeadTimer {
         let idle = sock.read_timeout().ok().flatten();
         let applied = None;
-        HeadTimer { deadline, idle, applied }
+        HeadTimer {
+            deadline,
+            idle,
+            applied,
+        }
     }
 
     pub(crate) fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize> {
