@@ -2,8 +2,8 @@
 //! tiny_http so handlers are plain functions (testable without sockets) and a panicking
 //! handler cannot lose the connection we must still answer on.
 
-use std::io::Read;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// An HTTP request with its body read.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,8 @@ pub struct HttpRequest {
 pub enum BodyError {
     /// Larger than the configured limit.
     TooLarge(usize),
+    /// Still arriving after the deadline.
+    TooSlow(Duration),
     /// The client stopped sending or the socket failed.
     Io(std::io::Error),
 }
@@ -39,6 +41,11 @@ impl std::fmt::Display for BodyError {
             BodyError::TooLarge(limit) => write!(
                 f,
                 "request body is larger than {limit} bytes (MAX_BODY_BYTES); send a smaller request"
+            ),
+            BodyError::TooSlow(d) => write!(
+                f,
+                "the request body took longer than {} s to arrive; send it faster",
+                d.as_secs()
             ),
             BodyError::Io(e) => write!(f, "could not read the request body: {e}"),
         }
@@ -76,22 +83,36 @@ impl HttpRequest {
         req
     }
 
-    /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes.
+    /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes or a body
+    /// still arriving after `deadline` (each read is also bounded by the socket timeout), so
+    /// trickling clients cannot hold workers.
     pub fn read_body(
         &mut self,
         rq: &mut tiny_http::Request,
         limit: usize,
+        deadline: Duration,
     ) -> Result<(), BodyError> {
         if rq.body_length().is_some_and(|n| n > limit) {
             return Err(BodyError::TooLarge(limit));
         }
+        let started = Instant::now();
         let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0).min(limit));
-        rq.as_reader()
-            .take(limit as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(BodyError::Io)?;
-        if body.len() > limit {
-            return Err(BodyError::TooLarge(limit));
+        let mut chunk = [0u8; 16 * 1024];
+        let reader = rq.as_reader();
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(BodyError::Io(e)),
+            };
+            if body.len() + n > limit {
+                return Err(BodyError::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk[..n]);
+            if started.elapsed() > deadline {
+                return Err(BodyError::TooSlow(deadline));
+            }
         }
         self.body = body;
         Ok(())

@@ -122,12 +122,12 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
 fn handle(app: &App, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let mut req = HttpRequest::head(&rq);
-    let routed = match req.read_body(&mut rq, app.settings.max_body) {
+    let routed = match req.read_body(&mut rq, app.settings.max_body, app.settings.header_timeout) {
         Err(e) => {
-            let status = if matches!(e, BodyError::TooLarge(_)) {
-                413
-            } else {
-                400
+            let status = match e {
+                BodyError::TooLarge(_) => 413,
+                BodyError::TooSlow(_) => 408,
+                BodyError::Io(_) => 400,
             };
             Routed {
                 action: Action::Reply(

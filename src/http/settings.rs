@@ -21,7 +21,7 @@ pub struct ServerSettings {
     pub io_timeout: Duration,
     /// Largest request head, request line plus headers (MAX_HEADER_BYTES); larger gets 431.
     pub max_header_bytes: usize,
-    /// Time allowed to send a request head (HEADER_TIMEOUT_SECS); slower gets 408.
+    /// Time allowed to send a request head, and again its body (HEADER_TIMEOUT_SECS); slower gets 408.
     pub header_timeout: Duration,
     /// Most connections read at once (MAX_CONNECTIONS); more get 503 without a thread.
     pub max_connections: usize,

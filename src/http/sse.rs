@@ -126,10 +126,12 @@ impl Hub {
             version: Mutex::new(Version::V2024_11_05),
             owner,
         });
+        // Register before announcing: a fast client may POST the moment it sees the endpoint.
+        lock(&self.sessions).insert(id.clone(), session.clone());
         if !session.send("endpoint", endpoint) {
+            self.remove(&id);
             return false;
         }
-        lock(&self.sessions).insert(id, session);
         true
     }
 

@@ -1,12 +1,12 @@
-//! Bodies: over MAX_BODY_BYTES (sized or chunked) gets 413; a body left unread never becomes
-//! the next request; a huge declared length costs nothing.
+//! Bodies: over MAX_BODY_BYTES (sized or chunked) gets 413; a trickling body gets 408; a body
+//! left unread never becomes the next request; a huge declared length costs nothing.
 
 use crate::raw::*;
 use crate::support::server::Server;
 use serde_json::json;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 fn a_chunked_body_over_max_body_bytes_gets_413() {
@@ -85,6 +85,43 @@ fn a_huge_declared_content_length_gets_413_and_the_server_lives_on() {
         None,
         "the server died:\n{}",
         s.logs()
+    );
+    assert_healthy(&s);
+}
+
+#[test]
+fn a_trickling_body_gets_408_and_frees_its_worker() {
+    let s = Server::local(&[("HEADER_TIMEOUT_SECS", "2")]);
+    let mut stream = TcpStream::connect(addr(&s)).unwrap();
+    stream
+        .write_all(b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    // Over 1 KiB, so tiny_http hands the body to our worker unread. One byte a second: each
+    // read succeeds, but the whole body never arrives in time.
+    let mut answer = None;
+    for _ in 0..10 {
+        if stream.write_all(b" ").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        if let Ok(n) = stream.read(&mut buf) {
+            if n > 0 {
+                answer = Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+                break;
+            }
+        }
+    }
+    let answer = answer.expect("the server answered before the body was complete");
+    assert_eq!(status(&answer), Some(408), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
     );
     assert_healthy(&s);
 }
