@@ -30,10 +30,23 @@ def wrk(run, name):
     secs = r["duration_us"] / 1e6
     r["rps"] = r["requests"] / secs if secs else 0.0
     r["errors_total"] = sum(r["errors"].values())
+    n = max(r["requests"], 1)
     cpu_secs = r["cpu_ticks"] / r["clk_tck"]
-    r["cpu_us_per_req"] = cpu_secs * 1e6 / r["requests"] if r["requests"] else 0.0
+    r["cpu_us_per_req"] = cpu_secs * 1e6 / n
     r["cpu_cores"] = cpu_secs / secs if secs else 0.0
+    r["up_us_per_req"] = r["upstream_cpu_ticks"] / r["clk_tck"] * 1e6 / n
+    r["wrk_us_per_req"] = r["wrk_cpu_secs"] * 1e6 / n
+    r["total_cores"] = (cpu_secs + r["upstream_cpu_ticks"] / r["clk_tck"] + r["wrk_cpu_secs"]) / secs if secs else 0.0
     return r
+
+
+def cpu_split(r):
+    """Server / fake Bedrock / wrk CPU per request, and the cores all three used."""
+    up = f" / {r['up_us_per_req']:,.0f}" if r["upstream_cpu_ticks"] else " / –"
+    return (
+        f"{r['cpu_us_per_req']:,.0f}{up} / {r['wrk_us_per_req']:,.0f} µs "
+        f"({r['total_cores']:.2f} cores busy)"
+    )
 
 
 def ms(us):
@@ -52,6 +65,63 @@ def errors(r):
     e = r["errors"]
     parts = [f"{k} {v}" for k, v in e.items() if v]
     return ", ".join(parts) if parts else "0"
+
+
+def findings(s16, s64, c16, c64, nagle, slow, idle):
+    """Plain statements explaining misses, each backed by numbers measured in this run."""
+    notes = []
+    stalled = s16["latency_us"]["p50"] >= 30_000 and nagle["latency_us"]["p50"] >= 30_000
+    if stalled and c16["latency_us"]["p50"] < 10_000:
+        notes.append(
+            f"**Delayed-ACK stall.** The server's median latency at -c16 is {ms(s16['latency_us']['p50'])}, "
+            f"the same as the bare tiny_http ceiling without TCP_NODELAY ({ms(nagle['latency_us']['p50'])}), "
+            f"against {ms(c16['latency_us']['p50'])} for the ceiling with it. tiny_http writes a response's "
+            "head and body in two writes (its buffer is 1 KiB); with Nagle's algorithm on, the second "
+            "write waits for the client's ACK of the first, which Linux delays by 40 ms on a kept-alive "
+            "connection. Setting TCP_NODELAY on the listening socket (Linux copies it to accepted "
+            "sockets, like the timeouts `src/http/socket.rs` already sets) removes the stall."
+        )
+    churn = []
+    for label, r in (("-c16", s16), ("-c64", s64), (f"-c{slow['conns']} at 250 ms", slow)):
+        tw = r.get("timewait_upstream")
+        if isinstance(tw, int) and r["requests"] and tw > 0.05 * r["requests"]:
+            churn.append(f"{tw:,} after {r['requests']:,} requests at {label}")
+    if churn:
+        notes.append(
+            "**Upstream connections not reused.** Connections to the fake Bedrock left in TIME-WAIT: "
+            + "; ".join(churn)
+            + ". Each is a call that opened a new TCP connection (with real Bedrock, a new TLS "
+            "handshake) instead of reusing one: ureq's agent keeps at most 3 idle connections per "
+            "host by default (`max_idle_connections_per_host`), far fewer than the calls in flight."
+        )
+    for conns, s, c in ((16, s16, c16), (64, s64, c64)):
+        if not c["rps"] or s["rps"] / c["rps"] >= 0.5:
+            continue
+        others = s["up_us_per_req"] + s["wrk_us_per_req"]
+        bound = (c["cpu_us_per_req"] + c["wrk_us_per_req"]) / others if others else 0.0
+        notes.append(
+            f"**Where the CPU goes (-c{conns}).** Per tools/call the server used "
+            f"{s['cpu_us_per_req']:,.0f} µs of CPU, the fake Bedrock {s['up_us_per_req']:,.0f} µs and wrk "
+            f"{s['wrk_us_per_req']:,.0f} µs ({s['total_cores']:.2f} cores busy in all); a ceiling request cost "
+            f"{c['cpu_us_per_req']:,.0f} µs plus {c['wrk_us_per_req']:,.0f} µs of wrk. The fake Bedrock and wrk "
+            f"alone cap the server at {bound:.0%} of the ceiling on this machine, even if the server cost "
+            "nothing; the ceiling makes no upstream call."
+        )
+    share = slow["rps"] / (slow["conns"] / 0.25)
+    if share < 0.9 or slow["latency_us"]["p99"] > 300_000:
+        notes.append(
+            f"**250 ms upstream.** Each request spent {ms(slow['latency_us']['p50'] - 250_000)} beyond the "
+            f"fake's 250 ms at the median and {ms(slow['latency_us']['p99'] - 250_000)} at p99, with "
+            f"{slow['threads_max']} server threads at the peak and "
+            f"{slow['total_cores']:.2f} cores busy (server, fake Bedrock and wrk together)."
+        )
+    if idle["accept_error_lines"]:
+        notes.append(
+            f"**Quiet spells log errors.** With HTTP_READ_TIMEOUT_SECS=1 the server logged "
+            f"{idle['accept_error_lines']} accept error line(s) in 2.5 s without a client: Linux "
+            "applies the listening socket's SO_RCVTIMEO to accept()."
+        )
+    return notes
 
 
 def main():
@@ -75,6 +145,10 @@ def main():
     nagle = wrk(run, "ceiling_nagle_c16")
     slow = wrk(run, "slow_c256")
     on, off = wrk(run, "auth_c16"), wrk(run, "noauth_c16")
+    musl = None
+    if os.path.exists(os.path.join(run, "musl.json")):
+        musl = load(run, "musl.json")
+        musl["run"] = wrk(run, "musl_c64")
 
     out = []
     w = out.append
@@ -114,15 +188,21 @@ def main():
     w("")
     w("| detail | -c16 | -c64 |")
     w("|---|---|---|")
-    w(f"| server CPU per request | {s16['cpu_us_per_req']:,.0f} µs | {s64['cpu_us_per_req']:,.0f} µs |")
-    w(f"| ceiling CPU per request | {c16['cpu_us_per_req']:,.0f} µs | {c64['cpu_us_per_req']:,.0f} µs |")
+    w(f"| CPU per request, server run: server / fake Bedrock / wrk | {cpu_split(s16)} | {cpu_split(s64)} |")
+    w(f"| CPU per request, ceiling run: ceiling / – / wrk | {cpu_split(c16)} | {cpu_split(c64)} |")
     w(f"| server threads (peak) | {s16['threads_max']} | {s64['threads_max']} |")
     w(f"| upstream connections not reused (TIME-WAIT after the run) | {s16['timewait_upstream']} | {s64['timewait_upstream']} |")
     w(f"| errors (wrk) | {errors(s16)} | {errors(s64)} |")
     w(
-        f"| ceiling without TCP_NODELAY (tiny_http's default), -c16 | "
+        f"| ceiling without TCP_NODELAY (tiny_http's default) | "
         f"{nagle['rps']:,.0f} req/s, p50 {ms(nagle['latency_us']['p50'])} | |"
     )
+    if musl:
+        m = musl["run"]
+        w(
+            f"| the shipped static musl binary | | {m['rps']:,.0f} req/s, p50 {ms(m['latency_us']['p50'])}, "
+            f"p99 {ms(m['latency_us']['p99'])}, {m['cpu_us_per_req']:,.0f} µs CPU per request |"
+        )
     w("")
 
     ideal = slow["conns"] / 0.25
@@ -136,7 +216,7 @@ def main():
     w(f"| p50 | {ms(slow['latency_us']['p50'])} | | info |")
     w(f"| p99 | {ms(slow['latency_us']['p99'])} | ≤ 300 ms | {verdict(p99_ok)} |")
     w(f"| server threads (peak) | {slow['threads_max']} | | info |")
-    w(f"| server CPU per request | {slow['cpu_us_per_req']:,.0f} µs | | info |")
+    w(f"| CPU per request: server / fake Bedrock / wrk | {cpu_split(slow)} | | info |")
     w(f"| upstream connections not reused (TIME-WAIT after the run) | {slow['timewait_upstream']} | | info |")
     w(f"| errors (wrk) | {errors(slow)} | 0 | {verdict(slow['errors_total'] == 0)} |")
     w("")
@@ -151,7 +231,7 @@ def main():
     w("|---|---|---|---|")
     w(f"| req/s | {off['rps']:,.0f} | {on['rps']:,.0f} | info ({on['rps'] / off['rps'] - 1:+.0%}) |")
     w(f"| p50 / p99 | {ms(off['latency_us']['p50'])} / {ms(off['latency_us']['p99'])} | {ms(on['latency_us']['p50'])} / {ms(on['latency_us']['p99'])} | info |")
-    w(f"| server CPU per request | {off['cpu_us_per_req']:,.0f} µs | {on['cpu_us_per_req']:,.0f} µs | JWT validation ≈ {cost:,.0f} µs |")
+    w(f"| server CPU per request | {off['cpu_us_per_req']:,.0f} µs | {on['cpu_us_per_req']:,.0f} µs | difference ≈ {cost:,.0f} µs per request |")
     w(f"| JWKS fetches during the whole auth run | | {auth['jwks_fetches']} | keys cached: {verdict(auth['jwks_fetches'] <= 1)} |")
     w(f"| request without a token | | {auth['unauthenticated_status']} | {verdict(auth['unauthenticated_status'] == 401)} (401 expected) |")
     w(f"| errors (wrk) | {errors(off)} | {errors(on)} | |")
@@ -166,6 +246,8 @@ def main():
     w("| measure | value | target | |")
     w("|---|---|---|---|")
     w(f"| idle RSS (after start and one request) | {mib(rss['idle_rss_kb'])} ({rss['idle_threads']} threads) | ≤ 5 MiB | {verdict(rss['idle_rss_kb'] <= 5 * 1024)} |")
+    if musl:
+        w(f"| idle RSS of the static musl binary | {mib(musl['idle_rss_kb'])} | ≤ 5 MiB | {verdict(musl['idle_rss_kb'] <= 5 * 1024)} |")
     w(f"| peak RSS, instant Bedrock, up to 64 connections (VmHWM) | {mib(peak_kb)} | | info |")
     w(f"| peak RSS, 250 ms Bedrock, {slow['conns']} connections (VmHWM) | {mib(slow['hwm_kb'])} | | info |")
     w(
@@ -213,6 +295,16 @@ def main():
             f"| {build['release_secs']:.0f} s / {build['musl_secs']:.0f} s | | info |"
         )
     w("")
+
+    notes = findings(s16, s64, c16, c64, nagle, slow, idle)
+    if notes:
+        w("## Notes on the results")
+        w("")
+        w("Drawn from this run's own numbers (see the tables above).")
+        w("")
+        for n in notes:
+            w(f"- {n}")
+        w("")
 
     w("## How this was measured")
     w("")

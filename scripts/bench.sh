@@ -8,7 +8,8 @@
 # dependency and code size. Load comes from wrk with bench/mcp_call.lua. Targets are
 # reported (PASS/MISS), not asserted: the script fails only when a measurement cannot run.
 #
-# Takes about 3 minutes after the build (well under 10 on 2 cores from a clean clone).
+# The measurements take about 3 minutes; the two builds (side by side) about 4 more on two
+# idle cores from a clean clone.
 set -euo pipefail
 
 usage() {
@@ -59,16 +60,27 @@ die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------
 # Tools and limits
 
+# apt_install PACKAGE...: installs Debian packages (as root, or through sudo).
+apt_install() {
+    local sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    command -v apt-get >/dev/null || return 1
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+        && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v curl >/dev/null || need+=(curl)
 command -v python3 >/dev/null || need+=(python3)
 if ((${#need[@]})); then
     log "installing ${need[*]}"
-    sudo_cmd=()
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+    apt_install "${need[@]}" || die "please install ${need[*]} (Debian packages of the same names)"
+fi
+# ring compiles C for the static musl build (as Dockerfile.scratch and .ci/run do); without
+# it the report gives the glibc binary's size instead.
+if ! command -v musl-gcc >/dev/null; then
+    log "installing musl-tools"
+    apt_install musl-tools || echo "bench.sh: could not install musl-tools" >&2
 fi
 command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
 
@@ -146,6 +158,8 @@ if $build; then
 else
     release_secs=null
     musl_secs=null
+    # A musl binary from an ordinary `cargo build --target` will do as well.
+    [ -x "$musl_bin" ] || musl_bin="$root/target/$musl_target/release/bedrock-mcp"
     [ -x "$musl_bin" ] && musl_ok=true
 fi
 for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra"; do
@@ -263,9 +277,11 @@ start_server() {
     shift 2
     port=$(free_port)
     mapfile -t senv < <(server_env "$up" "$port" "$@")
-    printf '%s\n' "${senv[@]}" | grep -v '^PATH=\|^HOME=\|^AWS_SECRET\|^AWS_SESSION' \
-        | sed "s/^/  [$name] /" >>"$cmds"
-    printf '  [%s] %s\n' "$name" "target/release/bedrock-mcp" >>"$cmds"
+    {
+        printf '  [%s] env -i' "$name"
+        printf ' %s' "${senv[@]}" | sed 's/ PATH=[^ ]*//; s/ HOME=[^ ]*//; s/ AWS_SECRET_ACCESS_KEY=[^ ]*//; s/ AWS_SESSION_TOKEN=[^ ]*//'
+        printf ' %s\n' "${bin#"$root"/}"
+    } >>"$cmds"
     (cd "$run/home" && exec env -i "${senv[@]}" "$bin") 2>"$run/$name.log" &
     server_pid=$!
     pids+=("$server_pid")
@@ -309,9 +325,31 @@ print(size)
 EOF
 }
 
-# load NAME PID URL CONNS DURATION: one wrk run, with the server's CPU time and threads.
+# timewait PORT: client sockets to 127.0.0.1:PORT in TIME-WAIT (0 without ss).
+timewait() {
+    if command -v ss >/dev/null; then
+        ss -Htan state time-wait "( dport = :$1 )" | wc -l
+    else
+        echo 0
+    fi
+}
+
+# The fake Bedrock the current server talks to (a start_fed name), for CPU and TIME-WAIT.
+upstream=""
+
+# load NAME PID URL CONNS DURATION: one wrk run. Besides wrk's numbers it records the CPU
+# time of the server, of the fake Bedrock and of wrk itself (all three share the cores), the
+# server's peak thread count and memory, and the upstream connections left in TIME-WAIT
+# (each one a connection that was opened for one call instead of being reused).
 load() {
-    local name=$1 pid=$2 url=$3 conns=$4 d=$5 before after sampler threads_max
+    local name=$1 pid=$2 url=$3 conns=$4 d=$5 before up_before=0 up_after=0 after sampler
+    local up_pid="" up_port="" tw_before=0 TIMEFORMAT='%U %S'
+    if [ -n "$upstream" ]; then
+        up_pid=${fed_pid[$upstream]}
+        up_port=$(json_get "$run/$upstream.out" 1 url | sed 's/.*://; s,/.*,,')
+        up_before=$(cpu_ticks "$up_pid")
+        tw_before=$(timewait "$up_port")
+    fi
     before=$(cpu_ticks "$pid")
     (
         max=0
@@ -322,25 +360,24 @@ load() {
         done
     ) &
     sampler=$!
-    recorded wrk -t2 "-c$conns" "-d$d" --latency -s bench/mcp_call.lua "$url" >"$run/wrk/$name.txt"
+    { time recorded wrk -t2 "-c$conns" "-d$d" --latency -s bench/mcp_call.lua "$url" \
+        >"$run/wrk/$name.txt"; } 2>"$run/wrk/$name.time"
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
     after=$(cpu_ticks "$pid")
-    threads_max=$(cat "$run/wrk/$name.threads" 2>/dev/null || echo 0)
-    printf '{"conns": %s, "cpu_ticks": %s, "clk_tck": %s, "threads_max": %s, "hwm_kb": %s, "timewait_upstream": %s}\n' \
-        "$conns" "$((after - before))" "$(getconf CLK_TCK)" "$threads_max" \
-        "$(proc_field "$pid" VmHWM)" "$(upstream_timewait)" >"$run/wrk/$name.meta"
+    [ -z "$up_pid" ] || up_after=$(cpu_ticks "$up_pid")
     grep -q '^BENCH ' "$run/wrk/$name.txt" || die "wrk $name printed no result: $(cat "$run/wrk/$name.txt")"
-}
-
-# Connections to the current fake upstream left in TIME-WAIT: each is one that was not reused.
-upstream_port=""
-upstream_timewait() {
-    if [ -n "$upstream_port" ] && command -v ss >/dev/null; then
-        ss -Htan state time-wait "( dport = :$upstream_port )" | wc -l
-    else
-        echo null
+    # TIME-WAIT lasts 60 s: count this run's new ones (older ones may expire meanwhile).
+    local tw=null
+    if [ -n "$up_port" ] && command -v ss >/dev/null; then
+        tw=$(($(timewait "$up_port") - tw_before))
+        [ "$tw" -ge 0 ] || tw=0
     fi
+    printf '{"conns": %s, "cpu_ticks": %s, "upstream_cpu_ticks": %s, "wrk_cpu_secs": %s, "clk_tck": %s, "threads_max": %s, "hwm_kb": %s, "timewait_upstream": %s, "loadavg": "%s"}\n' \
+        "$conns" "$((after - before))" "$((up_after - up_before))" \
+        "$(tail -1 "$run/wrk/$name.time" | awk '{ print $1 + $2 }')" "$(getconf CLK_TCK)" \
+        "$(cat "$run/wrk/$name.threads" 2>/dev/null || echo 0)" "$(proc_field "$pid" VmHWM)" \
+        "$tw" "$(cut -d' ' -f1-3 /proc/loadavg)" >"$run/wrk/$name.meta"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -369,7 +406,7 @@ EOF
 
 log "throughput: instant fake Bedrock"
 start_upstream up0 0
-upstream_port=$(json_get "$run/up0.out" 1 url | sed 's/.*://; s,/.*,,')
+upstream=up0
 start_server fast up0
 fast_pid=$server_pid
 fast_url=$server_url
@@ -381,9 +418,9 @@ load server_c64 "$fast_pid" "$fast_url" 64 "$dur"
 check_call "$fast_url" >/dev/null
 printf '{"idle_rss_kb": %s, "idle_threads": %s, "body_bytes": %s, "peak_hwm_kb": %s}\n' \
     "$idle_rss" "$idle_threads" "$body_bytes" "$(proc_field "$fast_pid" VmHWM)" >"$run/rss.json"
-upstream_port=""
 
 log "throughput: the ceiling (bare tiny_http, same pool size and body size)"
+upstream=""
 start_fed ceiling "$ex/bench_ceiling" --threads "$workers" --body-bytes "$body_bytes" --nodelay 1
 wait_line "$run/ceiling.out" 1
 printf '  [ceiling] target/release/examples/bench_ceiling --threads %s --body-bytes %s --nodelay 1\n' \
@@ -405,6 +442,7 @@ stop_fed ceiling_nagle
 # 2. Auth on: the same load with a bearer token against a fake Entra
 
 log "auth on vs off"
+upstream=up0
 start_fed entra "$ex/bench_entra"
 wait_line "$run/entra.out" 1
 printf '  [entra] target/release/examples/bench_entra\n' >>"$cmds"
@@ -417,6 +455,7 @@ auth_pid=$server_pid
 check_call "$server_url" "$token" >/dev/null
 printf '  [auth] BENCH_TOKEN=<token from bench_entra> wrk ...\n' >>"$cmds"
 BENCH_TOKEN=$token load auth_c16 "$auth_pid" "$server_url" 16 "$dur"
+check_call "$server_url" "$token" >/dev/null
 unauth=$(curl -s -o /dev/null -w '%{http_code}' "$server_url/mcp" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -d "$mcp_body")
 stop_server "$auth_pid"
@@ -427,6 +466,22 @@ printf '{"jwks_fetches": %s, "unauthenticated_status": %s}\n' \
 # Auth off again right after, so both numbers see the same machine state.
 load noauth_c16 "$fast_pid" "$fast_url" 16 "$dur"
 stop_server "$fast_pid"
+
+# The binary the scratch image ships: static musl (its own allocator), same load.
+if $musl_ok; then
+    log "throughput: the static musl binary"
+    bin_gnu=$bin
+    bin=$musl_bin
+    start_server musl up0
+    musl_pid=$server_pid
+    check_call "$server_url" >/dev/null
+    musl_idle_rss=$(proc_field "$musl_pid" VmRSS)
+    load musl_c64 "$musl_pid" "$server_url" 64 "$dur"
+    check_call "$server_url" >/dev/null
+    printf '{"idle_rss_kb": %s}\n' "$musl_idle_rss" >"$run/musl.json"
+    stop_server "$musl_pid"
+    bin=$bin_gnu
+fi
 stop_fed up0
 
 # ---------------------------------------------------------------------------------------
@@ -434,13 +489,13 @@ stop_fed up0
 
 log "concurrency: fake Bedrock with ${upstream_latency_ms} ms latency, $slow_conns connections"
 start_upstream up250 "$upstream_latency_ms"
-upstream_port=$(json_get "$run/up250.out" 1 url | sed 's/.*://; s,/.*,,')
+upstream=up250
 start_server slow up250
 slow_pid=$server_pid
 check_call "$server_url" >/dev/null
 load slow_c256 "$slow_pid" "$server_url" "$slow_conns" "$slow_dur"
 check_call "$server_url" >/dev/null
-upstream_port=""
+upstream=""
 stop_server "$slow_pid"
 stop_fed up250
 

@@ -332,21 +332,33 @@ fn check_pkce_value(value: &str, name: &str) -> Result<(), OAuthError> {
     }
 }
 
-/// Parses `application/x-www-form-urlencoded` (also query strings); duplicates are refused.
+/// An OAuth request needs about a dozen parameters; anything far beyond is an attack.
+const MAX_FORM_PARAMS: usize = 64;
+
+/// Parses `application/x-www-form-urlencoded` (also query strings); duplicates and more than
+/// `MAX_FORM_PARAMS` parameters are refused, in linear time.
 pub fn parse_form(input: &str) -> Result<Form, OAuthError> {
     let pairs = crate::util::form_pairs(input)
         .ok_or_else(|| OAuthError::bad("invalid_request", "malformed percent-encoding"))?;
-    let mut out: Form = Vec::with_capacity(pairs.len());
-    for (k, v) in pairs {
-        if out.iter().any(|(seen, _)| *seen == k) {
+    if pairs.len() > MAX_FORM_PARAMS {
+        return Err(OAuthError::bad(
+            "invalid_request",
+            format!(
+                "too many parameters ({}; at most {MAX_FORM_PARAMS})",
+                pairs.len()
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+    for (k, _) in &pairs {
+        if !seen.insert(k.as_str()) {
             return Err(OAuthError::bad(
                 "invalid_request",
                 format!("parameter {k} appears more than once"),
             ));
         }
-        out.push((k, v));
     }
-    Ok(out)
+    Ok(pairs)
 }
 
 fn encode_form(pairs: &[(&str, &str)]) -> String {

@@ -14,6 +14,9 @@ use crate::mcp::protocol::{self, Version, META_CLIENT_CAPABILITIES, META_PROTOCO
 use crate::mcp::{Mcp, Outcome};
 use serde_json::{json, Value};
 
+/// Most messages one 2025-03-26 batch may carry.
+const MAX_BATCH: usize = 32;
+
 /// How the client wants the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -136,6 +139,13 @@ fn batch(
         return Handled::reply(rpc_reply(400, &RpcError::new(None, jsonrpc::INVALID_REQUEST, format!(
             "Invalid Request: JSON-RPC batches are only allowed in protocol version 2025-03-26, not {}; send one message per POST",
             version.as_str()
+        ))));
+    }
+    if items.len() > MAX_BATCH {
+        // One POST must not fan out into thousands of Bedrock calls held on one worker.
+        return Handled::reply(rpc_reply(400, &RpcError::new(None, jsonrpc::INVALID_REQUEST, format!(
+            "Invalid Request: a batch may hold at most {MAX_BATCH} messages, this one has {}; split it",
+            items.len()
         ))));
     }
     if items.is_empty() {
