@@ -140,17 +140,12 @@ cp -R examples/kb "$sroot/kb"
 chmod 0755 "$work" "$sroot" "$sroot/bedrock-mcp"
 find "$sroot/kb" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 
-port=""
-for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port="$candidate"; break; fi
-done
-[ -n "$port" ] || die "found no free port on 127.0.0.1"
-url="http://127.0.0.1:$port"
-
+# Port 0: the kernel picks a free port and the server logs it; probing for a free port
+# races with other processes' ephemeral ports on a busy machine.
+url=""
 # The image's environment (Dockerfile ENV), but on loopback; nothing of the host's leaks in.
 env_vars=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/
-    SERVER_HOST=127.0.0.1 "SERVER_PORT=$port")
+    SERVER_HOST=127.0.0.1 SERVER_PORT=0)
 as_user=()
 if [ "$(id -u)" -eq 0 ]; then
     as_user=("$(command -v setpriv)" "--reuid=$uid" "--regid=$gid" --clear-groups --)
@@ -173,7 +168,7 @@ case "$sandbox" in
             "--root=$sroot") ;;
 esac
 
-echo "== starting /bedrock-mcp --local-kb /kb in an empty root ($sandbox) on $url"
+echo "== starting /bedrock-mcp --local-kb /kb in an empty root ($sandbox) on 127.0.0.1, port 0"
 log="$work/server.log"
 info="$work/bwrap-info.json"
 if [ "$sandbox" = bwrap ]; then
@@ -196,7 +191,11 @@ sandbox_pid() {
 deadline=$((SECONDS + 30))
 up=0
 while ((SECONDS < deadline)) && kill -0 "$server_pid" 2>/dev/null; do
-    if curl -fsS -o /dev/null --max-time 2 "$url/health" 2>/dev/null; then up=1; break; fi
+    if [ -z "$url" ]; then
+        addr="$(sed -n 's/.*"msg":"listening","addr":"\([0-9.]*:[0-9]*\)".*/\1/p' "$log" | head -n 1)"
+        [ -n "$addr" ] && url="http://$addr" && echo "== listening on $url"
+    fi
+    if [ -n "$url" ] && curl -fsS -o /dev/null --max-time 2 "$url/health" 2>/dev/null; then up=1; break; fi
     sleep 0.2
 done
 target_pid="$(sandbox_pid)"
@@ -244,7 +243,9 @@ else
     inside=("${launch[@]}")
     how="second sandbox, same root"
 fi
-if hc_out="$(env -i "${env_vars[@]}" "${inside[@]}" /bedrock-mcp healthcheck 2>&1)"; then
+# The image's HEALTHCHECK uses the configured SERVER_PORT; here that is the port the kernel chose.
+hc_env=("${env_vars[@]}" "SERVER_PORT=${url##*:}")
+if hc_out="$(env -i "${hc_env[@]}" "${inside[@]}" /bedrock-mcp healthcheck 2>&1)"; then
     result[healthcheck]="exit 0 ($how)"
 else
     rc=$?

@@ -60,7 +60,7 @@ seed() {
       # Byte 1: version header (bits 0-2), Accept (3-4), routing headers (5), base64 name (6).
       # Byte 2: Content-Type (bits 0-1), session id (2-3). See the target for the tables.
       local call='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_knowledge_base","arguments":{"query":"vpn","max_results":3}'
-      local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}'
+      local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
       printf '\x00\x01%s' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"fuzz","version":"0"}}}' >"$dir/seed-initialize"
       printf '\x03\x05%s' '{"jsonrpc":"2.0","id":"a","method":"tools/list"}' >"$dir/seed-list"
       printf '\x04\x01%s}}' "$call" >"$dir/seed-call"

@@ -10,6 +10,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(keys) = parse_jwks(data) {
         assert!(!keys.is_empty(), "an empty key set was accepted");
-        assert!(keys.keys().all(|kid| !kid.is_empty()), "a key without a kid");
+        assert!(
+            keys.keys().all(|kid| !kid.is_empty()),
+            "a key without a kid"
+        );
     }
 });

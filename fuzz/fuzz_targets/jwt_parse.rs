@@ -85,10 +85,7 @@ fuzz_target!(|data: &[u8]| {
     // The credential is the last word (`Bearer <token>`); short ones may match fixed text.
     let token = header.split_whitespace().last().unwrap_or("");
     if token.len() >= 24 {
-        assert!(
-            !description.contains(token),
-            "the error echoes the token"
-        );
+        assert!(!description.contains(token), "the error echoes the token");
     }
     let challenge = err.www_authenticate("https://mcp.example/.well-known/x", "api://x/.default");
     assert!(

@@ -54,7 +54,10 @@ fn check_accepted(settings: &AuthSettings, url: &str) {
         first
     };
     for (k, _) in &pairs {
-        assert!(RELAYED.contains(&k.as_str()), "relayed unexpected parameter {k:?}");
+        assert!(
+            RELAYED.contains(&k.as_str()),
+            "relayed unexpected parameter {k:?}"
+        );
     }
     let redirect = get("redirect_uri").expect("redirect_uri relayed");
     assert!(
@@ -77,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(form) = oauth::parse_form(&input) {
         for (i, (k, _)) in form.iter().enumerate() {
-            assert!(form[..i].iter().all(|(seen, _)| seen != k), "duplicate {k:?} kept");
+            assert!(
+                form[..i].iter().all(|(seen, _)| seen != k),
+                "duplicate {k:?} kept"
+            );
         }
     }
 });
