@@ -138,24 +138,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
                 log: LogInfo::default(),
             }
         }
-        Ok(()) => match catch_unwind(AssertUnwindSafe(|| router::route(app, &req))) {
-            Ok(routed) => routed,
-            Err(_) => {
-                log::error!(
-                    "handler panicked; answered 500 (request_id {})",
-                    req.request_id
-                );
-                Routed {
-                    action: Action::Reply(Reply::error(
-                        500,
-                        "internal_error",
-                        "internal error; the server logged it",
-                    )),
-                    cors_origin: None,
-                    log: LogInfo::default(),
-                }
-            }
-        },
+        Ok(()) => route_catching(app, &req),
     };
     let common = common_headers(&req, routed.cors_origin.as_deref());
     let status = match routed.action {
@@ -171,6 +154,28 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
         }
     };
     access_log(&req, status, started, &routed.log);
+}
+
+/// Routes `req`, turning a panic anywhere below into a 500 for this request only.
+fn route_catching(app: &App, req: &HttpRequest) -> Routed {
+    match catch_unwind(AssertUnwindSafe(|| router::route(app, req))) {
+        Ok(routed) => routed,
+        Err(_) => {
+            log::error!(
+                "handler panicked; answered 500 (request_id {})",
+                req.request_id
+            );
+            Routed {
+                action: Action::Reply(Reply::error(
+                    500,
+                    "internal_error",
+                    "internal error; the server logged it",
+                )),
+                cors_origin: None,
+                log: LogInfo::default(),
+            }
+        }
+    }
 }
 
 /// Writes the SSE head on the raw socket and gives the writer to the hub.
@@ -253,4 +258,55 @@ fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) 
         ],
     );
     log::info!(target: "access", "{msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Vars;
+    use crate::http::ServerSettings;
+    use crate::kb::{KbError, KbIdentity, KbInfo, KnowledgeBase, Retrieval};
+    use crate::mcp::Mcp;
+
+    /// A knowledge base whose searches panic, standing in for any bug below the router.
+    struct PanickingKb;
+
+    impl KnowledgeBase for PanickingKb {
+        fn retrieve(&self, _: &str, _: u32) -> Result<Retrieval, KbError> {
+            panic!("bug in a backend");
+        }
+        fn info(&self) -> KbInfo {
+            KbInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_panicking_request_gets_500_and_the_next_one_is_served() {
+        let settings = ServerSettings::from_vars(&Vars::default()).unwrap();
+        let app = App::new(
+            settings,
+            Mcp::new(Arc::new(PanickingKb)),
+            KbIdentity::default(),
+            None,
+        );
+        let call = |method: &str| {
+            HttpRequest {
+            method: "POST".into(),
+            path: "/mcp".into(),
+            body: format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{{"name":"search_knowledge_base","arguments":{{"query":"x"}}}}}}"#
+            )
+            .into_bytes(),
+            ..HttpRequest::default()
+        }
+        };
+        match route_catching(&app, &call("tools/call")).action {
+            Action::Reply(r) => assert_eq!(r.status, 500),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+        match route_catching(&app, &call("tools/list")).action {
+            Action::Reply(r) => assert_eq!(r.status, 200, "the same app keeps serving"),
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
 }
