@@ -1,137 +1,291 @@
-//! The fake Bedrock for `scripts/bench.sh`: starts the test fake from
-//! tests/support/fake_bedrock.rs (SigV4 checked on every request, answers from its corpus) on
-//! 127.0.0.1 with a fixed latency, prints where it is and the credentials it accepts as one
-//! JSON line on stdout, and serves until stdin closes; then prints its request counters.
+//! The fake Bedrock for `scripts/bench.sh`: Retrieve and GetKnowledgeBase on 127.0.0.1, every
+//! request's SigV4 signature checked by the tests' independent verifier
+//! (tests/support/fake_bedrock/sigv4.rs), answers from the tests' corpus, after a fixed
+//! latency. Prints where it is and the credentials it accepts as one JSON line on stdout,
+//! serves until stdin closes, then prints its counters as a second line.
 //!
-//! Its listening socket gets TCP_NODELAY (accepted sockets inherit it), like AWS's front
-//! ends: without it tiny_http sends a keep-alive answer over 1 KiB in two writes and the
-//! second waits for the client's delayed ACK, so an "instant" fake would take 40 ms.
-//! `--nodelay 0` keeps tiny_http's default. Test keys only; never talks to the network.
+//! Lean on purpose: it shares the machine's cores with the server it feeds, so every
+//! microsecond it spends is taken from the server's measurement. One thread per
+//! connection (kept alive, as the server's pooled agent expects), a minimal HTTP/1.1 reader,
+//! TCP_NODELAY, each answer in one write, and each distinct Retrieve body answered from a
+//! per-connection cache after the first search. The test fake (tiny_http, a thread per
+//! request, scripted faults) costs about as much CPU per call as the server under test.
 //!
-//! Usage: `bench_upstream [--latency-ms N] [--nodelay 0|1]`.
+//! Usage: `bench_upstream [--latency-ms N]`. Test keys only; loopback only.
 
 // An inline module with a path, so fake_bedrock.rs finds its submodules in
-// tests/support/fake_bedrock/ as it does under tests/. The fake serves many tests; this
-// program uses a few of its helpers.
+// tests/support/fake_bedrock/ as it does under tests/. This program uses its verifier and
+// corpus, not its server.
 #[allow(dead_code)]
 #[path = "../tests/support"]
 mod support {
     pub mod fake_bedrock;
 }
 
-use serde_json::json;
-use std::io::Read;
-use std::mem::ManuallyDrop;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::FromRawFd;
 use std::process::ExitCode;
-use std::time::Duration;
-use support::fake_bedrock::{FakeBedrock, ACCESS_KEY, SECRET_KEY};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use support::fake_bedrock::corpus::{default_corpus, retrieve_body, search, FakeDoc};
+use support::fake_bedrock::sigv4::{verify, KeyRing, Received};
+use support::fake_bedrock::{ACCESS_KEY, KB_ID, REGION, SECRET_KEY};
 
-/// Settings from the command line.
-struct Args {
-    latency_ms: u64,
-    nodelay: bool,
+/// The largest request head or body we read; the server's are far smaller.
+const MAX_BYTES: usize = 1 << 20;
+
+/// What every connection shares.
+struct Shared {
+    keys: KeyRing,
+    corpus: Vec<FakeDoc>,
+    latency: Duration,
+    requests: AtomicUsize,
+    accepted: AtomicUsize,
+    retrieve_calls: AtomicUsize,
+    auth_failures: AtomicUsize,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        latency_ms: 0,
-        nodelay: true,
-    };
+/// One request off the wire.
+struct Incoming {
+    method: String,
+    target: String,
+    /// Lower-cased names.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    close: bool,
+}
+
+fn parse_args() -> Result<u64, String> {
+    let mut latency_ms = 0;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let n: u64 = value
-            .parse()
-            .map_err(|_| format!("{flag} takes a number, not {value:?}"))?;
         match flag.as_str() {
-            "--latency-ms" => args.latency_ms = n,
-            "--nodelay" => args.nodelay = n != 0,
-            _ => {
-                return Err(format!(
-                    "unknown flag {flag}: use --latency-ms N --nodelay 0|1"
-                ))
+            "--latency-ms" => {
+                latency_ms = value
+                    .parse()
+                    .map_err(|_| format!("--latency-ms takes a number, not {value:?}"))?
             }
+            _ => return Err(format!("unknown flag {flag}: use --latency-ms N")),
         }
     }
-    Ok(args)
+    Ok(latency_ms)
 }
 
-/// Sets TCP_NODELAY on this process's socket listening on `port`. The fake owns the
-/// listener and does not expose it, so find it among our open descriptors; call before any
-/// client connects, when it is the only socket on that port.
-#[allow(unsafe_code)]
-fn nodelay_on_listener(port: u16) -> std::io::Result<bool> {
-    for entry in std::fs::read_dir("/proc/self/fd")? {
-        let Some(fd) = entry?
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        // SAFETY: `fd` is open in this process (listed just now, and nothing closes
-        // descriptors concurrently at start-up); ManuallyDrop means we never close it, so
-        // its owner keeps it. getsockname/setsockopt on a non-socket just fail.
-        let as_listener = ManuallyDrop::new(unsafe { TcpListener::from_raw_fd(fd) });
-        if as_listener.local_addr().map(|a| a.port()).ok() != Some(port) {
-            continue;
-        }
-        // SAFETY: as above; the stream view only issues setsockopt on the same descriptor.
-        let as_stream = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) });
-        as_stream.set_nodelay(true)?;
-        return Ok(true);
+/// Reads one request; `None` at a clean end of the connection or on anything malformed.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Incoming> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
     }
-    Ok(false)
+    let mut parts = line.split_whitespace();
+    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
+    let mut head_bytes = line.len();
+    loop {
+        line.clear();
+        head_bytes += reader.read_line(&mut line).ok()?;
+        if head_bytes > MAX_BYTES {
+            return None;
+        }
+        let l = line.trim_end_matches(['\r', '\n']);
+        if l.is_empty() {
+            break;
+        }
+        let (name, value) = l.split_once(':')?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    let length: usize = header("content-length").map_or(Some(0), |v| v.parse().ok())?;
+    let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    if length > MAX_BYTES {
+        return None;
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Incoming {
+        method,
+        target,
+        headers,
+        body,
+        close,
+    })
+}
+
+/// The whole response, head and body, for one write.
+fn response(status: u16, error_type: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        _ => "Not Found",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = error_type {
+        out.push_str(&format!("x-amzn-ErrorType: {t}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+fn error(status: u16, code: &str, message: &str) -> Vec<u8> {
+    response(
+        status,
+        Some(code),
+        json!({ "message": message }).to_string().as_bytes(),
+    )
+}
+
+/// The Retrieve answer for a request body, as Bedrock shapes it.
+fn retrieve(corpus: &[FakeDoc], body: &[u8]) -> Vec<u8> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return error(400, "ValidationException", "the body is not JSON");
+    };
+    let Some(query) = request["retrievalQuery"]["text"].as_str() else {
+        return error(
+            400,
+            "ValidationException",
+            "retrievalQuery.text is required",
+        );
+    };
+    let n = request["retrievalConfiguration"]["vectorSearchConfiguration"]["numberOfResults"]
+        .as_u64()
+        .unwrap_or(5) as usize;
+    let hits = search(corpus, query, n);
+    response(200, None, retrieve_body(&hits).to_string().as_bytes())
+}
+
+/// Answers one request: latency, signature, route.
+fn answer(shared: &Shared, req: &Incoming, cache: &mut HashMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
+    shared.requests.fetch_add(1, Relaxed);
+    if !shared.latency.is_zero() {
+        std::thread::sleep(shared.latency);
+    }
+    let received = Received {
+        method: &req.method,
+        target: &req.target,
+        headers: &req.headers,
+        body: &req.body,
+    };
+    if let Err(rejection) = verify(
+        &received,
+        &shared.keys,
+        REGION,
+        "bedrock",
+        SystemTime::now(),
+    ) {
+        shared.auth_failures.fetch_add(1, Relaxed);
+        return error(403, rejection.code, &rejection.message);
+    }
+    shared.accepted.fetch_add(1, Relaxed);
+    let retrieve_path = format!("/knowledgebases/{KB_ID}/retrieve");
+    let info_path = format!("/knowledgebases/{KB_ID}");
+    match (req.method.as_str(), req.target.as_str()) {
+        ("POST", t) if t == retrieve_path => {
+            shared.retrieve_calls.fetch_add(1, Relaxed);
+            if let Some(cached) = cache.get(&req.body) {
+                return cached.clone();
+            }
+            let out = retrieve(&shared.corpus, &req.body);
+            cache.insert(req.body.clone(), out.clone());
+            out
+        }
+        ("GET", t) if t == info_path => {
+            let kb = json!({"knowledgeBase": {
+                "knowledgeBaseId": KB_ID, "name": "Fake KB", "description": "A corpus for tests",
+                "status": "ACTIVE", "updatedAt": "2026-01-01T00:00:00Z",
+            }});
+            response(200, None, kb.to_string().as_bytes())
+        }
+        _ => error(404, "UnknownOperationException", "no such operation"),
+    }
+}
+
+/// Serves one kept-alive connection until the client closes it.
+fn connection(shared: &Shared, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
+    let mut cache = HashMap::new();
+    while let Some(req) = read_request(&mut reader) {
+        let out = answer(shared, &req, &mut cache);
+        if writer.write_all(&out).is_err() || req.close {
+            return;
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
+    let latency_ms = match parse_args() {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("bench_upstream: {e}");
             return ExitCode::from(2);
         }
     };
-    let bedrock = FakeBedrock::start();
-    bedrock.set_latency(Duration::from_millis(args.latency_ms));
-    let url = bedrock.url();
-    let port = url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse::<u16>().ok())
-        .unwrap_or(0);
-    if args.nodelay {
-        match nodelay_on_listener(port) {
-            Ok(true) => {}
-            Ok(false) => {
-                eprintln!("bench_upstream: cannot find the fake's listening socket on port {port}");
-                return ExitCode::FAILURE;
-            }
-            Err(e) => {
-                eprintln!("bench_upstream: cannot set TCP_NODELAY: {e}");
-                return ExitCode::FAILURE;
-            }
+    let listener = match TcpListener::bind("127.0.0.1:0") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bench_upstream: cannot bind 127.0.0.1:0: {e}");
+            return ExitCode::FAILURE;
         }
-    }
+    };
+    let url = match listener.local_addr() {
+        Ok(a) => format!("http://{a}"),
+        Err(e) => {
+            eprintln!("bench_upstream: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let keys = KeyRing::default();
+    keys.add(ACCESS_KEY, SECRET_KEY, None);
+    let shared = Arc::new(Shared {
+        keys,
+        corpus: default_corpus(),
+        latency: Duration::from_millis(latency_ms),
+        requests: AtomicUsize::new(0),
+        accepted: AtomicUsize::new(0),
+        retrieve_calls: AtomicUsize::new(0),
+        auth_failures: AtomicUsize::new(0),
+    });
+    let accepting = shared.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let shared = accepting.clone();
+            std::thread::spawn(move || connection(&shared, stream));
+        }
+    });
     let hello = json!({
         "url": url,
         "access_key_id": ACCESS_KEY,
         "secret_access_key": SECRET_KEY,
         "session_token": null,
-        "region": bedrock.region(),
-        "kb_id": bedrock.kb_id(),
-        "latency_ms": args.latency_ms,
-        "nodelay": args.nodelay,
+        "region": REGION,
+        "kb_id": KB_ID,
+        "latency_ms": latency_ms,
     });
     println!("{hello}");
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     let counters = json!({
-        "requests": bedrock.requests(),
-        "accepted": bedrock.accepted(),
-        "retrieve_calls": bedrock.retrieve_calls(),
-        "auth_failures": bedrock.auth_failures(),
+        "requests": shared.requests.load(Relaxed),
+        "accepted": shared.accepted.load(Relaxed),
+        "retrieve_calls": shared.retrieve_calls.load(Relaxed),
+        "auth_failures": shared.auth_failures.load(Relaxed),
     });
     println!("{counters}");
     ExitCode::SUCCESS

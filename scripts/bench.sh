@@ -483,6 +483,7 @@ if $musl_ok; then
     bin=$bin_gnu
 fi
 stop_fed up0
+cp "$run/up0.out" "$run/upstream_fast.jsonl"
 
 # ---------------------------------------------------------------------------------------
 # 3. Fake Bedrock answering after 250 ms, 256 concurrent clients
@@ -498,6 +499,7 @@ check_call "$server_url" >/dev/null
 upstream=""
 stop_server "$slow_pid"
 stop_fed up250
+cp "$run/up250.out" "$run/upstream_slow.jsonl"
 
 # ---------------------------------------------------------------------------------------
 # 4. 1,000 legacy SSE sessions on a fresh server
@@ -543,9 +545,14 @@ start_server idle up_sse HTTP_READ_TIMEOUT_SECS=1
 idle_pid=$server_pid
 sleep 2.5
 idle_health=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$server_url/health" || true)
-stop_server "$idle_pid"
 accept_errors=$(grep -c 'accept' "$run/idle.log" || true)
 printf '{"health_after_idle": "%s", "accept_error_lines": %s}\n' "$idle_health" "$accept_errors" >"$run/idle.json"
+
+# The same quiet server, then 64 new connections at once (as wrk or a load balancer opens
+# them): each should be answered, not queued behind the others.
+printf '  [idle] python3 bench/burst.py %s 64 1\n' "${server_url#http://}" >>"$cmds"
+python3 bench/burst.py "${server_url#http://}" 64 1 >"$run/burst.json"
+stop_server "$idle_pid"
 
 # ---------------------------------------------------------------------------------------
 # 6. Start-up time: exec to the first 200 on /health

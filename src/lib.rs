@@ -10,6 +10,7 @@ pub mod auth;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod dns;
 pub mod http;
 pub mod kb;
 pub mod log;

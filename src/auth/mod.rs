@@ -24,7 +24,7 @@ pub use settings::AuthSettings;
 fn http_agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             // Entra's answers (including 4xx OAuth errors) are data to pass on, not Rust errors.
             .http_status_as_error(false)
             // Entra does not redirect these endpoints; following one would be an SSRF door.
@@ -32,7 +32,7 @@ fn http_agent() -> &'static ureq::Agent {
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_global(Some(Duration::from_secs(15)))
             .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent()
+            .build();
+        crate::dns::agent(config)
     })
 }

@@ -63,15 +63,15 @@ pub(crate) fn read_capped(
 
 /// The agent for credential endpoints: link-local, so short timeouts and never a proxy.
 pub(crate) fn metadata_agent() -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(1)))
         .timeout_recv_response(Some(Duration::from_secs(3)))
         .timeout_global(Some(Duration::from_secs(5)))
         .http_status_as_error(false)
         .max_redirects(0)
         .proxy(None)
-        .build()
-        .new_agent()
+        .build();
+    crate::dns::agent(config)
 }
 
 /// Reads a credential endpoint's body (small, capped), as text.

@@ -176,6 +176,35 @@ mod tests {
     }
 
     #[test]
+    fn steady_concurrent_load_does_not_grow_the_pool() {
+        // 16 clients, each waiting for its job before sending the next (as 16 kept-alive
+        // connections do): idle threads take the next jobs, so the pool stays near 16.
+        let pool = Pool::new(512);
+        let clients: Vec<_> = (0..16)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    for _ in 0..300 {
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        pool.execute(Box::new(move || tx.send(()).unwrap()))
+                            .ok()
+                            .unwrap();
+                        rx.recv().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        assert!(
+            pool.threads() <= 32,
+            "{} threads for 16 clients",
+            pool.threads()
+        );
+    }
+
+    #[test]
     fn rejects_when_saturated_and_survives_panics() {
         let pool = Pool::new(1);
         let gate = Arc::new((Mutex::new(false), Condvar::new()));

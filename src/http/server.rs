@@ -47,6 +47,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     let addr = format!("{}:{}", s.host, s.port);
     let listener = TcpListener::bind(&addr).map_err(|e| ServerError::Bind(addr.clone(), e))?;
     socket::set_timeouts(&listener, s.io_timeout);
+    socket::set_nodelay(&listener);
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
     limits::apply(s);
     let server = tiny_http::Server::from_listener(listener, None)

@@ -3,7 +3,7 @@
 
 use crate::raw::*;
 use crate::support::server::Server;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -50,4 +50,40 @@ fn a_quiet_listener_keeps_accepting() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_healthy(&s);
     assert!(!s.logs().contains("accept failed"), "{}", s.logs());
+}
+
+#[test]
+fn a_burst_of_kept_alive_connections_is_served_at_once() {
+    // Upstream tiny_http queued a burst of new connections behind its few idle threads (a
+    // thread woken for one still counted as idle for the next), and a queued connection
+    // waited until a served one closed: with clients that keep theirs open, for good. The
+    // long read timeout keeps the served ones open for the whole test.
+    let s = Server::local(&[("HTTP_READ_TIMEOUT_SECS", "120")]);
+    assert_healthy(&s);
+    // Let the threads of the first request go back to waiting, as on a quiet server.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut conns: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(addr(&s)).unwrap())
+        .collect();
+    for c in conns.iter_mut() {
+        c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut answered = 0;
+    for c in conns.iter_mut() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        c.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        if let Ok(n) = c.read(&mut buf) {
+            if status(&String::from_utf8_lossy(&buf[..n])) == Some(200) {
+                answered += 1;
+            }
+        }
+    }
+    assert_eq!(
+        answered, 64,
+        "every kept-alive connection of the burst is served"
+    );
 }

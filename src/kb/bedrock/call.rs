@@ -59,6 +59,9 @@ pub(super) struct Reply {
     pub(super) upstream_ms: u64,
 }
 
+/// Idle Bedrock connections kept for reuse: the concurrent calls one small instance makes.
+const IDLE_CONNECTIONS: usize = 256;
+
 /// Signs and sends Bedrock calls. Shared by all threads.
 pub(super) struct Client {
     pub(super) agent: Agent,
@@ -77,14 +80,19 @@ enum Outcome {
 impl Client {
     /// Builds the pooled agent: per-attempt budget `timeout`, statuses read as data, no redirects.
     pub(super) fn agent(timeout: Duration) -> Agent {
-        Agent::config_builder()
+        let config = Agent::config_builder()
+            // ureq keeps 3 idle connections per host by default: with more calls in flight,
+            // most would close on return and the next call would pay a new TCP + TLS
+            // handshake. Idle ones still close after 15 s (ureq's max_idle_age).
+            .max_idle_connections(IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent()
+            .build();
+        crate::dns::agent(config)
     }
 
     /// Sends `call`, retrying transient failures up to `max_attempts` in all.

@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // bedrock-mcp patch: a thread woken for a queued task still counts as waiting until
+        // it pops that task, so upstream's `waiting == 0` test queued a burst of connections
+        // behind the few idle threads, where each sat until a served connection closed.
+        // Waiting threads and queued tasks are both counted under this lock: spawn a thread
+        // unless a waiting one is left over for this task.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
