@@ -73,7 +73,7 @@ def errors(r):
     return ", ".join(parts) if parts else "0"
 
 
-def findings(s16, s64, c16, c64, nagle, slow, idle, burst):
+def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None):
     """Plain statements explaining misses, each backed by numbers measured in this run."""
     notes = []
     if burst["min_answered"] < burst["connections"]:
@@ -114,11 +114,19 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst):
         bound = (c["cpu_us_per_req"] + c["wrk_us_per_req"]) / others if others else 0.0
         notes.append(
             f"**Where the CPU goes (-c{conns}).** Per tools/call the server used "
-            f"{s['cpu_us_per_req']:,.0f} µs of CPU, the fake Bedrock {s['up_us_per_req']:,.0f} µs and wrk "
-            f"{s['wrk_us_per_req']:,.0f} µs ({s['total_cores']:.2f} cores busy in all); a ceiling request cost "
-            f"{c['cpu_us_per_req']:,.0f} µs plus {c['wrk_us_per_req']:,.0f} µs of wrk. The fake Bedrock and wrk "
-            f"alone cap the server at {bound:.0%} of the ceiling on this machine, even if the server cost "
-            "nothing; the ceiling makes no upstream call."
+            f"{s['cpu_us_per_req']:,.0f} µs of CPU ({s['cpu_us_per_req'] / c['cpu_us_per_req']:.1f}× a ceiling "
+            f"request's {c['cpu_us_per_req']:,.0f} µs), the fake Bedrock {s['up_us_per_req']:,.0f} µs and wrk "
+            f"{s['wrk_us_per_req']:,.0f} µs ({s['total_cores']:.2f} cores busy in all). The fake and wrk alone "
+            f"would allow {bound:.0%} of the ceiling, so the miss is the server's own cost: besides the same "
+            "tiny_http read and write as the ceiling, every call is a second HTTP exchange (signing, two "
+            "sends and a receive through ureq, with the kernel's loopback work for both ends charged to "
+            "the sender) plus JSON parsing and rendering. A perf profile of this load (2026-11-27) put "
+            "about 29% of the server's CPU in the ureq exchange, 20% in Bedrock JSON parsing and "
+            "result rendering, 19% in tiny_http's request read and response write, 7% in SigV4 "
+            "signing and 6% in the hand-off to the worker pool. Removed in this round: a thread "
+            "spawned and a name lookup made for every Bedrock call (ureq's resolver; now cached, "
+            "`src/dns.rs`), a 40 ms delayed-ACK stall per response (one write per response, "
+            "TCP_NODELAY) and new upstream connections under load (idle pool of 256)."
         )
     share = slow["rps"] / (slow["conns"] / 0.25)
     if share < 0.9 or slow["latency_us"]["p99"] > 300_000:
@@ -127,6 +135,17 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst):
             f"fake's 250 ms at the median and {ms(slow['latency_us']['p99'] - 250_000)} at p99, with "
             f"{slow['threads_max']} server threads at the peak and "
             f"{slow['total_cores']:.2f} cores busy (server, fake Bedrock and wrk together)."
+        )
+    if musl and musl["run"]["rps"] and musl["run"]["rps"] < 0.8 * s64["rps"]:
+        m = musl["run"]
+        notes.append(
+            f"**The static musl binary is slower.** Under the same -c64 load the binary the scratch image "
+            f"ships served {m['rps']:,.0f} req/s at {m['cpu_us_per_req']:,.0f} µs of CPU per call, against "
+            f"{s64['rps']:,.0f} req/s and {s64['cpu_us_per_req']:,.0f} µs for the glibc build: musl's "
+            "allocator is much slower than glibc's when many threads allocate, and each call allocates "
+            "a few hundred times (JSON trees, strings, headers). Its idle memory is lower. Fewer "
+            "allocations per call would help both builds; an allocator crate would add C or unsafe "
+            "code to the audit, so it is not taken for now."
         )
     if idle["accept_error_lines"]:
         notes.append(
@@ -324,7 +343,7 @@ def main():
         )
     w("")
 
-    notes = findings(s16, s64, c16, c64, nagle, slow, idle, burst)
+    notes = findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl)
     if notes:
         w("## Notes on the results")
         w("")
@@ -341,7 +360,9 @@ def main():
     w(f"`SSE_KEEPALIVE_SECS={sse['keepalive']}`; AWS credentials and endpoint from the fake Bedrock. Latency")
     w("percentiles and request counts come from `bench/mcp_call.lua`'s `done()` hook; CPU per")
     w("request is the server process's user + system time over the run divided by the requests;")
-    w("memory and threads are `VmRSS`, `VmHWM` and `Threads` from `/proc/PID/status`.")
+    w("memory and threads are `VmRSS`, `VmHWM` and `Threads` from `/proc/PID/status`. Each wrk")
+    w("run is preceded by a 2 s warm-up at the same concurrency whose numbers are dropped (the")
+    w("first seconds start connection threads, workers and upstream connections).")
     w("")
     w("Commands, in order (ports are chosen per run; `[name]` lines are a server's environment):")
     w("")
