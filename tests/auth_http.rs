@@ -6,65 +6,15 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use serde_json::{json, Value};
+use support::auth::{
+    access_line, assert_not_logged, assert_search_ok, bearer, call, search, start,
+};
 use support::fake_entra::{FakeEntra, CLIENT_ID, TENANT};
-use support::server::{Resp, Server};
+use support::server::Server;
 use support::sse::SseStream;
 
 const VERSION: &str = "2025-06-18";
-
-fn start(fake: &FakeEntra, extra: &[(&str, &str)]) -> Server {
-    let vars = fake.vars(extra);
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Server::local(&pairs)
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn search(id: u64) -> Value {
-    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"search_knowledge_base",
-        "arguments":{"query":"AWS Lambda functions","max_results":3}}})
-}
-
-/// A search on /mcp sent with this Authorization value (if any) and request id.
-fn call(s: &Server, auth: Option<&str>, rid: &str) -> Resp {
-    let mut h = vec![("X-Request-Id", rid)];
-    h.extend(auth.map(|a| ("Authorization", a)));
-    s.mcp(&h, &search(1))
-}
-
-fn assert_search_ok(r: &Resp) {
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v = r.json();
-    assert_eq!(v["result"]["isError"], false, "{v}");
-    let text = v["result"]["content"][0]["text"].as_str().unwrap_or("");
-    assert!(text.to_lowercase().contains("lambda"), "{text}");
-}
-
-/// The access-log line of request `rid` (waits up to 10 s for it).
-fn access_line(s: &Server, rid: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = s
-            .logs()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["msg"] == "request" && v["request_id"] == rid);
-        if let Some(v) = found {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no access log for {rid}:\n{}",
-            s.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Asserts the request was answered `status` and ran nothing: no method, tool, session or user.
 fn assert_not_processed(s: &Server, rid: &str, status: u16) {
@@ -72,18 +22,6 @@ fn assert_not_processed(s: &Server, rid: &str, status: u16) {
     assert_eq!(line["status"], status, "{line}");
     for field in ["rpc_method", "tool", "results", "session", "user"] {
         assert!(line.get(field).is_none(), "{rid} was processed: {line}");
-    }
-}
-
-/// Asserts no secret, nor a JWT's payload or signature part, appears in the server's logs.
-fn assert_not_logged(s: &Server, secrets: &[&str]) {
-    let logs = s.logs();
-    for secret in secrets.iter().filter(|x| !x.is_empty()) {
-        let parts = secret.split('.').filter(|p| p.len() >= 16);
-        for needle in std::iter::once(*secret).chain(parts) {
-            let shown = &needle[..needle.len().min(12)];
-            assert!(!logs.contains(needle), "secret {shown}… is in the logs");
-        }
     }
 }
 

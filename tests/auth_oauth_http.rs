@@ -7,9 +7,11 @@
 mod support;
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::auth::{
+    access_line, assert_not_logged, assert_search_ok, bearer, call, search, start,
+};
 use support::fake_entra::{b64std, enc, parse_pairs, FakeEntra, CLIENT_ID, CLIENT_SECRET, TENANT};
 use support::server::{request, Resp, Server};
 
@@ -19,69 +21,6 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 const PRM: &str = "/.well-known/oauth-protected-resource/mcp";
-
-fn start(fake: &FakeEntra, extra: &[(&str, &str)]) -> Server {
-    let vars = fake.vars(extra);
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Server::local(&pairs)
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-fn search() -> Value {
-    json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_knowledge_base",
-        "arguments":{"query":"AWS Lambda functions","max_results":3}}})
-}
-
-/// A search on /mcp sent with this Authorization value (if any) and request id.
-fn call(s: &Server, auth: Option<&str>, rid: &str) -> Resp {
-    let mut h = vec![("X-Request-Id", rid)];
-    h.extend(auth.map(|a| ("Authorization", a)));
-    s.mcp(&h, &search())
-}
-
-fn assert_search_ok(r: &Resp) {
-    assert_eq!(r.status, 200, "{}", r.body);
-    let v = r.json();
-    assert_eq!(v["result"]["isError"], false, "{v}");
-    let text = v["result"]["content"][0]["text"].as_str().unwrap_or("");
-    assert!(text.to_lowercase().contains("lambda"), "{text}");
-}
-
-/// The access-log line of request `rid` (waits up to 10 s for it).
-fn access_line(s: &Server, rid: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = s
-            .logs()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["msg"] == "request" && v["request_id"] == rid);
-        if let Some(v) = found {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no access log for {rid}:\n{}",
-            s.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Asserts no secret, nor a JWT's payload or signature part, appears in the server's logs.
-fn assert_not_logged(s: &Server, secrets: &[&str]) {
-    let logs = s.logs();
-    for secret in secrets.iter().filter(|x| !x.is_empty()) {
-        let parts = secret.split('.').filter(|p| p.len() >= 16);
-        for needle in std::iter::once(*secret).chain(parts) {
-            let shown = &needle[..needle.len().min(12)];
-            assert!(!logs.contains(needle), "secret {shown}… is in the logs");
-        }
-    }
-}
 
 /// A query string or form body from pairs, percent-encoded independently of the server.
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -183,7 +122,7 @@ fn assert_advertises(s: &Server, headers: &[(&str, &str)], base: &str) {
     }
     let mut h = headers.to_vec();
     h.push(("Content-Type", "application/json"));
-    let r = s.request("POST", "/mcp", &h, &search().to_string());
+    let r = s.request("POST", "/mcp", &h, &search(1).to_string());
     assert_eq!(r.status, 401, "{}", r.body);
     let www = r.header("www-authenticate").unwrap_or("");
     let metadata = format!("resource_metadata=\"{base}{PRM}\"");
@@ -506,7 +445,7 @@ fn foreign_origins_get_403_and_never_a_cors_echo() {
             ("X-Request-Id", rid.as_str()),
         ];
         h.extend(auth.map(|a| ("Authorization", a)));
-        let r = s.request(method, path, &h, &search().to_string());
+        let r = s.request(method, path, &h, &search(1).to_string());
         assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
         assert!(
             r.header("access-control-allow-origin").is_none(),

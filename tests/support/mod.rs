@@ -2,6 +2,7 @@
 // Each test file uses only some of these helpers; the rest would warn as dead code.
 #![allow(dead_code)]
 
+pub mod auth;
 pub mod fake_bedrock;
 pub mod fake_entra;
 pub mod fake_imds;
