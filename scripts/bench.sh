@@ -8,7 +8,7 @@
 # dependency and code size. Load comes from wrk with bench/mcp_call.lua. Targets are
 # reported (PASS/MISS), not asserted: the script fails only when a measurement cannot run.
 #
-# The measurements take about 3 minutes; the two builds (side by side) about 4 more on two
+# The measurements take about 2.5 minutes; the two builds (side by side) about 3 more on two
 # idle cores from a clean clone.
 set -euo pipefail
 
@@ -128,7 +128,7 @@ gnu_cmd=(cargo build --release --locked --bin bedrock-mcp
     --example bench_upstream --example bench_ceiling --example bench_entra)
 musl_cmd=(cargo build --release --locked --target "$musl_target" --target-dir "$musl_dir"
     --bin bedrock-mcp)
-printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]}   # at the same time" >>"$cmds"
+printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
 musl_ok=false
 if $build; then
     log "build: glibc release and static musl release, side by side"
