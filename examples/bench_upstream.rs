@@ -191,10 +191,13 @@ fn answer(shared: &Shared, req: &Incoming, cache: &mut HashMap<Vec<u8>, Vec<u8>>
         return error(403, rejection.code, &rejection.message);
     }
     shared.accepted.fetch_add(1, Relaxed);
-    let retrieve_path = format!("/knowledgebases/{KB_ID}/retrieve");
-    let info_path = format!("/knowledgebases/{KB_ID}");
-    match (req.method.as_str(), req.target.as_str()) {
-        ("POST", t) if t == retrieve_path => {
+    // The target names the knowledge base: "/knowledgebases/{id}" or ".../{id}/retrieve".
+    let op = req
+        .target
+        .strip_prefix("/knowledgebases/")
+        .and_then(|rest| rest.strip_prefix(KB_ID));
+    match (req.method.as_str(), op) {
+        ("POST", Some("/retrieve")) => {
             shared.retrieve_calls.fetch_add(1, Relaxed);
             if let Some(cached) = cache.get(&req.body) {
                 return cached.clone();
@@ -203,7 +206,7 @@ fn answer(shared: &Shared, req: &Incoming, cache: &mut HashMap<Vec<u8>, Vec<u8>>
             cache.insert(req.body.clone(), out.clone());
             out
         }
-        ("GET", t) if t == info_path => {
+        ("GET", Some("")) => {
             let kb = json!({"knowledgeBase": {
                 "knowledgeBaseId": KB_ID, "name": "Fake KB", "description": "A corpus for tests",
                 "status": "ACTIVE", "updatedAt": "2026-01-01T00:00:00Z",
@@ -231,27 +234,23 @@ fn connection(shared: &Shared, stream: TcpStream) {
 }
 
 fn main() -> ExitCode {
-    let latency_ms = match parse_args() {
-        Ok(l) => l,
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench_upstream: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(2)
         }
-    };
-    let listener = match TcpListener::bind("127.0.0.1:0") {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("bench_upstream: cannot bind 127.0.0.1:0: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let url = match listener.local_addr() {
-        Ok(a) => format!("http://{a}"),
-        Err(e) => {
-            eprintln!("bench_upstream: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    }
+}
+
+fn run() -> Result<(), String> {
+    let latency_ms = parse_args()?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind 127.0.0.1:0: {e}"))?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let keys = KeyRing::default();
     keys.add(ACCESS_KEY, SECRET_KEY, None);
     let shared = Arc::new(Shared {
@@ -288,5 +287,5 @@ fn main() -> ExitCode {
         "auth_failures": shared.auth_failures.load(Relaxed),
     });
     println!("{counters}");
-    ExitCode::SUCCESS
+    Ok(())
 }
