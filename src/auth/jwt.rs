@@ -161,7 +161,8 @@ fn missing<'a>(required: &'a [String], held: &[String]) -> Vec<&'a str> {
         .collect()
 }
 
-/// Extracts the token from `Bearer <token>`; other schemes are a malformed request.
+/// Extracts the token from `Bearer <token>`. Another scheme (`Basic …`) carries no bearer
+/// token, so it is answered like a missing one: 401 with the challenge that starts OAuth.
 fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header.map(str::trim).unwrap_or("");
     if value.is_empty() {
@@ -169,9 +170,7 @@ fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     }
     let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::InvalidRequest(
-            "Authorization header must use the Bearer scheme".into(),
-        ));
+        return Err(AuthError::MissingToken);
     }
     let token = rest.trim();
     if token.is_empty() {
@@ -336,12 +335,18 @@ mod tests {
         assert_eq!(bearer_token(Some("  ")), Err(AuthError::MissingToken));
         assert_eq!(bearer_token(Some("Bearer")), Err(AuthError::MissingToken));
         assert_eq!(bearer_token(Some("bearer  abc ")), Ok("abc"));
-        assert_eq!(
-            bearer_token(Some("Basic dXNlcjpwdw=="))
-                .unwrap_err()
-                .status(),
-            400
-        );
+        for other in [
+            "Basic dXNlcjpwdw==",
+            "Digest x=1",
+            "Negotiate",
+            "bearerx abc",
+        ] {
+            assert_eq!(
+                bearer_token(Some(other)),
+                Err(AuthError::MissingToken),
+                "{other}"
+            );
+        }
         assert_eq!(bearer_token(Some("Bearer a b")).unwrap_err().status(), 400);
     }
 

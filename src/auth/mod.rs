@@ -1,15 +1,19 @@
 //! Entra ID sign-in: JWT validation against a cached JWKS, and the OAuth proxy for claude.ai.
 //!
-//! Owns settings (settings.rs), the ring crypto provider (crypto.rs), token validation
-//! (jwt.rs), the key cache (jwks.rs) and the OAuth proxy (oauth.rs). Knows nothing of
+//! Owns settings (settings.rs, secret.rs), the ring crypto provider (crypto.rs), token
+//! validation (jwt.rs), the key cache (jwks.rs) and the OAuth proxy (oauth.rs), with its
+//! stateless client registration (register.rs) and metadata-document ids (client_id.rs). Knows nothing of
 //! tiny_http: inputs are strings and bytes, outputs plain data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
+pub mod client_id;
 pub mod crypto;
 pub mod error;
 pub mod jwks;
 pub mod jwt;
 pub mod oauth;
+pub mod register;
+pub mod secret;
 pub mod settings;
 
 use std::sync::OnceLock;

@@ -1,15 +1,18 @@
 //! The OAuth proxy on the MCP origin: RFC 9728/8414 metadata, `/authorize` and `/token`.
 //!
 //! claude.ai talks OAuth to this server; we check its requests (allowlisted redirect URIs,
-//! PKCE S256), rewrite scopes to this API's fully-qualified ones, drop `resource` (Entra v2
-//! refuses it, AADSTS9010010) and relay to Entra. Must never log codes, tokens or secrets,
-//! and must never redirect to a redirect URI that is not on the allowlist.
+//! PKCE S256), map allow-listed metadata-document client ids onto the Entra app (client_id.rs),
+//! rewrite scopes to this API's fully-qualified ones, drop `resource` (Entra v2 refuses it,
+//! AADSTS9010010), add the server's client secret when the client sent none, and relay to
+//! Entra. Must never log codes, tokens or secrets, and must never redirect to a redirect URI
+//! that is not on the allowlist.
 
 use std::fmt;
 
 use crate::util::percent_encode;
 use serde_json::{json, Value};
 
+use super::client_id;
 use super::settings::AuthSettings;
 
 /// Largest `/token` form body we accept.
@@ -32,7 +35,8 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
+    /// A 400 with this RFC 6749 (or RFC 7591) error code.
+    pub(crate) fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
         OAuthError {
             status: 400,
             error,
@@ -91,6 +95,8 @@ pub fn authorization_server_metadata(settings: &AuthSettings, base_url: &str) ->
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
+        "registration_endpoint": format!("{base}/register"),
+        "client_id_metadata_document_supported": !settings.client_metadata_urls.is_empty(),
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
@@ -110,7 +116,7 @@ pub fn authorize(settings: &AuthSettings, query: &str) -> Result<String, OAuthEr
     };
     let redirect_uri = require(get("redirect_uri"), "redirect_uri")?;
     check_redirect_uri(settings, redirect_uri)?;
-    let client_id = require(get("client_id"), "client_id")?;
+    let client_id = client_id::upstream(settings, require(get("client_id"), "client_id")?)?;
     match get("response_type") {
         Some("code") => {}
         Some(_) => {
@@ -227,6 +233,18 @@ fn prepare_token<'a>(
     if basic.is_none() && get("client_id").is_none() {
         return Err(OAuthError::bad("invalid_request", "client_id is required"));
     }
+    if basic
+        .and_then(basic_user)
+        .is_some_and(|id| client_id::is_url_shaped(&id))
+    {
+        return Err(OAuthError::bad(
+            "invalid_client",
+            "a client metadata document client has no secret: send client_id in the form, without HTTP Basic",
+        ));
+    }
+    let upstream_id = get("client_id")
+        .map(|id| client_id::upstream(settings, id))
+        .transpose()?;
     let grant = require(get("grant_type"), "grant_type")?;
     let mut keep = vec!["grant_type", "client_id", "client_secret"];
     match grant {
@@ -252,9 +270,29 @@ fn prepare_token<'a>(
     }
     let mut form: Form = keep
         .iter()
-        .filter_map(|&k| get(k).map(|v| (k.to_string(), v.to_string())))
+        .filter_map(|&k| match (k, upstream_id) {
+            ("client_id", Some(id)) => Some((k.to_string(), id.to_string())),
+            _ => get(k).map(|v| (k.to_string(), v.to_string())),
+        })
         .collect();
     form.push(("scope".into(), settings.upstream_scope()));
+    // A registered or metadata-document client is public; a Web-platform Entra app still
+    // wants a secret (AADSTS7000218), so the server supplies its own, for its own app only.
+    let secretless = basic.is_none() && get("client_secret").is_none();
+    if let (true, Some(secret), Some(id)) = (secretless, &settings.client_secret, upstream_id) {
+        if id == settings.client_id {
+            let value = secret.reveal().map_err(|why| {
+                log::error!("oauth token: {why}");
+                OAuthError {
+                    status: 500,
+                    error: "server_error",
+                    description: "The server cannot read its Entra client secret;                         its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE"
+                        .into(),
+                }
+            })?;
+            form.push(("client_secret".into(), value));
+        }
+    }
     log::info!("oauth token: grant_type={grant} relayed to Entra");
     Ok((form, basic))
 }
@@ -298,6 +336,14 @@ fn relay(settings: &AuthSettings, form: &Form, basic: Option<&str>) -> TokenRepl
     }
     log::info!("oauth token: Entra answered {status}");
     TokenReply { status, body }
+}
+
+/// The client id in an HTTP Basic header (RFC 6749 §2.3.1: form-encoded, then base64).
+fn basic_user(header: &str) -> Option<String> {
+    let decoded = crate::util::base64_decode(header.get(6..)?.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    crate::util::percent_decode(user)
 }
 
 fn require<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, OAuthError> {

@@ -1,10 +1,13 @@
 //! Entra ID settings: parses and validates the auth variables from [`Vars`].
 //!
 //! Owns the defaults (audiences, scopes, redirect allowlist, cache lifetimes) and the URLs
-//! derived from them. Must not do I/O: it only turns strings into a checked [`AuthSettings`].
+//! derived from them. Must not do I/O: it only turns strings into a checked [`AuthSettings`]
+//! (the client-secret file is read when used, by secret.rs).
 
 use std::time::Duration;
 
+use super::client_id;
+use super::secret::ClientSecret;
 use crate::config::{ConfigError, Vars};
 
 /// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
@@ -25,7 +28,8 @@ pub const GRAPH_AUDIENCES: [&str; 2] = [
     "https://graph.microsoft.com",
 ];
 
-/// Validated Entra ID settings (ids and URLs only: no secrets live here).
+/// Validated Entra ID settings: ids and URLs, plus where the optional client secret lives
+/// (its `Debug` is redacted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSettings {
     /// Directory (tenant) GUID, lower-cased.
@@ -42,6 +46,10 @@ pub struct AuthSettings {
     pub scopes: Vec<String>,
     /// Exact redirect URIs the OAuth proxy accepts.
     pub redirect_uris: Vec<String>,
+    /// Client ID Metadata Document URLs accepted as client ids (empty: CIMD off).
+    pub client_metadata_urls: Vec<String>,
+    /// The secret the proxy adds to token requests that carry none (Web-platform apps).
+    pub client_secret: Option<ClientSecret>,
     /// App roles a token must all carry (`roles` claim).
     pub required_roles: Vec<String>,
     /// Delegated scopes a token must all carry (`scp` claim, short names).
@@ -114,6 +122,8 @@ impl AuthSettings {
             public_base_url,
             scopes,
             redirect_uris,
+            client_metadata_urls: client_id::metadata_urls(vars)?,
+            client_secret: ClientSecret::from_vars(vars)?,
             required_roles: split_list(vars.get("AUTH_REQUIRED_ROLES").unwrap_or("")),
             required_scopes,
             jwks_cache_ttl: Duration::from_secs(vars.number(

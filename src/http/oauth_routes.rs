@@ -1,10 +1,11 @@
 //! The OAuth endpoints on the MCP origin: discovery metadata, `/authorize` and `/token`
-//! (a proxy to Entra ID). All are 404 when auth is off; none is behind the auth gate.
+//! (a proxy to Entra ID), and stateless client registration at `/register`. All are 404 when
+//! auth is off; none is behind the auth gate.
 
 use super::app::App;
 use super::request::HttpRequest;
 use super::response::Reply;
-use crate::auth::oauth;
+use crate::auth::{oauth, register};
 
 /// Answers a `/.well-known/*`, `/authorize`, `/token` or `/register` request.
 pub fn handle(app: &App, req: &HttpRequest) -> Reply {
@@ -23,10 +24,16 @@ pub fn handle(app: &App, req: &HttpRequest) -> Reply {
     };
     match req.path.trim_end_matches('/') {
         "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp" => {
-            get_only(Reply::json(200, &oauth::protected_resource_metadata(settings, &base)))
+            get_only(Reply::json(
+                200,
+                &oauth::protected_resource_metadata(settings, &base),
+            ))
         }
         "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => {
-            get_only(Reply::json(200, &oauth::authorization_server_metadata(settings, &base)))
+            get_only(Reply::json(
+                200,
+                &oauth::authorization_server_metadata(settings, &base),
+            ))
         }
         "/authorize" => get_only(match oauth::authorize(settings, &req.query) {
             Ok(location) => Reply::empty(302).with_header("Location", location),
@@ -48,12 +55,20 @@ pub fn handle(app: &App, req: &HttpRequest) -> Reply {
                 body: reply.body,
             }
         }
-        "/token" => Reply::error(405, "invalid_request", "use POST with a form body").with_header("Allow", "POST"),
+        "/token" => Reply::error(405, "invalid_request", "use POST with a form body")
+            .with_header("Allow", "POST"),
+        "/register" if req.method == "POST" => {
+            match register::register(settings, req.header("content-type"), &req.body) {
+                Ok(answer) => Reply::json(201, &answer),
+                Err(e) => Reply::json(e.status, &e.body()),
+            }
+        }
         "/register" => Reply::error(
-            404,
+            405,
             "invalid_request",
-            "Dynamic client registration is not supported (Entra ID has none): enter the Entra application's client ID and secret in the connector's advanced settings",
-        ),
+            "use POST with a JSON body (RFC 7591)",
+        )
+        .with_header("Allow", "POST"),
         _ => Reply::error(404, "not_found", "No such discovery document"),
     }
 }

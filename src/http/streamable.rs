@@ -132,9 +132,26 @@ fn batch(
     session: Option<Version>,
     format: Format,
 ) -> Handled {
-    let version = session
-        .or_else(|| req.header("mcp-protocol-version").and_then(Version::parse))
-        .unwrap_or(Version::V2025_03_26);
+    let header = req.header("mcp-protocol-version").map(str::trim);
+    let version = match (header.map(|h| (h, Version::parse(h))), session) {
+        (Some((h, None)), _) => {
+            return Handled::reply(rpc_reply(
+                400,
+                &RpcError::new(
+                    None,
+                    jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+                    format!(
+                        "Unsupported MCP-Protocol-Version {h:?}: this server supports {}",
+                        Version::all().join(", ")
+                    ),
+                )
+                .with_data(json!({ "supported": Version::all(), "requested": h })),
+            ));
+        }
+        (_, Some(s)) => s,
+        (Some((_, Some(v))), None) => v,
+        (None, None) => Version::V2025_03_26,
+    };
     if version != Version::V2025_03_26 {
         return Handled::reply(rpc_reply(400, &RpcError::new(None, jsonrpc::INVALID_REQUEST, format!(
             "Invalid Request: JSON-RPC batches are only allowed in protocol version 2025-03-26, not {}; send one message per POST",
@@ -249,15 +266,16 @@ fn message_version(
     match header {
         None => Ok(session.unwrap_or(Version::V2025_03_26)),
         Some(h) => match (Version::parse(h), session) {
-            // A session's revision wins: claude.ai has been seen sending a newer header than it negotiated.
-            (_, Some(s)) => Ok(s),
+            // A session's revision wins over another one we speak: claude.ai has been seen
+            // sending a newer header than it negotiated. A revision we do not speak is refused below.
+            (Some(_), Some(s)) => Ok(s),
             (Some(v), None) if !v.is_modern() => Ok(v),
             // A modern header needs the modern _meta (required field → Invalid params).
             (Some(_), None) => Err((400, RpcError::new(id, jsonrpc::INVALID_PARAMS, format!(
                 "Invalid params: MCP-Protocol-Version is {h} but the request has no _meta[\"{META_PROTOCOL_VERSION}\"]; \
                  put the protocol version in the request's _meta, or send initialize to use an earlier revision"
             )))),
-            (None, None) => Err((400, RpcError::new(id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!(
+            (None, _) => Err((400, RpcError::new(id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!(
                 "Unsupported MCP-Protocol-Version {h:?}: this server supports {}", Version::all().join(", ")
             )).with_data(json!({ "supported": Version::all(), "requested": h })))),
         },

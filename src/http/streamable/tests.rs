@@ -54,6 +54,32 @@ fn initialize_mints_a_session_that_carries_the_revision() {
         json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}),
     );
     assert_eq!(h.version, Some(Version::V2025_06_18));
+    // A revision this server does not speak is refused even inside a session, batch or not.
+    let list = json!({"jsonrpc":"2.0","id":4,"method":"tools/list"});
+    for message in [list.clone(), json!([list])] {
+        let h = post_json(
+            &[
+                BOTH,
+                ("Mcp-Session-Id", &sid),
+                ("MCP-Protocol-Version", "2099-01-01"),
+            ],
+            message.clone(),
+        );
+        assert_eq!(h.reply.status, 400, "{message}");
+        let v = body(&h);
+        assert_eq!(
+            v["error"]["code"].as_i64(),
+            Some(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION),
+            "{v}"
+        );
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("2025-06-18"),
+            "{v}"
+        );
+    }
 }
 
 #[test]
