@@ -190,12 +190,20 @@ fn bad_tokens(fake: &FakeEntra) -> Vec<Bad> {
             error: "invalid_token",
             says: "Missing bearer token",
         },
+        // Another scheme carries no bearer token: the plain challenge, so the client starts OAuth.
         Bad {
-            name: "Basic x",
-            auth: Some("Basic x".into()),
-            status: 400,
-            error: "invalid_request",
-            says: "Bearer",
+            name: "Basic credentials",
+            auth: Some("Basic dXNlcjpwYXNzd29yZA==".into()),
+            status: 401,
+            error: "invalid_token",
+            says: "Missing bearer token",
+        },
+        Bad {
+            name: "Digest credentials",
+            auth: Some("Digest username=\"u\", response=\"x\"".into()),
+            status: 401,
+            error: "invalid_token",
+            says: "Missing bearer token",
         },
     ]
 }

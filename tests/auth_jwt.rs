@@ -204,11 +204,10 @@ fn header_shapes() {
         );
         assert!(!challenge.contains("error="), "{challenge}");
     }
+    // Basic credentials are no bearer token: a plain 401 challenge, so clients start OAuth.
     let basic = auth.authenticate(Some("Basic dXNlcjpwYXNz")).unwrap_err();
-    assert_eq!(
-        (basic.status(), basic.error_code()),
-        (400, "invalid_request")
-    );
+    assert_eq!(basic, AuthError::MissingToken);
+    assert!(!basic.www_authenticate("u", "s").contains("error="));
     let expired = check(&auth, &fake.expired()).unwrap_err();
     assert_eq!(
         expired.www_authenticate("https://m/rm", "s"),
@@ -709,4 +708,11 @@ fn metadata_documents() {
     assert_eq!(asm["token_endpoint"], "https://mcp.example/token");
     assert_eq!(asm["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(asm["scopes_supported"], json!([scope]));
+    // claude.ai registers (RFC 7591), or uses its metadata document only when both hold.
+    assert_eq!(asm["registration_endpoint"], "https://mcp.example/register");
+    assert_eq!(asm["client_id_metadata_document_supported"], true);
+    let methods = asm["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap();
+    assert!(methods.contains(&json!("none")), "{asm}");
 }

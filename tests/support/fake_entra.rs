@@ -1,6 +1,8 @@
 //! A fake Entra ID tenant on 127.0.0.1: OpenID configuration, JWKS (rotatable, can go down),
-//! authorize (records the query, issues PKCE-bound codes), token (checks PKCE and client
-//! credentials, refuses `resource` like AADSTS9010010) and RS256 token minting.
+//! authorize (records the query, checks the app's registered redirect URIs, issues PKCE-bound
+//! codes), token (checks PKCE and client credentials the way the app's platform demands: a Web
+//! app needs its secret, AADSTS7000218; a public client must send none, AADSTS700025; refuses
+//! `resource` like AADSTS9010010) and RS256 token minting.
 //!
 //! Test-only: signs with the throwaway keys in tests/fixtures; never talks to the network.
 
@@ -20,6 +22,11 @@ pub const TENANT: &str = "4c7f2a2e-9a63-4b5e-8d4f-0c1e2a3b4c5d";
 pub const CLIENT_ID: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
 /// Its client secret (test-only).
 pub const CLIENT_SECRET: &str = "fake-secret~not-a-real-one";
+/// Redirect URIs registered on the fake app (claude.ai's and claude.com's callbacks).
+pub const REGISTERED_REDIRECTS: [&str; 2] = [
+    "https://claude.ai/api/mcp/auth_callback",
+    "https://claude.com/api/mcp/auth_callback",
+];
 /// Another tenant, for cross-tenant tokens.
 pub const OTHER_TENANT: &str = "99999999-8888-7777-6666-555555555555";
 
@@ -85,6 +92,9 @@ struct State {
     codes: HashMap<String, Grant>,
     refresh_tokens: HashMap<String, String>,
     issued: u64,
+    /// Redirect URIs on the "Mobile and desktop applications" platform (public client);
+    /// false: the "Web" platform, a confidential client that needs its secret.
+    public_client: bool,
 }
 
 /// The running fake; stops on drop.
@@ -184,6 +194,12 @@ impl FakeEntra {
     /// Delays each JWKS answer (to pile requests up behind a fetch).
     pub fn set_jwks_delay(&self, delay: Duration) {
         self.lock().jwks_delay = delay;
+    }
+
+    /// Registers the redirect URIs under the public-client platform (true) or Web (false, the
+    /// default), which decides whether the token endpoint demands or forbids a client secret.
+    pub fn set_public_client(&self, public: bool) {
+        self.lock().public_client = public;
     }
 
     /// Query strings received at /authorize.
@@ -421,14 +437,25 @@ impl Ctx {
         if p.contains_key("resource") {
             return error(400, "invalid_target", "AADSTS9010010: The resource parameter provided in the request doesn't match with the requested scopes.");
         }
-        if get("client_id") != CLIENT_ID
-            || get("response_type") != "code"
-            || get("redirect_uri").is_empty()
-        {
+        if get("client_id") != CLIENT_ID {
+            return error(
+                400,
+                "unauthorized_client",
+                "AADSTS700016: Application with identifier was not found in the directory.",
+            );
+        }
+        if get("response_type") != "code" || get("redirect_uri").is_empty() {
             return error(
                 400,
                 "invalid_request",
-                "AADSTS900144: bad client_id, response_type or redirect_uri",
+                "AADSTS900144: bad response_type or redirect_uri",
+            );
+        }
+        if !REGISTERED_REDIRECTS.contains(&get("redirect_uri")) {
+            return error(
+                400,
+                "invalid_request",
+                "AADSTS50011: The redirect URI specified in the request does not match the redirect URIs configured for the application.",
             );
         }
         if get("code_challenge").is_empty() || get("code_challenge_method") != "S256" {
@@ -467,7 +494,29 @@ impl Ctx {
                 b64std(format!("{CLIENT_ID}:{CLIENT_SECRET}").as_bytes())
             ));
         let form_ok = get("client_id") == CLIENT_ID && get("client_secret") == CLIENT_SECRET;
-        if !(basic_ok || form_ok) {
+        let presented = authorization.is_some() || p.contains_key("client_secret");
+        if st.public_client {
+            if presented {
+                return error(
+                    401,
+                    "invalid_client",
+                    "AADSTS700025: Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+                );
+            }
+            if get("client_id") != CLIENT_ID {
+                return error(
+                    400,
+                    "unauthorized_client",
+                    "AADSTS700016: Application with identifier was not found in the directory.",
+                );
+            }
+        } else if !presented {
+            return error(
+                401,
+                "invalid_client",
+                "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            );
+        } else if !(basic_ok || form_ok) {
             return error(
                 401,
                 "invalid_client",
