@@ -239,6 +239,18 @@ impl<'a> Claude<'a> {
             ("MCP-Protocol-Version", "2025-06-18"),
         ];
         assert_search_ok(&self.server.mcp(&h, &search(2)));
+        // Another revision we speak is tolerated (the session's wins); one we do not is a 400.
+        let mut other = h.to_vec();
+        other[2].1 = "2025-11-25";
+        assert_search_ok(&self.server.mcp(&other, &search(3)));
+        other[2].1 = "2099-01-01";
+        let r = self.server.mcp(&other, &search(4));
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.body.contains("2025-06-18"),
+            "names what we speak: {}",
+            r.body
+        );
     }
 }
 

@@ -286,7 +286,7 @@ fn prepare_token<'a>(
                 OAuthError {
                     status: 500,
                     error: "server_error",
-                    description: "The server cannot read its Entra client secret;                         its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE"
+                    description: "The server cannot read its Entra client secret; its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE"
                         .into(),
                 }
             })?;

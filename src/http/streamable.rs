@@ -5,7 +5,8 @@
 //! legacy revision (recorded in the session id we mint); a request carrying
 //! `_meta["io.modelcontextprotocol/protocolVersion"]` is modern and its headers must match
 //! its body; anything else uses the session's revision, then the `MCP-Protocol-Version`
-//! header, then 2025-03-26. No state is kept, so replicas need no stickiness.
+//! header, then 2025-03-26 (a header naming a revision we do not speak is a 400 even inside a
+//! session). No state is kept, so replicas need no stickiness.
 
 use super::request::HttpRequest;
 use super::response::Reply;
@@ -135,18 +136,7 @@ fn batch(
     let header = req.header("mcp-protocol-version").map(str::trim);
     let version = match (header.map(|h| (h, Version::parse(h))), session) {
         (Some((h, None)), _) => {
-            return Handled::reply(rpc_reply(
-                400,
-                &RpcError::new(
-                    None,
-                    jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
-                    format!(
-                        "Unsupported MCP-Protocol-Version {h:?}: this server supports {}",
-                        Version::all().join(", ")
-                    ),
-                )
-                .with_data(json!({ "supported": Version::all(), "requested": h })),
-            ));
+            return Handled::reply(rpc_reply(400, &unsupported_header(None, h)))
         }
         (_, Some(s)) => s,
         (Some((_, Some(v))), None) => v,
@@ -275,11 +265,22 @@ fn message_version(
                 "Invalid params: MCP-Protocol-Version is {h} but the request has no _meta[\"{META_PROTOCOL_VERSION}\"]; \
                  put the protocol version in the request's _meta, or send initialize to use an earlier revision"
             )))),
-            (None, _) => Err((400, RpcError::new(id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, format!(
-                "Unsupported MCP-Protocol-Version {h:?}: this server supports {}", Version::all().join(", ")
-            )).with_data(json!({ "supported": Version::all(), "requested": h })))),
+            (None, _) => Err((400, unsupported_header(id, h))),
         },
     }
+}
+
+/// The answer to an `MCP-Protocol-Version` this server does not speak, session or not.
+fn unsupported_header(id: Option<jsonrpc::RequestId>, h: &str) -> RpcError {
+    RpcError::new(
+        id,
+        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+        format!(
+            "Unsupported MCP-Protocol-Version {h:?}: this server supports {}",
+            Version::all().join(", ")
+        ),
+    )
+    .with_data(json!({ "supported": Version::all(), "requested": h }))
 }
 
 /// 2026-07-28: `MCP-Protocol-Version`, `Mcp-Method` and (for tools/call) `Mcp-Name` must be
