@@ -8,6 +8,9 @@ mod support;
 
 mod bodies;
 mod connections;
+mod forwarded;
 mod heads;
+mod owner;
 mod raw;
+mod secrets;
 mod slow;
