@@ -31,7 +31,8 @@ impl App {
         identity: KbIdentity,
         auth: Option<Authenticator>,
     ) -> App {
-        let hub = Hub::new(settings.max_sse_sessions);
+        // A stream must take each write within one keep-alive period, or it is closed.
+        let hub = Hub::new(settings.max_sse_sessions, settings.sse_keepalive);
         App {
             settings,
             mcp,

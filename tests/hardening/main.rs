@@ -14,3 +14,4 @@ mod owner;
 mod raw;
 mod secrets;
 mod slow;
+mod sse_writes;
