@@ -203,6 +203,8 @@ impl Session {
             return;
         }
         ob.closed = true;
+        // Only an idle writer is here, and it was flushed, so dropping it under the lock
+        // cannot block; a running writer thread holds its own and drops it when it sees this.
         ob.writer = None;
         let queued = std::mem::take(&mut ob.queued).len();
         if let Some(why) = why {
