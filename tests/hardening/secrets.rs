@@ -2,7 +2,7 @@
 //! server accepts, the OAuth proxy (/authorize, /token with a form secret and with HTTP Basic,
 //! a refresh) and the Bedrock path (SigV4 with a session token) leave no secret in the output:
 //! not the client secret, Entra's tokens, the AWS secret key or session token, the bearer
-//! token, the SigV4 signature, nor their base64 forms.
+//! token, the SigV4 signature, nor their base64 forms; nor does `check` print one.
 
 use crate::support::auth::{access_line, assert_not_logged, bearer};
 use crate::support::fake_bedrock::FakeBedrock;
@@ -197,4 +197,27 @@ fn no_secret_reaches_the_logs_at_the_most_verbose_level() {
     }
     let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
     assert_not_logged(&s, &refs);
+
+    // `check` reports on stdout: it signs a GetKnowledgeBase with the same credentials.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-mcp"))
+        .env_clear()
+        .arg("check")
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run check");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("status ACTIVE"), "{printed}");
+    for secret in &secrets {
+        assert!(
+            !printed.contains(secret.as_str()),
+            "a secret in check's output"
+        );
+    }
 }
