@@ -6,16 +6,16 @@
 //! keep-alive thread only append frames to it (a short lock, never held across I/O), and a
 //! short-lived writer thread drains it to the socket, so a client that stops reading stalls
 //! its own writer and nobody else. A stream whose writer has not finished a batch within its
-//! deadline (one keep-alive period), or whose backlog passes [`MAX_QUEUED_BYTES`], is closed
-//! with a log line; the keep-alive thread checks this on every round (load balancers cut
-//! idle connections at 60 s). Sessions live in this process only, so this transport needs
+//! deadline (one keep-alive period), or whose backlog passes [`MAX_QUEUED_BYTES`] (or would
+//! take all streams' past [`MAX_BACKLOG_BYTES`]), is closed with a log line; the keep-alive
+//! thread checks this on every round (load balancers cut idle connections at 60 s). Sessions live in this process only, so this transport needs
 //! sticky load balancing.
 
 use crate::log::{fields, Field};
 use crate::mcp::protocol::Version;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,10 @@ type Writer = Box<dyn Write + Send>;
 /// Most bytes waiting for one stream beyond the batch being written; more closes the stream.
 /// Room for a hundred large search results, yet bounded per stream.
 pub const MAX_QUEUED_BYTES: usize = 4 << 20;
+
+/// Most bytes queued or being written over all streams of the process: what stalled clients
+/// can pin in memory before their streams are closed, whatever their number.
+pub const MAX_BACKLOG_BYTES: usize = 16 << 20;
 
 /// Bytes handed to the socket per `write` call: the deadline is checked between calls, so a
 /// client reading a byte at a time cannot keep one call going for long.
@@ -44,6 +48,14 @@ struct Outbox {
     closed: bool,
 }
 
+/// What every stream of a hub shares.
+struct Shared {
+    /// How long one batch may take to reach the socket.
+    deadline: Duration,
+    /// Bytes queued or being written, over all streams.
+    backlog: AtomicUsize,
+}
+
 /// How the keep-alive round found a session.
 enum Health {
     Alive,
@@ -58,8 +70,7 @@ pub struct Session {
     id: String,
     outbox: Mutex<Outbox>,
     version: Mutex<Version>,
-    /// How long one batch may take to reach the socket.
-    deadline: Duration,
+    shared: Arc<Shared>,
     /// The authenticated user who opened it, when auth is on.
     pub owner: Option<String>,
 }
@@ -99,6 +110,15 @@ impl Session {
             self.shut(&mut ob, Some("its backlog passed MAX_QUEUED_BYTES"));
             return false;
         }
+        let before = self.shared.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
+        if before + bytes.len() > MAX_BACKLOG_BYTES {
+            self.shared.backlog.fetch_sub(bytes.len(), Ordering::AcqRel);
+            self.shut(
+                &mut ob,
+                Some("the backlog of all SSE streams passed MAX_BACKLOG_BYTES"),
+            );
+            return false;
+        }
         ob.queued.extend_from_slice(bytes);
         let Some(writer) = ob.writer.take() else {
             return true; // the running writer thread takes it with its next batch
@@ -135,7 +155,9 @@ impl Session {
                 ob.busy_since = Some(Instant::now());
                 std::mem::take(&mut ob.queued)
             };
-            if !self.write_batch(&mut writer, &batch) {
+            let written = self.write_batch(&mut writer, &batch);
+            self.shared.backlog.fetch_sub(batch.len(), Ordering::AcqRel);
+            if !written {
                 return;
             }
         }
@@ -147,7 +169,7 @@ impl Session {
         let mut rest = batch;
         let mut result = Ok(());
         while !rest.is_empty() {
-            if started.elapsed() > self.deadline {
+            if started.elapsed() > self.shared.deadline {
                 self.shut(
                     &mut lock(&self.outbox),
                     Some("a write took longer than its deadline"),
@@ -185,7 +207,10 @@ impl Session {
             if ob.closed {
                 return Health::Gone;
             }
-            if ob.busy_since.is_some_and(|t| t.elapsed() > self.deadline) {
+            if ob
+                .busy_since
+                .is_some_and(|t| t.elapsed() > self.shared.deadline)
+            {
                 self.shut(&mut ob, Some("a write took longer than its deadline"));
                 return Health::Stalled;
             }
@@ -207,6 +232,7 @@ impl Session {
         // cannot block; a running writer thread holds its own and drops it when it sees this.
         ob.writer = None;
         let queued = std::mem::take(&mut ob.queued).len();
+        self.shared.backlog.fetch_sub(queued, Ordering::AcqRel);
         if let Some(why) = why {
             let stalled = ob.busy_since.map_or(0, |t| t.elapsed().as_millis() as u64);
             log::warn!(
@@ -233,8 +259,7 @@ impl Session {
 pub struct Hub {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     max: usize,
-    /// How long one write batch of a stream may take (the keep-alive period).
-    write_deadline: Duration,
+    shared: Arc<Shared>,
     stop: AtomicBool,
     wake: Condvar,
     wake_lock: Mutex<()>,
@@ -268,7 +293,10 @@ impl Hub {
         Hub {
             sessions: Mutex::new(HashMap::new()),
             max,
-            write_deadline,
+            shared: Arc::new(Shared {
+                deadline: write_deadline,
+                backlog: AtomicUsize::new(0),
+            }),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
             wake_lock: Mutex::new(()),
@@ -297,7 +325,7 @@ impl Hub {
                 closed: false,
             }),
             version: Mutex::new(Version::V2024_11_05),
-            deadline: self.write_deadline,
+            shared: self.shared.clone(),
             owner,
         });
         // Register before announcing: a fast client may POST the moment it sees the endpoint.
@@ -525,6 +553,44 @@ mod tests {
         // Once the stuck write returns, its thread drops the socket instead of writing on.
         let _ = go.send(());
         assert!(dropped.recv_timeout(Duration::from_secs(10)).is_ok());
+    }
+
+    /// A stream whose writer is stuck on its endpoint event; keep the sender to hold it.
+    fn stuck(hub: &Hub, id: &str) -> (Arc<Session>, mpsc::Sender<()>) {
+        let (go, go_rx) = mpsc::channel();
+        let (dropped, _) = mpsc::channel();
+        let writer = Stuck { go: go_rx, dropped };
+        assert!(hub.open(id.into(), None, Box::new(writer), "/e"));
+        (hub.get(id).unwrap(), go)
+    }
+
+    #[test]
+    fn stalled_streams_together_pin_at_most_max_backlog_bytes() {
+        let hub = Hub::new(16, Duration::from_secs(3600));
+        let mb = "x".repeat(1 << 20);
+        let per_stream = MAX_QUEUED_BYTES / (1 << 20) - 1;
+        let full = MAX_BACKLOG_BYTES / (per_stream << 20);
+        let held: Vec<_> = (0..full).map(|i| stuck(&hub, &i.to_string())).collect();
+        for (s, _) in &held {
+            for _ in 0..per_stream {
+                assert!(s.send("message", &mb));
+            }
+        }
+        // One more stream finds the process-wide backlog (nearly) used up and is closed.
+        let (last, _go) = stuck(&hub, "last");
+        let taken = (0..per_stream)
+            .take_while(|_| last.send("message", &mb))
+            .count();
+        assert!(taken < per_stream, "{taken} MiB more were queued");
+        hub.ping_all();
+        assert!(hub.get("last").is_none());
+        assert!(held.iter().all(|(s, _)| !lock(&s.outbox).closed));
+        // Closing the stalled streams gives their bytes back.
+        for i in 0..full {
+            hub.remove(&i.to_string());
+        }
+        let (fresh, _go) = stuck(&hub, "fresh");
+        assert!((0..per_stream).all(|_| fresh.send("message", &mb)));
     }
 
     #[test]
