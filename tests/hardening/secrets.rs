@@ -2,7 +2,8 @@
 //! server accepts, the OAuth proxy (/authorize, /token with a form secret and with HTTP Basic,
 //! a refresh) and the Bedrock path (SigV4 with a session token) leave no secret in the output:
 //! not the client secret, Entra's tokens, the AWS secret key or session token, the bearer
-//! token, the SigV4 signature, nor their base64 forms; nor does `check` print one.
+//! token, the SigV4 signature, nor their base64 forms (stderr and stdout are searched); nor
+//! does `check` print one.
 
 use crate::support::auth::{access_line, assert_not_logged, bearer};
 use crate::support::fake_bedrock::FakeBedrock;
