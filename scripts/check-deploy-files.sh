@@ -231,6 +231,21 @@ for c in td.get("containerDefinitions", []):
         fail(f"{path}: containerPort 8000 is missing")
 ok(f"{path} checked")
 
+# Forwarded headers: trusted where a load balancer we ship for sets them, never in local dev.
+env = {e.get("name"): e.get("value") for c in td.get("containerDefinitions", [])
+       for e in c.get("environment", [])}
+if env.get("TRUST_FORWARDED_HEADERS") != "true":
+    fail(f"{path}: TRUST_FORWARDED_HEADERS must be \"true\" (the ALB sets X-Forwarded-Proto)")
+cm = [d for d in docs.get("deployment/k8s/configmap.yaml", []) if isinstance(d, dict)]
+if not any((d.get("data") or {}).get("TRUST_FORWARDED_HEADERS") == "true" for d in cm):
+    fail("deployment/k8s/configmap.yaml: TRUST_FORWARDED_HEADERS must be \"true\" (the Ingress sets X-Forwarded-*)")
+for path, want in (("docker-compose.ecr.yml", True), ("docker-compose.yml", False)):
+    svc = (((docs.get(path) or [{}])[0] or {}).get("services") or {}).get("bedrock-mcp") or {}
+    has = "TRUST_FORWARDED_HEADERS" in (svc.get("environment") or {})
+    if has != want:
+        fail(f"{path}: TRUST_FORWARDED_HEADERS should {'' if want else 'not '}be set (load balancer in front: {want})")
+ok("TRUST_FORWARDED_HEADERS set where a load balancer sets X-Forwarded-*")
+
 # Kubernetes Deployment.
 for path, ds in docs.items():
     for d in ds:

@@ -125,6 +125,9 @@ fn serve(config: Config) -> ExitCode {
         Err(e) => return fail(2, &e.to_string()),
     };
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
+    if let Some(warning) = http::base_url_warning(&config.server, auth.is_some()) {
+        log::warn!("{warning}");
+    }
     let app = Arc::new(App::new(
         config.server.clone(),
         Mcp::new(kb),

@@ -4,6 +4,10 @@
 //! Structured fields travel inside the message: [`fields`] renders `key=value` pairs as a
 //! JSON fragment that the formatter splices into the line, so no extra crate is needed.
 //! Nothing here may ever receive a token or secret: callers pass only ids and names.
+//!
+//! Other crates' log records are capped at WARN whatever LOG_LEVEL says, and TRACE is not a
+//! level we offer: at TRACE the HTTP client (ureq) dumps whole requests and responses, which
+//! carry the client secret, Entra's tokens and the SigV4 headers.
 
 use crate::rfc3339::format_millis as rfc3339;
 use crate::util::json_escape_into;
@@ -48,10 +52,13 @@ pub fn fields(msg: &str, pairs: &[(&str, Option<Field<'_>>)]) -> String {
     out
 }
 
-/// Maps the seed's LOG_LEVEL names (DEBUG, INFO, WARNING, ERROR, …) to a filter.
+/// Targets of our own records: the crate's modules and the access log.
+const OWN_TARGETS: [&str; 2] = ["bedrock_mcp", "access"];
+
+/// Maps the seed's LOG_LEVEL names (DEBUG, INFO, WARNING, ERROR, …) to a filter; TRACE is
+/// refused (see the module header), so DEBUG is the most verbose level.
 pub fn parse_level(raw: &str) -> Option<log::LevelFilter> {
     Some(match raw.to_ascii_uppercase().as_str() {
-        "TRACE" => log::LevelFilter::Trace,
         "DEBUG" => log::LevelFilter::Debug,
         "INFO" => log::LevelFilter::Info,
         "WARN" | "WARNING" => log::LevelFilter::Warn,
@@ -61,14 +68,16 @@ pub fn parse_level(raw: &str) -> Option<log::LevelFilter> {
     })
 }
 
-/// Installs the logger. Dependencies' chatter (rustls, ureq) is capped at WARN unless DEBUG+.
+/// Installs the logger: our records at `level`, every other crate's at WARN at most.
 pub fn init(level: log::LevelFilter, json: bool) {
     let mut builder = env_logger::Builder::new();
-    builder.filter_level(level);
-    if level < log::LevelFilter::Debug {
-        for noisy in ["rustls", "ureq", "ureq_proto", "tiny_http"] {
-            builder.filter_module(noisy, log::LevelFilter::Warn);
-        }
+    // Never more verbose than DEBUG, even if a caller passes TRACE.
+    let level = level.min(log::LevelFilter::Debug);
+    // The default covers every target not listed below: ureq, ureq_proto, rustls, tiny_http
+    // and whatever a dependency upgrade brings, whose DEBUG/TRACE output we have not audited.
+    builder.filter_level(level.min(log::LevelFilter::Warn));
+    for own in OWN_TARGETS {
+        builder.filter_module(own, level);
     }
     builder.target(env_logger::Target::Stderr);
     builder.format(move |buf, record| {
@@ -169,5 +178,6 @@ mod tests {
         assert_eq!(parse_level("WARNING"), Some(log::LevelFilter::Warn));
         assert_eq!(parse_level("debug"), Some(log::LevelFilter::Debug));
         assert_eq!(parse_level("loud"), None);
+        assert_eq!(parse_level("TRACE"), None, "TRACE would log secrets");
     }
 }

@@ -200,7 +200,8 @@ fn discovery_and_challenges_use_public_base_url_when_set() {
 #[test]
 fn without_public_base_url_discovery_follows_host_and_forwarded_headers() {
     let fake = FakeEntra::start();
-    let s = start(&fake, &[]);
+    // Behind a load balancer we control; tests/hardening/forwarded.rs covers the default (off).
+    let s = start(&fake, &[("TRUST_FORWARDED_HEADERS", "true")]);
     assert_advertises(&s, &[], &s.url);
     let forwarded = [
         ("X-Forwarded-Proto", "https"),

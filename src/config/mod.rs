@@ -61,6 +61,12 @@ impl Config {
     pub fn from_vars(vars: Vars) -> Result<Config, ConfigError> {
         let log_level = match vars.get("LOG_LEVEL") {
             None => log::LevelFilter::Info,
+            Some(raw) if raw.eq_ignore_ascii_case("trace") => {
+                return Err(ConfigError::new(
+                    "LOG_LEVEL",
+                    "TRACE is not offered: it would put tokens and secrets from the HTTP client's wire dumps in the logs; use DEBUG, the most verbose level",
+                ))
+            }
             Some(raw) => crate::log::parse_level(raw).ok_or_else(|| {
                 ConfigError::new(
                     "LOG_LEVEL",
@@ -183,6 +189,10 @@ mod tests {
             ),
             (
                 vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "LOUD")],
+                "LOG_LEVEL",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "trace")],
                 "LOG_LEVEL",
             ),
             (

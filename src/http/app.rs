@@ -31,7 +31,8 @@ impl App {
         identity: KbIdentity,
         auth: Option<Authenticator>,
     ) -> App {
-        let hub = Hub::new(settings.max_sse_sessions);
+        // A stream must take each write within one keep-alive period, or it is closed.
+        let hub = Hub::new(settings.max_sse_sessions, settings.sse_keepalive);
         App {
             settings,
             mcp,
@@ -43,25 +44,48 @@ impl App {
     }
 
     /// The base URL clients reach us at: PUBLIC_BASE_URL, else derived from the request's
-    /// X-Forwarded-Proto/X-Forwarded-Host or Host (the load balancer terminates TLS).
+    /// Host, or from X-Forwarded-Proto/X-Forwarded-Host when TRUST_FORWARDED_HEADERS is on
+    /// (a load balancer that terminates TLS sets them; anyone else could forge them).
     pub fn base_url(&self, req: &super::request::HttpRequest) -> String {
         if let Some(base) = &self.settings.public_base_url {
             return base.clone();
         }
         let first = |v: &str| v.split(',').next().unwrap_or("").trim().to_string();
-        let proto = req
-            .header("x-forwarded-proto")
+        let forwarded = |name: &str| {
+            self.settings
+                .trust_forwarded
+                .then(|| req.header(name))
+                .flatten()
+        };
+        let proto = forwarded("x-forwarded-proto")
             .map(first)
             .filter(|p| p == "https" || p == "http")
             .unwrap_or_else(|| "http".to_string());
-        let host = req
-            .header("x-forwarded-host")
+        let host = forwarded("x-forwarded-host")
             .or_else(|| req.header("host"))
             .map(first)
             .filter(|h| valid_host(h))
             .unwrap_or_else(|| format!("localhost:{}", self.settings.port));
         format!("{proto}://{host}")
     }
+}
+
+/// The start-up warning for auth without PUBLIC_BASE_URL, if it applies: the URLs in the
+/// OAuth metadata and 401 challenges then come from each request's headers.
+pub fn base_url_warning(settings: &super::ServerSettings, auth_on: bool) -> Option<String> {
+    if !auth_on || settings.public_base_url.is_some() {
+        return None;
+    }
+    let source = if settings.trust_forwarded {
+        "the Host, X-Forwarded-Host and X-Forwarded-Proto headers (TRUST_FORWARDED_HEADERS=true)"
+    } else {
+        "the Host header, over http (X-Forwarded-* are ignored: TRUST_FORWARDED_HEADERS=false)"
+    };
+    Some(format!(
+        "ENABLE_AUTH=true but PUBLIC_BASE_URL is not set: the OAuth metadata and WWW-Authenticate \
+         challenges name a base URL taken from {source} of each request; \
+         set PUBLIC_BASE_URL to the https URL claude.ai uses, e.g. https://mcp.example.com"
+    ))
 }
 
 /// Host header values we are willing to put into URLs we hand out.

@@ -1,5 +1,8 @@
 //! Handlers of the legacy HTTP+SSE transport: `GET /sse` (and `GET /` from a legacy
 //! client) opens a stream; `POST /messages?session_id=…` delivers a message to it.
+//!
+//! With auth on, a session belongs to the `tid` + `oid` of the token that opened it, and
+//! only a token with the same pair may post to it; a token without them gets 403.
 
 use super::app::App;
 use super::request::HttpRequest;
@@ -24,17 +27,39 @@ pub fn open(app: &App, log: &mut LogInfo) -> Result<Action, Reply> {
             Reply::error(503, "unavailable", &e.to_string()).with_header("Retry-After", "5")
         );
     }
+    let owner = caller(log)?;
     let session_id = crate::util::random_hex(16);
     log.session = Some(session_id.clone());
-    Ok(Action::OpenSse {
-        session_id,
-        owner: log.principal.as_ref().map(owner_of),
-    })
+    Ok(Action::OpenSse { session_id, owner })
 }
 
-/// Whom a session belongs to: the token's object id (stable), else its user name.
-fn owner_of(p: &crate::auth::Principal) -> String {
-    p.oid.clone().unwrap_or_else(|| p.user.clone())
+/// Whom a session belongs to with auth on: the token's tenant and object id, which Entra
+/// assigns and never reuses. User names are not used: they live in another namespace and a
+/// token whose `preferred_username` equals someone's oid could otherwise pass as them.
+fn owner_of(p: &crate::auth::Principal) -> Option<String> {
+    match (p.tid.as_deref(), p.oid.as_deref()) {
+        (Some(tid), Some(oid)) if !tid.is_empty() && !oid.is_empty() => {
+            Some(format!("{tid}/{oid}"))
+        }
+        _ => None,
+    }
+}
+
+/// The owner key of the caller: `None` with auth off; 403 for a token without `tid`/`oid`.
+fn caller(log: &LogInfo) -> Result<Option<String>, Reply> {
+    let Some(principal) = &log.principal else {
+        return Ok(None);
+    };
+    match owner_of(principal) {
+        Some(owner) => Ok(Some(owner)),
+        None => Err(Reply::error(
+            403,
+            "forbidden",
+            "this token has no oid (object id) or tid (tenant id) claim, and a legacy SSE \
+             session belongs to the tenant and object id of the user who opened it: sign in \
+             as a user (a delegated token carries both), or use the stateless /mcp endpoint",
+        )),
+    }
 }
 
 /// Delivers one message to a stream; the JSON-RPC response goes out on the stream.
@@ -50,9 +75,13 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Reply {
         );
     };
     log.session = Some(id.clone());
+    let owner = match caller(log) {
+        Ok(owner) => owner,
+        Err(reply) => return reply,
+    };
     let session = match app.hub.get(&id) {
         // Another user's session is reported as missing, not as forbidden: ids are not a secret channel.
-        Some(s) if s.owner == log.principal.as_ref().map(owner_of) => s,
+        Some(s) if s.owner == owner => s,
         _ => {
             return Reply::error(
                 404,

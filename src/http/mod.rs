@@ -18,6 +18,6 @@ mod socket;
 pub mod sse;
 pub mod streamable;
 
-pub use app::App;
+pub use app::{base_url_warning, App};
 pub use server::{serve, ServerError};
 pub use settings::ServerSettings;

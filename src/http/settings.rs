@@ -35,6 +35,9 @@ pub struct ServerSettings {
     pub allowed_origins: Vec<String>,
     /// The https URL clients use (PUBLIC_BASE_URL), if set; else derived per request.
     pub public_base_url: Option<String>,
+    /// Whether X-Forwarded-Host/-Proto name our base URL (TRUST_FORWARDED_HEADERS): only
+    /// behind a proxy that sets them, since any client can send them otherwise.
+    pub trust_forwarded: bool,
 }
 
 impl ServerSettings {
@@ -84,6 +87,7 @@ impl ServerSettings {
             max_sse_sessions: vars.number("MAX_SSE_SESSIONS", 10_000, 1, 1_000_000)? as usize,
             allowed_origins,
             public_base_url,
+            trust_forwarded: vars.flag("TRUST_FORWARDED_HEADERS", false)?,
         })
     }
 }
@@ -108,6 +112,10 @@ mod tests {
             vec!["https://claude.ai", "https://claude.com"]
         );
         assert!(s.workers >= 256);
+        assert!(
+            !s.trust_forwarded,
+            "forwarded headers are ignored unless asked for"
+        );
     }
 
     #[test]
@@ -119,6 +127,7 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "claude.ai"),
             ("PUBLIC_BASE_URL", "mcp.example.com"),
+            ("TRUST_FORWARDED_HEADERS", "sometimes"),
         ] {
             let e = ServerSettings::from_vars(&Vars::from_pairs([(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

@@ -2,24 +2,75 @@
 //! names the POST endpoint; `POST /messages?session_id=…` answers 202 and the JSON-RPC
 //! response travels on the stream.
 //!
-//! Streams hold no thread: the hub keeps each socket writer behind a mutex, POST handlers
-//! write responses into it, and one keep-alive thread writes a comment to every stream on a
-//! timer (load balancers cut idle connections at 60 s). A failed write drops the session.
-//! Sessions live in this process only, so this transport needs sticky load balancing.
+//! Streams hold no thread while idle. Each session has an outbox: POST handlers and the
+//! keep-alive thread only append frames to it (a short lock, never held across I/O), and a
+//! short-lived writer thread drains it to the socket, so a client that stops reading stalls
+//! its own writer and nobody else. A stream whose writer has not finished a batch within its
+//! deadline (one keep-alive period), or whose backlog passes [`MAX_QUEUED_BYTES`] (or would
+//! take all streams' past [`MAX_BACKLOG_BYTES`]), is closed with a log line; the keep-alive
+//! thread checks this on every round (load balancers cut idle connections at 60 s). Sessions live in this process only, so this transport needs
+//! sticky load balancing.
 
+use crate::log::{fields, Field};
 use crate::mcp::protocol::Version;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 type Writer = Box<dyn Write + Send>;
 
+/// Most bytes waiting for one stream beyond the batch being written; more closes the stream.
+/// Room for a hundred large search results, yet bounded per stream.
+pub const MAX_QUEUED_BYTES: usize = 4 << 20;
+
+/// Most bytes queued or being written over all streams of the process: what stalled clients
+/// can pin in memory before their streams are closed, whatever their number.
+pub const MAX_BACKLOG_BYTES: usize = 16 << 20;
+
+/// Bytes handed to the socket per `write` call: the deadline is checked between calls, so a
+/// client reading a byte at a time cannot keep one call going for long.
+const WRITE_CHUNK: usize = 16 << 10;
+
+/// Stack of a writer thread: it only copies bytes into a socket.
+const WRITER_STACK: usize = 128 << 10;
+
+/// What is waiting for one stream, and whether a writer thread is draining it.
+struct Outbox {
+    /// Frames not yet handed to a writer thread.
+    queued: Vec<u8>,
+    /// The socket writer while no writer thread runs (a running one holds it).
+    writer: Option<Writer>,
+    /// When the running writer thread started its current batch; `None` when idle.
+    busy_since: Option<Instant>,
+    /// No more frames are taken; a running writer thread drops the socket when it sees this.
+    closed: bool,
+}
+
+/// What every stream of a hub shares.
+struct Shared {
+    /// How long one batch may take to reach the socket.
+    deadline: Duration,
+    /// Bytes queued or being written, over all streams.
+    backlog: AtomicUsize,
+}
+
+/// How the keep-alive round found a session.
+enum Health {
+    Alive,
+    /// Closed already (the client went away or the stream was cut).
+    Gone,
+    /// Closed now: it could not keep up.
+    Stalled,
+}
+
 /// One open stream.
 pub struct Session {
-    writer: Mutex<Option<Writer>>,
+    id: String,
+    outbox: Mutex<Outbox>,
     version: Mutex<Version>,
+    shared: Arc<Shared>,
     /// The authenticated user who opened it, when auth is on.
     pub owner: Option<String>,
 }
@@ -35,8 +86,8 @@ impl Session {
         *lock(&self.version) = v;
     }
 
-    /// Sends one SSE event; false when the client is gone.
-    pub fn send(&self, event: &str, data: &str) -> bool {
+    /// Queues one SSE event; false when the stream is closed. Never waits on the client.
+    pub fn send(self: &Arc<Self>, event: &str, data: &str) -> bool {
         let mut frame = String::with_capacity(data.len() + event.len() + 16);
         frame.push_str("event: ");
         frame.push_str(event);
@@ -46,23 +97,161 @@ impl Session {
             frame.push_str(line);
         }
         frame.push_str("\n\n");
-        self.write_raw(frame.as_bytes())
+        self.enqueue(frame.as_bytes())
     }
 
-    fn write_raw(&self, bytes: &[u8]) -> bool {
-        let mut guard = lock(&self.writer);
-        let Some(w) = guard.as_mut() else {
+    /// Appends `bytes` to the outbox and starts a writer thread if none runs.
+    fn enqueue(self: &Arc<Self>, bytes: &[u8]) -> bool {
+        let mut ob = lock(&self.outbox);
+        if ob.closed {
             return false;
-        };
-        let ok = w.write_all(bytes).and_then(|()| w.flush()).is_ok();
-        if !ok {
-            *guard = None;
         }
-        ok
+        if !ob.queued.is_empty() && ob.queued.len() + bytes.len() > MAX_QUEUED_BYTES {
+            self.shut(&mut ob, Some("its backlog passed MAX_QUEUED_BYTES"));
+            return false;
+        }
+        let before = self.shared.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
+        if before + bytes.len() > MAX_BACKLOG_BYTES {
+            self.shared.backlog.fetch_sub(bytes.len(), Ordering::AcqRel);
+            self.shut(
+                &mut ob,
+                Some("the backlog of all SSE streams passed MAX_BACKLOG_BYTES"),
+            );
+            return false;
+        }
+        ob.queued.extend_from_slice(bytes);
+        let Some(writer) = ob.writer.take() else {
+            return true; // the running writer thread takes it with its next batch
+        };
+        ob.busy_since = Some(Instant::now());
+        drop(ob);
+        let session = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sse-write".into())
+            .stack_size(WRITER_STACK)
+            .spawn(move || session.drain(writer));
+        if let Err(e) = spawned {
+            // The closure, and with it the socket, is dropped.
+            log::warn!("cannot start an SSE writer thread ({e}); closing the stream");
+            self.shut(&mut lock(&self.outbox), None);
+            return false;
+        }
+        true
+    }
+
+    /// The writer thread: writes batches until the outbox is empty, then parks the writer.
+    fn drain(&self, mut writer: Writer) {
+        loop {
+            let batch = {
+                let mut ob = lock(&self.outbox);
+                if ob.closed {
+                    return; // drops the writer: the client sees the stream end
+                }
+                if ob.queued.is_empty() {
+                    ob.writer = Some(writer);
+                    ob.busy_since = None;
+                    return;
+                }
+                ob.busy_since = Some(Instant::now());
+                std::mem::take(&mut ob.queued)
+            };
+            let written = self.write_batch(&mut writer, &batch);
+            self.shared.backlog.fetch_sub(batch.len(), Ordering::AcqRel);
+            if !written {
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch within the deadline; false (and the stream closed) otherwise.
+    fn write_batch(&self, writer: &mut Writer, batch: &[u8]) -> bool {
+        let started = Instant::now();
+        let mut rest = batch;
+        let mut result = Ok(());
+        while !rest.is_empty() {
+            if started.elapsed() > self.shared.deadline {
+                self.shut(
+                    &mut lock(&self.outbox),
+                    Some("a write took longer than its deadline"),
+                );
+                return false;
+            }
+            if lock(&self.outbox).closed {
+                return false;
+            }
+            match writer.write(&rest[..rest.len().min(WRITE_CHUNK)]) {
+                Ok(0) => {
+                    result = Err(std::io::ErrorKind::WriteZero.into());
+                    break;
+                }
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if result.and_then(|()| writer.flush()).is_err() {
+            // The client went away: quietly, as any closed connection.
+            self.shut(&mut lock(&self.outbox), None);
+            return false;
+        }
+        true
+    }
+
+    /// Called by the keep-alive round: queues a comment, or closes a stalled stream.
+    fn keepalive(self: &Arc<Self>) -> Health {
+        {
+            let mut ob = lock(&self.outbox);
+            if ob.closed {
+                return Health::Gone;
+            }
+            if ob
+                .busy_since
+                .is_some_and(|t| t.elapsed() > self.shared.deadline)
+            {
+                self.shut(&mut ob, Some("a write took longer than its deadline"));
+                return Health::Stalled;
+            }
+        }
+        if self.enqueue(b": keep-alive\n\n") {
+            Health::Alive
+        } else {
+            Health::Gone
+        }
+    }
+
+    /// Closes the stream (once), logging why when it is our decision rather than the client's.
+    fn shut(&self, ob: &mut Outbox, why: Option<&str>) {
+        if ob.closed {
+            return;
+        }
+        ob.closed = true;
+        // Only an idle writer is here, and it was flushed, so dropping it under the lock
+        // cannot block; a running writer thread holds its own and drops it when it sees this.
+        ob.writer = None;
+        let queued = std::mem::take(&mut ob.queued).len();
+        self.shared.backlog.fetch_sub(queued, Ordering::AcqRel);
+        if let Some(why) = why {
+            let stalled = ob.busy_since.map_or(0, |t| t.elapsed().as_millis() as u64);
+            log::warn!(
+                "{}",
+                fields(
+                    "closing an SSE stream that cannot keep up: the client is not reading",
+                    &[
+                        ("session", Some(Field::Str(&self.id))),
+                        ("reason", Some(Field::Str(why))),
+                        ("queued_bytes", Some(Field::Num(queued as u64))),
+                        ("writing_ms", Some(Field::Num(stalled))),
+                    ]
+                )
+            );
+        }
     }
 
     fn close(&self) {
-        lock(&self.writer).take();
+        self.shut(&mut lock(&self.outbox), None);
     }
 }
 
@@ -70,6 +259,7 @@ impl Session {
 pub struct Hub {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     max: usize,
+    shared: Arc<Shared>,
     stop: AtomicBool,
     wake: Condvar,
     wake_lock: Mutex<()>,
@@ -97,11 +287,16 @@ impl std::fmt::Display for SseError {
 }
 
 impl Hub {
-    /// A hub that allows at most `max` streams.
-    pub fn new(max: usize) -> Hub {
+    /// A hub that allows at most `max` streams, each of whose write batches must reach the
+    /// socket within `write_deadline`.
+    pub fn new(max: usize, write_deadline: Duration) -> Hub {
         Hub {
             sessions: Mutex::new(HashMap::new()),
             max,
+            shared: Arc::new(Shared {
+                deadline: write_deadline,
+                backlog: AtomicUsize::new(0),
+            }),
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
             wake_lock: Mutex::new(()),
@@ -122,8 +317,15 @@ impl Hub {
     /// Registers a stream whose HTTP head is already written, and sends the `endpoint` event.
     pub fn open(&self, id: String, owner: Option<String>, writer: Writer, endpoint: &str) -> bool {
         let session = Arc::new(Session {
-            writer: Mutex::new(Some(writer)),
+            id: id.clone(),
+            outbox: Mutex::new(Outbox {
+                queued: Vec::new(),
+                writer: Some(writer),
+                busy_since: None,
+                closed: false,
+            }),
             version: Mutex::new(Version::V2024_11_05),
+            shared: self.shared.clone(),
             owner,
         });
         // Register before announcing: a fast client may POST the moment it sees the endpoint.
@@ -157,15 +359,17 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Writes a keep-alive comment to every stream and drops the dead ones.
+    /// Queues a keep-alive comment on every stream, and drops the dead and the stalled ones.
+    /// Never waits on a client: it only touches outboxes.
     pub fn ping_all(&self) {
         let all: Vec<(String, Arc<Session>)> = lock(&self.sessions)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (id, session) in all {
-            if !session.write_raw(b": keep-alive\n\n") {
-                self.remove(&id);
+            match session.keepalive() {
+                Health::Alive => {}
+                Health::Gone | Health::Stalled => self.remove(&id),
             }
         }
     }
@@ -205,10 +409,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+
+    const DEADLINE: Duration = Duration::from_millis(100);
 
     /// A writer that records bytes and can be told to fail.
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<Vec<u8>>>, Arc<AtomicBool>);
+
+    impl Sink {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
 
     impl Write for Sink {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
@@ -223,9 +436,44 @@ mod tests {
         }
     }
 
+    /// A client that stops reading: every write blocks until the test says go; dropping the
+    /// writer (the socket closing) is reported.
+    struct Stuck {
+        go: mpsc::Receiver<()>,
+        dropped: mpsc::Sender<()>,
+    }
+
+    impl Write for Stuck {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let _ = self.go.recv();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Drop for Stuck {
+        fn drop(&mut self) {
+            let _ = self.dropped.send(());
+        }
+    }
+
+    /// Polls `cond` for up to 10 s (writes happen on writer threads).
+    fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if cond() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
     #[test]
     fn endpoint_event_messages_keepalives_and_dead_clients() {
-        let hub = Hub::new(2);
+        let hub = Hub::new(2, DEADLINE);
         let sink = Sink::default();
         assert!(hub.open(
             "a".into(),
@@ -236,22 +484,22 @@ mod tests {
         let s = hub.get("a").unwrap();
         assert!(s.send("message", "{\"x\":1}"));
         hub.ping_all();
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(
-            text,
-            "event: endpoint\ndata: /messages?session_id=a\n\nevent: message\ndata: {\"x\":1}\n\n: keep-alive\n\n"
-        );
+        let want = "event: endpoint\ndata: /messages?session_id=a\n\nevent: message\ndata: {\"x\":1}\n\n: keep-alive\n\n";
+        assert!(eventually(|| sink.text() == want), "{:?}", sink.text());
         sink.1.store(true, Ordering::SeqCst);
-        hub.ping_all();
         assert!(
-            hub.get("a").is_none(),
-            "a dead stream is dropped on the next keep-alive"
+            eventually(|| {
+                hub.ping_all();
+                hub.get("a").is_none()
+            }),
+            "a dead stream is dropped by the keep-alive rounds"
         );
+        assert!(!s.send("message", "late"), "a closed stream takes nothing");
     }
 
     #[test]
     fn capacity_and_shutdown_are_enforced() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(1, DEADLINE);
         assert!(hub.open("a".into(), None, Box::new(Sink::default()), "/e"));
         assert_eq!(hub.admit(), Err(SseError::Full(1)));
         hub.close_all();
@@ -261,11 +509,108 @@ mod tests {
 
     #[test]
     fn data_with_newlines_is_split_into_data_lines() {
-        let hub = Hub::new(1);
+        let hub = Hub::new(1, DEADLINE);
         let sink = Sink::default();
         hub.open("a".into(), None, Box::new(sink.clone()), "/e");
         hub.get("a").unwrap().send("message", "l1\nl2");
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-        assert!(text.ends_with("event: message\ndata: l1\ndata: l2\n\n"));
+        assert!(eventually(|| sink
+            .text()
+            .ends_with("event: message\ndata: l1\ndata: l2\n\n")));
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_never_holds_up_the_keepalive_round_and_is_closed() {
+        let hub = Arc::new(Hub::new(2, DEADLINE));
+        let (go, go_rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let stuck = Stuck {
+            go: go_rx,
+            dropped: dropped_tx,
+        };
+        // The endpoint event already blocks its writer thread, as a full socket would.
+        assert!(hub.open("slow".into(), None, Box::new(stuck), "/e"));
+        let sink = Sink::default();
+        assert!(hub.open("ok".into(), None, Box::new(sink.clone()), "/e"));
+        let slow = hub.get("slow").unwrap();
+        assert!(slow.send("message", "queued behind the stuck write"));
+
+        // A round completes while the slow stream's write is stuck (it would hang otherwise).
+        let (done_tx, done) = mpsc::channel();
+        let h = hub.clone();
+        std::thread::spawn(move || {
+            h.ping_all();
+            let _ = done_tx.send(());
+        });
+        assert!(done.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert!(eventually(|| sink.text().ends_with(": keep-alive\n\n")));
+
+        // Past the deadline the next round closes the slow stream and keeps the other.
+        std::thread::sleep(DEADLINE * 2);
+        hub.ping_all();
+        assert!(hub.get("slow").is_none(), "the stalled stream is closed");
+        assert!(hub.get("ok").is_some());
+        assert!(!slow.send("message", "more"), "and takes nothing more");
+        // Once the stuck write returns, its thread drops the socket instead of writing on.
+        let _ = go.send(());
+        assert!(dropped.recv_timeout(Duration::from_secs(10)).is_ok());
+    }
+
+    /// A stream whose writer is stuck on its endpoint event; keep the sender to hold it.
+    fn stuck(hub: &Hub, id: &str) -> (Arc<Session>, mpsc::Sender<()>) {
+        let (go, go_rx) = mpsc::channel();
+        let (dropped, _) = mpsc::channel();
+        let writer = Stuck { go: go_rx, dropped };
+        assert!(hub.open(id.into(), None, Box::new(writer), "/e"));
+        (hub.get(id).unwrap(), go)
+    }
+
+    #[test]
+    fn stalled_streams_together_pin_at_most_max_backlog_bytes() {
+        let hub = Hub::new(16, Duration::from_secs(3600));
+        let mb = "x".repeat(1 << 20);
+        let per_stream = MAX_QUEUED_BYTES / (1 << 20) - 1;
+        let full = MAX_BACKLOG_BYTES / (per_stream << 20);
+        let held: Vec<_> = (0..full).map(|i| stuck(&hub, &i.to_string())).collect();
+        for (s, _) in &held {
+            for _ in 0..per_stream {
+                assert!(s.send("message", &mb));
+            }
+        }
+        // One more stream finds the process-wide backlog (nearly) used up and is closed.
+        let (last, _go) = stuck(&hub, "last");
+        let taken = (0..per_stream)
+            .take_while(|_| last.send("message", &mb))
+            .count();
+        assert!(taken < per_stream, "{taken} MiB more were queued");
+        hub.ping_all();
+        assert!(hub.get("last").is_none());
+        assert!(held.iter().all(|(s, _)| !lock(&s.outbox).closed));
+        // Closing the stalled streams gives their bytes back.
+        for i in 0..full {
+            hub.remove(&i.to_string());
+        }
+        let (fresh, _go) = stuck(&hub, "fresh");
+        assert!((0..per_stream).all(|_| fresh.send("message", &mb)));
+    }
+
+    #[test]
+    fn a_backlog_past_the_cap_closes_the_stream() {
+        let hub = Hub::new(1, Duration::from_secs(3600));
+        let (_go, go_rx) = mpsc::channel();
+        let (dropped_tx, _dropped) = mpsc::channel();
+        let stuck = Stuck {
+            go: go_rx,
+            dropped: dropped_tx,
+        };
+        hub.open("a".into(), None, Box::new(stuck), "/e");
+        let s = hub.get("a").unwrap();
+        let big = "x".repeat(MAX_QUEUED_BYTES / 4);
+        let accepted = (0..8).take_while(|_| s.send("message", &big)).count();
+        assert!(
+            (3..8).contains(&accepted),
+            "about MAX_QUEUED_BYTES is queued, then the stream is closed: {accepted}"
+        );
+        hub.ping_all();
+        assert!(hub.is_empty());
     }
 }

@@ -8,6 +8,10 @@ mod support;
 
 mod bodies;
 mod connections;
+mod forwarded;
 mod heads;
+mod owner;
 mod raw;
+mod secrets;
 mod slow;
+mod sse_writes;

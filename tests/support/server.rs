@@ -1,8 +1,8 @@
 //! Starts the real `bedrock-mcp` binary on 127.0.0.1 port 0 and talks HTTP to it.
 //!
 //! The child runs in an empty temporary directory with a cleared environment (so no `.env`
-//! or AWS settings of the host leak in); its stderr is captured for log assertions and
-//! its address read from the "listening" log line. Dropping the handle kills the process.
+//! or AWS settings of the host leak in); its stderr and stdout are captured for log
+//! assertions and its address read from the "listening" log line. Dropping the handle kills the process.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -88,14 +88,25 @@ impl Server {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().map_err(|e| e.to_string())?;
         let stderr = child.stderr.take().ok_or("no stderr")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
         let logs = Arc::new(Mutex::new(String::new()));
+        // The server logs to stderr only; whatever reaches stdout is kept too, so searches of
+        // the logs (for secrets, say) cover both.
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = logs.clone();
         std::thread::spawn(move || {
