@@ -2,7 +2,8 @@
 
 use crate::connection::Connection;
 use std::io::{Error, ErrorKind, Read, Result, Write};
-use std::net::{Shutdown, TcpStream};
+use std::collections::HashMap;
+use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -12,19 +13,26 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Most bytes in a request head (request line and headers, CRLFs included); more gets 431.
     pub max_header_bytes: usize,
-    /// Time allowed for a request head, from accept (first request) or from its first byte
+    /// Time allowed for a whole request (head, the read-ahead of a small body, and the body
+    /// the application reads), from accept (first request) or from the head's first byte
     /// (later requests on a keep-alive connection); slower gets 408.
-    pub header_timeout: Duration,
+    pub request_timeout: Duration,
     /// Most connections read at once; more get 503 and are closed without a thread.
     pub max_connections: usize,
+    /// Most connections read at once from one client address; more get 429, no thread.
+    pub max_connections_per_ip: usize,
+    /// How long a kept-alive connection may wait for its next request; then it is closed.
+    pub keepalive_idle: Duration,
 }
 
 impl Limits {
-    /// Upstream behaviour, but bounded: 64 KiB heads within 30 s, no connection cap.
+    /// Upstream behaviour, but bounded: 64 KiB heads within 30 s, 30 s idle, no caps.
     pub const DEFAULT: Limits = Limits {
         max_header_bytes: 64 * 1024,
-        header_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(30),
         max_connections: usize::MAX,
+        max_connections_per_ip: usize::MAX,
+        keepalive_idle: Duration::from_secs(30),
     };
 }
 
@@ -40,41 +48,87 @@ pub fn limits() -> Limits {
     *LIMITS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Counts one connection for as long as its task lives, unwinding included.
-pub(crate) struct ConnectionGuard(Arc<AtomicUsize>);
+/// The connections being read, in total and per client address (the accept loop admits,
+/// each connection's guard releases).
+#[derive(Default)]
+pub(crate) struct Census {
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
 
-impl ConnectionGuard {
-    pub(crate) fn new(count: &Arc<AtomicUsize>) -> ConnectionGuard {
-        count.fetch_add(1, SeqCst);
-        ConnectionGuard(count.clone())
+impl Census {
+    /// Connections being read.
+    pub(crate) fn total(&self) -> usize {
+        self.total.load(SeqCst)
+    }
+
+    /// Counts a new connection from `ip`, or says which cap it is over (status, reason).
+    pub(crate) fn admit(
+        census: &Arc<Census>,
+        ip: Option<IpAddr>,
+        limits: &Limits,
+    ) -> std::result::Result<ConnectionGuard, (u16, &'static str)> {
+        if census.total() >= limits.max_connections {
+            return Err((503, "too many connections; retry shortly"));
+        }
+        if let Some(ip) = ip {
+            let mut per_ip = census.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = per_ip.entry(ip).or_insert(0);
+            if *n >= limits.max_connections_per_ip {
+                return Err((429, "too many connections from your address; close some"));
+            }
+            *n += 1;
+        }
+        census.total.fetch_add(1, SeqCst);
+        Ok(ConnectionGuard(census.clone(), ip))
     }
 }
+
+/// Counts one connection for as long as its task lives, unwinding included.
+pub(crate) struct ConnectionGuard(Arc<Census>, Option<IpAddr>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, SeqCst);
+        if let Some(ip) = self.1 {
+            let mut per_ip = self.0.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+        self.0.total.fetch_sub(1, SeqCst);
     }
 }
 
-/// A bodiless response announcing the close that follows (`Response` drops `Connection`).
-pub(crate) fn closing_response(code: u16) -> Vec<u8> {
+/// A short plain-text response announcing the close that follows (`Response` drops
+/// `Connection`); refusals for load (429, 503) say when to retry.
+pub(crate) fn closing_response(code: u16, why: &str) -> Vec<u8> {
     let reason = crate::StatusCode(code).default_reason_phrase();
-    format!("HTTP/1.1 {code} {reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").into()
+    let retry = if matches!(code, 429 | 503) { "Retry-After: 1\r\n" } else { "" };
+    let len = why.len() + 1;
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nConnection: close\r\n{retry}\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len}\r\n\r\n{why}\n"
+    )
+    .into()
 }
 
-/// Answers 503 on a connection over the cap and closes it. The write fits an empty send
-/// buffer, and SO_SNDTIMEO (if the listener has one) bounds it anyway.
-pub(crate) fn refuse(mut conn: Connection) {
-    let _ = conn.write_all(&closing_response(503));
+/// Answers a connection over a cap and closes it. The write fits an empty send buffer, and
+/// SO_SNDTIMEO (if the listener has one) bounds it anyway.
+pub(crate) fn refuse(mut conn: Connection, code: u16, why: &str) {
+    let _ = conn.write_all(&closing_response(code, why));
     let _ = conn.shutdown(Shutdown::Both);
 }
 
-/// The deadline of the request head being read: the connection sets and clears it
-/// (client.rs), its socket's read half enforces it (refined_tcp_stream.rs).
+/// The deadline of the connection's current read phase: a request (head, read-ahead and
+/// body) or the idle wait for the next one. The connection sets it (client.rs), its
+/// socket's read half enforces it (refined_tcp_stream.rs).
 #[derive(Clone, Default)]
-pub(crate) struct HeadDeadline(Arc<Mutex<Option<Instant>>>);
+pub(crate) struct ReadDeadline(Arc<Mutex<Option<Instant>>>);
 
-impl HeadDeadline {
+impl ReadDeadline {
     pub(crate) fn set(&self, deadline: Option<Instant>) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = deadline;
     }
@@ -84,20 +138,45 @@ impl HeadDeadline {
     }
 }
 
-/// Keeps reads to a `HeadDeadline`: while one is set, the socket's read timeout shrinks to
+/// `now + d`, saturating far in the future instead of overflowing `Instant`.
+pub(crate) fn after(d: Duration) -> Instant {
+    Instant::now() + d.min(Duration::from_secs(u32::MAX.into()))
+}
+
+/// A request's body source: when the request lets go of it (body read, or request dropped),
+/// the connection's next read is the idle wait for another request.
+pub(crate) struct BodySource<R> {
+    pub(crate) inner: R,
+    pub(crate) deadline: ReadDeadline,
+    pub(crate) idle: Duration,
+}
+
+impl<R: Read> Read for BodySource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<R> Drop for BodySource<R> {
+    fn drop(&mut self) {
+        self.deadline.set(Some(after(self.idle)));
+    }
+}
+
+/// Keeps reads to a `ReadDeadline`: while one is set, the socket's read timeout shrinks to
 /// it (a blocked read wakes by then) and a read that ends past it fails with `TimedOut`.
-/// A read may thus overrun by at most the timeout set when the head began.
-pub(crate) struct HeadTimer {
-    deadline: HeadDeadline,
+/// A read may thus overrun by at most the timeout set when the phase began.
+pub(crate) struct ReadTimer {
+    deadline: ReadDeadline,
     idle: Option<Duration>,
     applied: Option<Instant>,
 }
 
-impl HeadTimer {
-    pub(crate) fn new(deadline: HeadDeadline, sock: &TcpStream) -> HeadTimer {
+impl ReadTimer {
+    pub(crate) fn new(deadline: ReadDeadline, sock: &TcpStream) -> ReadTimer {
         let idle = sock.read_timeout().ok().flatten();
         let applied = None;
-        HeadTimer {
+        ReadTimer {
             deadline,
             idle,
             applied,
@@ -107,17 +186,16 @@ impl HeadTimer {
     pub(crate) fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize> {
         let deadline = self.deadline.get();
         if deadline != self.applied {
+            // The deadline, not the socket's own timeout, bounds a phase (so a keep-alive
+            // wait may be longer than HTTP_READ_TIMEOUT_SECS, e.g. behind a load balancer).
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let left = left.map(|l| l.max(Duration::from_millis(1)));
-            let _ = sock.set_read_timeout(match (left, self.idle) {
-                (Some(l), Some(i)) => Some(l.min(i)),
-                (l, i) => l.or(i),
-            });
+            let _ = sock.set_read_timeout(left.or(self.idle));
             self.applied = deadline;
         }
         let n = sock.read(buf)?;
         match deadline {
-            Some(d) if Instant::now() > d => Err(Error::new(ErrorKind::TimedOut, "head too slow")),
+            Some(d) if Instant::now() > d => Err(Error::new(ErrorKind::TimedOut, "request too slow")),
             _ => Ok(n),
         }
     }
