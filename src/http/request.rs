@@ -6,6 +6,11 @@ use super::budget::{BodyBudget, Lease};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 
+/// Body bytes that need no room in the budget: tiny_http reads bodies up to 1 KiB ahead,
+/// so they are in memory already, and at most one per worker is copied here. Ordinary MCP
+/// calls are that small, so they are served even while large bodies fill the budget.
+const UNLEASED: usize = 1024;
+
 /// An HTTP request with its body read.
 #[derive(Debug, Clone, Default)]
 pub struct HttpRequest {
@@ -90,7 +95,8 @@ impl HttpRequest {
     }
 
     /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes or more than
-    /// `budget` has room for. The buffer's capacity is leased before it is allocated and stays
+    /// `budget` has room for. The buffer's capacity (beyond its first KiB) is leased before it
+    /// is allocated and stays
     /// leased until the returned `Lease` drops. Time is bounded by the request's deadline,
     /// which our tiny_http enforces on every socket read (a silent client is cut there too).
     pub fn read_body(
@@ -104,7 +110,7 @@ impl HttpRequest {
         }
         let mut lease = budget.lease();
         let declared = rq.body_length().unwrap_or(0);
-        if !lease.grow_to(declared) {
+        if !lease.grow_to(declared.saturating_sub(UNLEASED)) {
             return Err(BodyError::Busy);
         }
         let mut body = Vec::with_capacity(declared);
@@ -127,7 +133,7 @@ impl HttpRequest {
             if needed > body.capacity() {
                 // Grow as Vec would (doubling) but never past the limit, and lease it first.
                 let capacity = needed.max((body.capacity() * 2).min(limit));
-                if !lease.grow_to(capacity) {
+                if !lease.grow_to(capacity.saturating_sub(UNLEASED)) {
                     return Err(BodyError::Busy);
                 }
                 body.reserve_exact(capacity - body.len());

@@ -46,7 +46,7 @@ pub(crate) fn check_headers(version: &HTTPVersion, headers: &[Header]) -> Result
     }
     if *version == HTTPVersion(1, 1) {
         match all("Host").count() {
-            0 => return Err("HTTP/1.1 request without Host; send a Host header"),
+            0 => return Err("no Host header (HTTP/1.1 requires one); send Host"),
             1 => {}
             _ => return Err("more than one Host; send exactly one"),
         }
