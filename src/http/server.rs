@@ -178,7 +178,9 @@ fn body_refused(e: &BodyError) -> Routed {
 
 /// Routes `req`, turning a panic anywhere below into a 500 for this request only.
 fn route_catching(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> Routed {
-    match catch_unwind(AssertUnwindSafe(|| router::route_checked(app, req, verdict))) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        router::route_checked(app, req, verdict)
+    })) {
         Ok(routed) => routed,
         Err(_) => {
             log::error!(

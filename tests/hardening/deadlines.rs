@@ -65,7 +65,10 @@ fn held_requests_are_cut_at_the_deadline_and_real_clients_are_served() {
     while started.elapsed() < Duration::from_secs(6) {
         if first || last_drip.elapsed() >= Duration::from_millis(500) {
             // The trickled bodies get one more byte: each read succeeds.
-            for h in held.iter_mut().filter(|h| h.kind == 0 && h.answer.is_none()) {
+            for h in held
+                .iter_mut()
+                .filter(|h| h.kind == 0 && h.answer.is_none())
+            {
                 let _ = h.conn.write_all(b" ");
             }
             while held.iter().filter(|h| h.answer.is_none()).count() < 24 {
@@ -140,7 +143,8 @@ fn an_idle_keep_alive_connection_is_closed_at_keepalive_idle_secs() {
     ]);
     let mut c = TcpStream::connect(addr(&s)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    c.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     assert_eq!(read_one(&mut c), Some(200));
     let idle_from = Instant::now();
     let mut buf = [0u8; 16];

@@ -41,10 +41,16 @@ fn bad_requests() -> Vec<(&'static str, String)> {
             "Content-Length 0 then n",
             post(&format!("Content-Length: 0\r\nContent-Length: {n}\r\n")),
         ),
-        ("Content-Length n, n", post(&format!("Content-Length: {n}, {n}\r\n"))),
+        (
+            "Content-Length n, n",
+            post(&format!("Content-Length: {n}, {n}\r\n")),
+        ),
         ("Content-Length 5x", post("Content-Length: 5x\r\n")),
         ("Content-Length -1", post("Content-Length: -1\r\n")),
-        ("Content-Length +n", post(&format!("Content-Length: +{n}\r\n"))),
+        (
+            "Content-Length +n",
+            post(&format!("Content-Length: +{n}\r\n")),
+        ),
         (
             "Content-Length 2^70",
             post("Content-Length: 1180591620717411303424\r\n"),
@@ -63,14 +69,26 @@ fn bad_requests() -> Vec<(&'static str, String)> {
             "Transfer-Encoding twice",
             post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
         ),
-        ("Transfer-Encoding identity", post("Transfer-Encoding: identity\r\n")),
+        (
+            "Transfer-Encoding identity",
+            post("Transfer-Encoding: identity\r\n"),
+        ),
         (
             "Transfer-Encoding in HTTP/1.0",
             get("POST /mcp HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"),
         ),
-        ("NUL in a value", get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n")),
-        ("bare CR in a value", get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n")),
-        ("bare LF in a value", get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\nb\r\n")),
+        (
+            "NUL in a value",
+            get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n"),
+        ),
+        (
+            "bare CR in a value",
+            get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n"),
+        ),
+        (
+            "bare LF in a value",
+            get("GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\nb\r\n"),
+        ),
         ("bare LF line ends", get("GET /health HTTP/1.1\nHost: x\n")),
         (
             "folded header line",
@@ -104,7 +122,10 @@ fn each_bad_framing_gets_400_and_a_close_and_its_body_is_never_served() {
             "{case}: {response:?}"
         );
         assert_eq!(
-            response.lines().filter(|l| l.starts_with("HTTP/1.")).count(),
+            response
+                .lines()
+                .filter(|l| l.starts_with("HTTP/1."))
+                .count(),
             1,
             "{case}: one answer only: {response:?}"
         );
@@ -143,8 +164,7 @@ fn sound_framings_are_still_served() {
         ),
         (
             "a tab inside a value",
-            "GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n"
-                .to_string(),
+            "GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\tb\r\nConnection: close\r\n\r\n".to_string(),
         ),
     ] {
         let (response, _) = exchange(&s, bytes.as_bytes());

@@ -85,7 +85,11 @@ fn without_auth_bodies_in_memory_stay_within_the_budget() {
         assert!(head_of(answer).contains("retry-after: 1"), "{answer}");
         assert!(answer.contains("MAX_BODY_BYTES_IN_FLIGHT"), "{answer}");
     }
-    assert_eq!(refused.len(), ATTACKERS - fit, "bodies beyond the budget get 503");
+    assert_eq!(
+        refused.len(),
+        ATTACKERS - fit,
+        "bodies beyond the budget get 503"
+    );
     let grown = send_bodies(&s, &mut conns, base);
     // Small requests (within the 1 KiB tiny_http reads ahead) need no room in the budget.
     assert_tool_call_works(&s);

@@ -101,7 +101,8 @@ impl ClientConnection {
     /// bedrock-mcp patch: the request's time starts, at accept or at its head's first byte;
     /// it runs on through the read-ahead and the body (until `BodySource` lets go).
     fn start_head_clock(&mut self) {
-        self.read_deadline.set(Some(after(self.limits.request_timeout)));
+        self.read_deadline
+            .set(Some(after(self.limits.request_timeout)));
         self.head_started = true;
     }
 
@@ -292,7 +293,8 @@ impl Iterator for ClientConnection {
 
                 // bedrock-mcp patch: a head too big or too slow is answered, then closed
                 Err(ReadError::HeadTooLarge) => {
-                    return self.refuse(431, "request head too large; send fewer or smaller headers")
+                    return self
+                        .refuse(431, "request head too large; send fewer or smaller headers")
                 }
                 Err(ReadError::HeadTimeout) => {
                     return self.refuse(408, "request head too slow; send it within the time limit")

@@ -59,7 +59,5 @@ fn content_length(value: &str) -> Result<usize, &'static str> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err("Content-Length is not a plain decimal number");
     }
-    value
-        .parse()
-        .map_err(|_| "Content-Length is too large")
+    value.parse().map_err(|_| "Content-Length is too large")
 }

@@ -1,8 +1,8 @@
 //! bedrock-mcp patch: process-wide bounds on what one client may cost (see PATCH.md).
 
 use crate::connection::Connection;
-use std::io::{Error, ErrorKind, Read, Result, Write};
 use std::collections::HashMap;
+use std::io::{Error, ErrorKind, Read, Result, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -106,7 +106,11 @@ impl Drop for ConnectionGuard {
 /// `Connection`); refusals for load (429, 503) say when to retry.
 pub(crate) fn closing_response(code: u16, why: &str) -> Vec<u8> {
     let reason = crate::StatusCode(code).default_reason_phrase();
-    let retry = if matches!(code, 429 | 503) { "Retry-After: 1\r\n" } else { "" };
+    let retry = if matches!(code, 429 | 503) {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
     let len = why.len() + 1;
     format!(
         "HTTP/1.1 {code} {reason}\r\nConnection: close\r\n{retry}\
@@ -195,7 +199,9 @@ impl ReadTimer {
         }
         let n = sock.read(buf)?;
         match deadline {
-            Some(d) if Instant::now() > d => Err(Error::new(ErrorKind::TimedOut, "request too slow")),
+            Some(d) if Instant::now() > d => {
+                Err(Error::new(ErrorKind::TimedOut, "request too slow"))
+            }
             _ => Ok(n),
         }
     }
