@@ -181,6 +181,7 @@ impl ClientConnection {
             // reading the request line
             let (method, path, version) = {
                 let line = self.read_next_line()?;
+                // bedrock-mcp patch: strict framing (framing.rs), here and below
                 framing::check_line(line.as_bytes(), false).map_err(ReadError::BadFraming)?;
 
                 parse_request_line(
