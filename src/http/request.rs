@@ -96,9 +96,9 @@ impl HttpRequest {
 
     /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes or more than
     /// `budget` has room for. The buffer's capacity (beyond its first KiB) is leased before it
-    /// is allocated and stays
-    /// leased until the returned `Lease` drops. Time is bounded by the request's deadline,
-    /// which our tiny_http enforces on every socket read (a silent client is cut there too).
+    /// is allocated and stays leased until the returned `Lease` drops. Time is bounded by the
+    /// request's deadline, which our tiny_http enforces on every socket read (a silent client
+    /// is cut there too).
     pub fn read_body(
         &mut self,
         rq: &mut tiny_http::Request,

@@ -6,6 +6,7 @@
 //! Legitimate clients, from another address, are served throughout.
 
 use crate::raw::*;
+use crate::support::fake_bedrock::FakeBedrock;
 use crate::support::server::Server;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -158,4 +159,35 @@ fn an_idle_keep_alive_connection_is_closed_at_keepalive_idle_secs() {
         idle >= Duration::from_millis(900) && idle < Duration::from_secs(20),
         "closed after {idle:?} idle (KEEPALIVE_IDLE_SECS=1, socket timeout 60 s)"
     );
+}
+
+#[test]
+fn the_idle_wait_counts_from_the_answer_not_from_the_request() {
+    // Each search takes 2.5 s upstream, longer than the 1 s keep-alive idle: the connection
+    // must still be open for a second request right after the first answer.
+    let bedrock = FakeBedrock::start();
+    bedrock.set_latency(Duration::from_millis(2500));
+    let mut env: Vec<(String, String)> = bedrock.env();
+    env.push(("KEEPALIVE_IDLE_SECS".into(), "1".into()));
+    env.push(("HTTP_READ_TIMEOUT_SECS".into(), "60".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = Server::start(&pairs);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_knowledge_base","arguments":{"query":"Lambda"}}}"#;
+    let call = format!(
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut c = TcpStream::connect(addr(&s)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    for round in 0..2 {
+        c.write_all(call.as_bytes()).unwrap();
+        assert_eq!(read_one(&mut c), Some(200), "call {round}");
+    }
+    // Then idle: closed about a second after the last answer.
+    let idle_from = Instant::now();
+    let end = c.read(&mut [0u8; 16]);
+    assert!(matches!(end, Ok(0)) || end.is_err(), "{end:?}");
+    let idle = idle_from.elapsed();
+    assert!(idle < Duration::from_secs(20), "closed after {idle:?}");
 }

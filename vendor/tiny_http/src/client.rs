@@ -9,10 +9,11 @@ use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Header, Method};
 use crate::framing;
-use crate::limits::{after, BodySource, ReadDeadline};
+use crate::limits::{BodySource, ReadDeadline, ResponseSink};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+use std::time::Duration;
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -43,6 +44,9 @@ pub struct ClientConnection {
     head_bytes: usize,
     head_started: bool,
     read_deadline: ReadDeadline,
+    request_seq: u64,
+    // how long to go on waiting for a next request while our answer is still being written
+    answer_wait: Duration,
 }
 
 /// Error that can happen when reading a request.
@@ -78,6 +82,9 @@ impl ClientConnection {
         let secure = read_socket.secure();
         let read_deadline = ReadDeadline::default();
         read_socket.keep_to(&read_deadline);
+        let answer_wait = read_socket
+            .read_timeout()
+            .unwrap_or(Duration::from_secs(30));
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -93,6 +100,8 @@ impl ClientConnection {
             head_bytes: 0,
             head_started: false,
             read_deadline,
+            request_seq: 0,
+            answer_wait,
         };
         conn.start_head_clock();
         conn
@@ -101,8 +110,9 @@ impl ClientConnection {
     /// bedrock-mcp patch: the request's time starts, at accept or at its head's first byte;
     /// it runs on through the read-ahead and the body (until `BodySource` lets go).
     fn start_head_clock(&mut self) {
-        self.read_deadline
-            .set(Some(after(self.limits.request_timeout)));
+        self.request_seq = self
+            .read_deadline
+            .start_request(self.limits.request_timeout);
         self.head_started = true;
     }
 
@@ -137,11 +147,18 @@ impl ClientConnection {
 
             let byte = match byte {
                 // bedrock-mcp patch: a read timeout mid-head is a slow client (WouldBlock on
-                // Unix); before the first byte, an idle connection
+                // Unix); before the first byte, a wait that may go on (our answer is still
+                // being written) or an idle connection
                 Some(Err(e)) if is_timeout(&e) && self.head_bytes > 0 => {
                     return Err(ReadError::HeadTimeout)
                 }
-                Some(Err(e)) if is_timeout(&e) => return Err(ReadError::Idle),
+                Some(Err(e)) if is_timeout(&e) => {
+                    let idle = self.limits.keepalive_idle;
+                    if self.read_deadline.keep_waiting(idle, self.answer_wait) {
+                        continue;
+                    }
+                    return Err(ReadError::Idle);
+                }
                 Some(b) => b?,
                 None => {
                     return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF").into())
@@ -216,14 +233,22 @@ impl ClientConnection {
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();
+        // bedrock-mcp patch: when the answer is out, the idle wait begins
+        let writer = ResponseSink {
+            inner: writer,
+            deadline: self.read_deadline.clone(),
+            seq: self.request_seq,
+            idle: self.limits.keepalive_idle,
+        };
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();
         std::mem::swap(&mut self.next_header_source, &mut data_source);
-        // bedrock-mcp patch: when the request lets go of its body, the idle wait begins
+        // bedrock-mcp patch: when the request lets go of its body, its deadline ends
         let data_source = BodySource {
             inner: data_source,
             deadline: self.read_deadline.clone(),
+            seq: self.request_seq,
             idle: self.limits.keepalive_idle,
         };
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{Error, ErrorKind, Read, Result, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Bounds enforced on every connection accepted after `set_limits`.
@@ -127,18 +127,88 @@ pub(crate) fn refuse(mut conn: Connection, code: u16, why: &str) {
 }
 
 /// The deadline of the connection's current read phase: a request (head, read-ahead and
-/// body) or the idle wait for the next one. The connection sets it (client.rs), its
+/// body), the wait for our answer to it, or the idle wait for the next one. The connection
+/// starts requests (client.rs), each request's body and response release it, and its
 /// socket's read half enforces it (refined_tcp_stream.rs).
 #[derive(Clone, Default)]
-pub(crate) struct ReadDeadline(Arc<Mutex<Option<Instant>>>);
+pub(crate) struct ReadDeadline(Arc<Mutex<Phase>>);
+
+#[derive(Default)]
+struct Phase {
+    deadline: Option<Instant>,
+    /// The newest request: releases by older ones (pipelining) change nothing.
+    seq: u64,
+    body_open: bool,
+    response_open: bool,
+    /// Since when the body is in and only our answer is pending.
+    answering_since: Option<Instant>,
+}
+
+/// What a request holds on its connection until it lets go.
+pub(crate) enum Part {
+    Body,
+    Response,
+}
 
 impl ReadDeadline {
-    pub(crate) fn set(&self, deadline: Option<Instant>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = deadline;
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get(&self) -> Option<Instant> {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.lock().deadline
+    }
+
+    /// A request begins: one deadline for its head, read-ahead and body. Returns its number.
+    pub(crate) fn start_request(&self, timeout: Duration) -> u64 {
+        let mut p = self.lock();
+        *p = Phase {
+            deadline: Some(after(timeout)),
+            seq: p.seq + 1,
+            body_open: true,
+            response_open: true,
+            answering_since: None,
+        };
+        p.seq
+    }
+
+    /// Request `seq` let go of `part`. Once its body is in, the next head may take `idle`,
+    /// counted from our answer (a wait while it is pending is `keep_waiting`'s business).
+    pub(crate) fn release(&self, seq: u64, part: Part, idle: Duration) {
+        let mut p = self.lock();
+        if p.seq != seq {
+            return;
+        }
+        match part {
+            Part::Body => p.body_open = false,
+            Part::Response => p.response_open = false,
+        }
+        if !p.body_open {
+            p.deadline = Some(after(idle));
+            p.answering_since = match (p.response_open, p.answering_since) {
+                (true, None) => Some(Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+        }
+    }
+
+    /// A read with no byte of a head yet timed out: true to read on (the deadline moved on,
+    /// or our answer is still pending and has not taken `longest`: then `idle` more), false
+    /// when the connection is idle and should close.
+    pub(crate) fn keep_waiting(&self, idle: Duration, longest: Duration) -> bool {
+        let mut p = self.lock();
+        let now = Instant::now();
+        if p.deadline.is_some_and(|d| d > now) {
+            return true;
+        }
+        match p.answering_since {
+            Some(since) if p.response_open && now.duration_since(since) < longest => {
+                p.deadline = Some(after(idle));
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -148,10 +218,11 @@ pub(crate) fn after(d: Duration) -> Instant {
 }
 
 /// A request's body source: when the request lets go of it (body read, or request dropped),
-/// the connection's next read is the idle wait for another request.
+/// the request's deadline no longer bounds the connection's reads.
 pub(crate) struct BodySource<R> {
     pub(crate) inner: R,
     pub(crate) deadline: ReadDeadline,
+    pub(crate) seq: u64,
     pub(crate) idle: Duration,
 }
 
@@ -163,32 +234,67 @@ impl<R: Read> Read for BodySource<R> {
 
 impl<R> Drop for BodySource<R> {
     fn drop(&mut self) {
-        self.deadline.set(Some(after(self.idle)));
+        self.deadline.release(self.seq, Part::Body, self.idle);
+    }
+}
+
+/// A request's response writer: when the answer is out (writer dropped), the idle wait for
+/// the next request starts.
+pub(crate) struct ResponseSink<W> {
+    pub(crate) inner: W,
+    pub(crate) deadline: ReadDeadline,
+    pub(crate) seq: u64,
+    pub(crate) idle: Duration,
+}
+
+impl<W: Write> Write for ResponseSink<W> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Drop for ResponseSink<W> {
+    fn drop(&mut self) {
+        self.deadline.release(self.seq, Part::Response, self.idle);
     }
 }
 
 /// Keeps reads to a `ReadDeadline`: while one is set, the socket's read timeout shrinks to
-/// it (a blocked read wakes by then) and a read that ends past it fails with `TimedOut`.
+/// it (a blocked read wakes by then), and once a read ends past it the next read of the same
+/// phase fails with `TimedOut` (the bytes read are kept: an idle wait's may begin a head).
 /// A read may thus overrun by at most the timeout set when the phase began.
 pub(crate) struct ReadTimer {
     deadline: ReadDeadline,
     idle: Option<Duration>,
     applied: Option<Instant>,
+    overdue: Option<Instant>,
 }
 
 impl ReadTimer {
     pub(crate) fn new(deadline: ReadDeadline, sock: &TcpStream) -> ReadTimer {
         let idle = sock.read_timeout().ok().flatten();
-        let applied = None;
         ReadTimer {
             deadline,
             idle,
-            applied,
+            applied: None,
+            overdue: None,
         }
+    }
+
+    /// The socket's own read timeout (HTTP_READ_TIMEOUT_SECS), used where no deadline is set.
+    pub(crate) fn idle(&self) -> Option<Duration> {
+        self.idle
     }
 
     pub(crate) fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize> {
         let deadline = self.deadline.get();
+        if deadline.is_some() && deadline == self.overdue {
+            return Err(Error::new(ErrorKind::TimedOut, "request too slow"));
+        }
         if deadline != self.applied {
             // The deadline, not the socket's own timeout, bounds a phase (so a keep-alive
             // wait may be longer than HTTP_READ_TIMEOUT_SECS, e.g. behind a load balancer).
@@ -198,11 +304,9 @@ impl ReadTimer {
             self.applied = deadline;
         }
         let n = sock.read(buf)?;
-        match deadline {
-            Some(d) if Instant::now() > d => {
-                Err(Error::new(ErrorKind::TimedOut, "request too slow"))
-            }
-            _ => Ok(n),
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            self.overdue = deadline;
         }
+        Ok(n)
     }
 }

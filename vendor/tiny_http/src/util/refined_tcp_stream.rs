@@ -127,6 +127,11 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
+    /// bedrock-mcp patch: the socket's own read timeout, where no deadline bounds a read.
+    pub(crate) fn read_timeout(&self) -> Option<std::time::Duration> {
+        self.read_timer.as_ref().and_then(|t| t.idle())
+    }
+
     /// bedrock-mcp patch: from now on, reads keep to `deadline` while it is set (TCP only).
     pub(crate) fn keep_to(&mut self, deadline: &ReadDeadline) {
         if let Stream::Http(Connection::Tcp(sock)) = &self.stream {
