@@ -2,13 +2,14 @@
 //! tiny_http so handlers are plain functions (testable without sockets) and a panicking
 //! handler cannot lose the connection we must still answer on.
 
-use super::budget::{BodyBudget, Lease};
+use super::budget::{self, BodyBudget, Lease};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 
 /// Body bytes that need no room in the budget: tiny_http reads bodies up to 1 KiB ahead,
-/// so they are in memory already, and at most one per worker is copied here. Ordinary MCP
-/// calls are that small, so they are served even while large bodies fill the budget.
+/// so they are in memory already, and at most one per worker is copied and parsed here (a
+/// KiB parses into at most ~32 KiB). Ordinary MCP calls are that small, so they are served
+/// even while large bodies fill the budget.
 const UNLEASED: usize = 1024;
 
 /// An HTTP request with its body read.
@@ -39,6 +40,8 @@ pub enum BodyError {
     TooSlow,
     /// The process-wide budget for bodies in memory has no room for this one now.
     Busy,
+    /// Parsing the body could take more memory than the whole budget.
+    TooComplex(usize),
     /// The client stopped sending or the socket failed.
     Io(std::io::Error),
 }
@@ -57,6 +60,10 @@ impl std::fmt::Display for BodyError {
             BodyError::Busy => write!(
                 f,
                 "server busy: too many request bodies in flight (MAX_BODY_BYTES_IN_FLIGHT); retry shortly"
+            ),
+            BodyError::TooComplex(limit) => write!(
+                f,
+                "request body has too many JSON values to parse within {limit} bytes (MAX_BODY_BYTES_IN_FLIGHT); send a smaller request"
             ),
             BodyError::Io(e) => write!(f, "could not read the request body: {e}"),
         }
@@ -139,6 +146,16 @@ impl HttpRequest {
                 body.reserve_exact(capacity - body.len());
             }
             body.extend_from_slice(&chunk[..n]);
+        }
+        if body.len() > UNLEASED {
+            // Parsing comes next: lease what it may cost before it allocates.
+            let total = body.capacity().saturating_add(budget::parse_cost(&body));
+            if total > budget.limit() {
+                return Err(BodyError::TooComplex(budget.limit()));
+            }
+            if !lease.grow_to(total - UNLEASED) {
+                return Err(BodyError::Busy);
+            }
         }
         self.body = body;
         Ok(lease)

@@ -160,7 +160,7 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
 /// The answer to a body that could not be read; the connection closes after it.
 fn body_refused(e: &BodyError) -> Routed {
     let (status, code) = match e {
-        BodyError::TooLarge(_) => (413, "invalid_request"),
+        BodyError::TooLarge(_) | BodyError::TooComplex(_) => (413, "invalid_request"),
         BodyError::TooSlow => (408, "invalid_request"),
         BodyError::Busy => (503, "unavailable"),
         BodyError::Io(_) => (400, "invalid_request"),

@@ -17,8 +17,8 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest accepted request body (MAX_BODY_BYTES); larger gets 413.
     pub max_body: usize,
-    /// Most bytes of request bodies held at once by the whole process
-    /// (MAX_BODY_BYTES_IN_FLIGHT); a body that does not fit gets 503.
+    /// Memory for request bodies and their parsing at once, whole process
+    /// (MAX_BODY_BYTES_IN_FLIGHT); a body that does not fit gets 503 (or 413 if it never could).
     pub max_body_in_flight: usize,
     /// Socket read/write timeout: bounds slow clients (HTTP_READ_TIMEOUT_SECS).
     pub io_timeout: Duration,

@@ -119,3 +119,37 @@ fn with_auth_no_body_is_read_before_the_token_is_checked() {
     // Threads and buffers only: not one body.
     assert!(grown < 12.0, "RSS grew by {grown:.1} MiB");
 }
+
+#[test]
+fn bodies_that_would_parse_into_too_much_memory_are_refused_before_parsing() {
+    // 1 MiB of `[0,0,…]` parses into ~17 MiB of JSON values: 16 at once grew the RSS by
+    // 230 MiB before parse costs were leased from the budget.
+    let s = Server::local(&[]);
+    assert_tool_call_works(&s);
+    let base = proc_status(s.pid(), "VmHWM:");
+    let send = |body: Vec<u8>| {
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nConnection: close\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        raw(&s, &[head.into_bytes(), body].concat())
+    };
+    let wide = |len: usize| [b"[".as_slice(), &b"0,".repeat((len - 3) / 2), b"0]"].concat();
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..16).map(|_| scope.spawn(|| send(wide(BODY)))).collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for answer in &answers {
+        assert_eq!(status(answer), Some(413), "{answer:.300}");
+        assert!(answer.contains("too many JSON values"), "{answer:.300}");
+    }
+    let grown = proc_status(s.pid(), "VmHWM:").saturating_sub(base) as f64 / 1024.0;
+    eprintln!("16 wide 1 MiB bodies: all 413; peak RSS +{grown:.1} MiB");
+    assert!(grown < 28.0, "peak RSS grew by {grown:.1} MiB");
+    // A wide body whose parse fits the budget is parsed (and refused as JSON-RPC, not 413).
+    let fits = send(wide(64 * 1024));
+    assert!(!matches!(status(&fits), Some(413 | 503)), "{fits:.300}");
+    assert_healthy(&s);
+}
