@@ -260,7 +260,7 @@ server_env() {
     region=$(json_get "$f" 1 region)
     printf '%s\n' "PATH=$PATH" "HOME=$run/home" SERVER_HOST=127.0.0.1 "SERVER_PORT=$port" \
         LOG_LEVEL=WARNING LOG_FORMAT=json "WORKER_THREADS=$workers" MAX_SSE_SESSIONS=2000 \
-        MAX_CONNECTIONS_PER_IP=0 \
+        MAX_CONNECTIONS_PER_IP=0 MAX_CONNECTIONS=4096 \
         "HTTP_READ_TIMEOUT_SECS=$read_timeout" "SSE_KEEPALIVE_SECS=$sse_keepalive" \
         SHUTDOWN_TIMEOUT_SECS=2 AWS_EC2_METADATA_DISABLED=true "BEDROCK_KB_ID=$kb" \
         "AWS_REGION=$region" "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME=$url" \

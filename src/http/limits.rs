@@ -101,7 +101,7 @@ mod tests {
         let d = to_limits(&ServerSettings::from_vars(&Vars::default()).unwrap());
         assert_eq!(
             (d.max_header_bytes, d.request_timeout, d.max_connections),
-            (65_536, Duration::from_secs(10), 4096)
+            (32_768, Duration::from_secs(10), 1024)
         );
     }
 
