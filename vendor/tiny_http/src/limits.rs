@@ -3,7 +3,7 @@
 use crate::connection::Connection;
 use std::collections::HashMap;
 use std::io::{Error, ErrorKind, Read, Result, Write};
-use std::net::{IpAddr, Shutdown, TcpStream};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -19,9 +19,11 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Most connections read at once; more get 503 and are closed without a thread.
     pub max_connections: usize,
-    /// Most connections read at once from one client address; more get 429, no thread.
+    /// Most connections read at once from one client address (an IPv6 client: its /64);
+    /// more get 429, no thread.
     pub max_connections_per_ip: usize,
-    /// How long a kept-alive connection may wait for its next request; then it is closed.
+    /// How long a kept-alive connection may wait for its next request, from our last answer;
+    /// then it is closed.
     pub keepalive_idle: Duration,
 }
 
@@ -71,6 +73,7 @@ impl Census {
         if census.total() >= limits.max_connections {
             return Err((503, "too many connections; retry shortly"));
         }
+        let ip = ip.map(client_key);
         if let Some(ip) = ip {
             let mut per_ip = census.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
             let n = per_ip.entry(ip).or_insert(0);
@@ -81,6 +84,18 @@ impl Census {
         }
         census.total.fetch_add(1, SeqCst);
         Ok(ConnectionGuard(census.clone(), ip))
+    }
+}
+
+/// The address a client is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by
+/// its /64, the block one subscriber usually gets (else one client has 2^64 addresses).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
     }
 }
 
