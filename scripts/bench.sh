@@ -260,6 +260,7 @@ server_env() {
     region=$(json_get "$f" 1 region)
     printf '%s\n' "PATH=$PATH" "HOME=$run/home" SERVER_HOST=127.0.0.1 "SERVER_PORT=$port" \
         LOG_LEVEL=WARNING LOG_FORMAT=json "WORKER_THREADS=$workers" MAX_SSE_SESSIONS=2000 \
+        MAX_CONNECTIONS_PER_IP=0 MAX_CONNECTIONS=4096 \
         "HTTP_READ_TIMEOUT_SECS=$read_timeout" "SSE_KEEPALIVE_SECS=$sse_keepalive" \
         SHUTDOWN_TIMEOUT_SECS=2 AWS_EC2_METADATA_DISABLED=true "BEDROCK_KB_ID=$kb" \
         "AWS_REGION=$region" "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME=$url" \
@@ -521,7 +522,7 @@ sse_rss_open=$(proc_field "$sse_pid" VmRSS)
 sse_threads_open=$(proc_field "$sse_pid" Threads)
 echo "check 3" >&"${fed_fd[hold]}"
 wait_line "$run/hold.out" 2
-# The held streams' read side times out after HTTP_READ_TIMEOUT_SECS; tiny_http's idle
+# The held streams' read side times out after KEEPALIVE_IDLE_SECS (5, below the read timeout); tiny_http's idle
 # connection threads exit 5 s after that. Wait for both, then look again.
 python3 -c "import time; time.sleep(max(0, $opened_at + $read_timeout + 7 - time.time()))"
 sse_rss_after=$(proc_field "$sse_pid" VmRSS)

@@ -89,7 +89,7 @@ trap cleanup EXIT
     cd "$run"
     exec env -i PATH="$PATH" SERVER_HOST=127.0.0.1 SERVER_PORT=0 LOG_LEVEL=INFO \
         AWS_EC2_METADATA_DISABLED=true WORKER_THREADS="$workers" SSE_KEEPALIVE_SECS=5 \
-        HTTP_READ_TIMEOUT_SECS=10 HEADER_TIMEOUT_SECS=5 \
+        HTTP_READ_TIMEOUT_SECS=10 HEADER_TIMEOUT_SECS=5 MAX_CONNECTIONS_PER_IP=0 \
         "$bin" --local-kb "$root/examples/kb"
 ) 2>"$run/server.log" &
 server_pid=$!

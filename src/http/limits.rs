@@ -1,5 +1,6 @@
 //! Connection-level limits enforced inside our patched tiny_http (vendor/tiny_http/PATCH.md):
-//! the size and arrival time of a request head, and the number of connections being read.
+//! the size of a request head, the time of a whole request and of a keep-alive wait, and the
+//! number of connections being read, in total and per client address.
 //!
 //! Owns turning [`ServerSettings`] into `tiny_http::Limits`, and raising the open-file limit so
 //! that `MAX_CONNECTIONS` can actually be reached. Must not touch sockets or requests: the
@@ -34,8 +35,10 @@ pub fn apply(settings: &ServerSettings) {
 fn to_limits(settings: &ServerSettings) -> tiny_http::Limits {
     tiny_http::Limits {
         max_header_bytes: settings.max_header_bytes,
-        header_timeout: settings.header_timeout,
+        request_timeout: settings.header_timeout,
         max_connections: settings.max_connections,
+        max_connections_per_ip: settings.max_connections_per_ip,
+        keepalive_idle: settings.keepalive_idle,
     }
 }
 
@@ -83,16 +86,22 @@ mod tests {
             ("MAX_HEADER_BYTES", "4096"),
             ("HEADER_TIMEOUT_SECS", "3"),
             ("MAX_CONNECTIONS", "50"),
+            ("MAX_CONNECTIONS_PER_IP", "7"),
+            ("KEEPALIVE_IDLE_SECS", "9"),
         ]);
         let l = to_limits(&ServerSettings::from_vars(&vars).unwrap());
         assert_eq!(
-            (l.max_header_bytes, l.header_timeout, l.max_connections),
+            (l.max_header_bytes, l.request_timeout, l.max_connections),
             (4096, Duration::from_secs(3), 50)
+        );
+        assert_eq!(
+            (l.max_connections_per_ip, l.keepalive_idle),
+            (7, Duration::from_secs(9))
         );
         let d = to_limits(&ServerSettings::from_vars(&Vars::default()).unwrap());
         assert_eq!(
-            (d.max_header_bytes, d.header_timeout, d.max_connections),
-            (65_536, Duration::from_secs(10), 4096)
+            (d.max_header_bytes, d.request_timeout, d.max_connections),
+            (32_768, Duration::from_secs(10), 1024)
         );
     }
 

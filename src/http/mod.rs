@@ -2,6 +2,7 @@
 //! (Streamable HTTP and legacy SSE), health, and the OAuth endpoints' wiring.
 
 pub mod app;
+pub mod budget;
 pub mod cors;
 mod health;
 mod legacy;

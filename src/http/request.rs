@@ -2,8 +2,15 @@
 //! tiny_http so handlers are plain functions (testable without sockets) and a panicking
 //! handler cannot lose the connection we must still answer on.
 
+use super::budget::{self, BodyBudget, Lease};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+
+/// Body bytes that need no room in the budget: tiny_http reads bodies up to 1 KiB ahead,
+/// so they are in memory already, and at most one per worker is copied and parsed here (a
+/// KiB parses into at most ~32 KiB). Ordinary MCP calls are that small, so they are served
+/// even while large bodies fill the budget.
+const UNLEASED: usize = 1024;
 
 /// An HTTP request with its body read.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +36,12 @@ pub struct HttpRequest {
 pub enum BodyError {
     /// Larger than the configured limit.
     TooLarge(usize),
-    /// Still arriving after the deadline.
-    TooSlow(Duration),
+    /// Still arriving when the request's deadline passed.
+    TooSlow,
+    /// The process-wide budget for bodies in memory has no room for this one now.
+    Busy,
+    /// Parsing the body could take more memory than the whole budget.
+    TooComplex(usize),
     /// The client stopped sending or the socket failed.
     Io(std::io::Error),
 }
@@ -42,10 +53,17 @@ impl std::fmt::Display for BodyError {
                 f,
                 "request body is larger than {limit} bytes (MAX_BODY_BYTES); send a smaller request"
             ),
-            BodyError::TooSlow(d) => write!(
+            BodyError::TooSlow => write!(
                 f,
-                "the request body took longer than {} s to arrive; send it faster",
-                d.as_secs()
+                "the request took longer than HEADER_TIMEOUT_SECS to arrive; send it faster"
+            ),
+            BodyError::Busy => write!(
+                f,
+                "server busy: too many request bodies in flight (MAX_BODY_BYTES_IN_FLIGHT); retry shortly"
+            ),
+            BodyError::TooComplex(limit) => write!(
+                f,
+                "request body has too many JSON values to parse within {limit} bytes (MAX_BODY_BYTES_IN_FLIGHT); send a smaller request"
             ),
             BodyError::Io(e) => write!(f, "could not read the request body: {e}"),
         }
@@ -83,39 +101,64 @@ impl HttpRequest {
         req
     }
 
-    /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes or a body
-    /// still arriving after `deadline` (each read is also bounded by the socket timeout), so
-    /// trickling clients cannot hold workers.
+    /// Reads the body of `rq` into `self.body`, refusing more than `limit` bytes or more than
+    /// `budget` has room for. The buffer's capacity (beyond its first KiB) is leased before it
+    /// is allocated and stays leased until the returned `Lease` drops. Time is bounded by the
+    /// request's deadline, which our tiny_http enforces on every socket read (a silent client
+    /// is cut there too).
     pub fn read_body(
         &mut self,
         rq: &mut tiny_http::Request,
         limit: usize,
-        deadline: Duration,
-    ) -> Result<(), BodyError> {
+        budget: &BodyBudget,
+    ) -> Result<Lease, BodyError> {
         if rq.body_length().is_some_and(|n| n > limit) {
             return Err(BodyError::TooLarge(limit));
         }
-        let started = Instant::now();
-        let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0).min(limit));
+        let mut lease = budget.lease();
+        let declared = rq.body_length().unwrap_or(0);
+        if !lease.grow_to(declared.saturating_sub(UNLEASED)) {
+            return Err(BodyError::Busy);
+        }
+        let mut body = Vec::with_capacity(declared);
         let mut chunk = [0u8; 16 * 1024];
         let reader = rq.as_reader();
         loop {
             let n = match reader.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
+                    return Err(BodyError::TooSlow)
+                }
                 Err(e) => return Err(BodyError::Io(e)),
             };
-            if body.len() + n > limit {
+            let needed = body.len() + n;
+            if needed > limit {
                 return Err(BodyError::TooLarge(limit));
             }
+            if needed > body.capacity() {
+                // Grow as Vec would (doubling) but never past the limit, and lease it first.
+                let capacity = needed.max((body.capacity() * 2).min(limit));
+                if !lease.grow_to(capacity.saturating_sub(UNLEASED)) {
+                    return Err(BodyError::Busy);
+                }
+                body.reserve_exact(capacity - body.len());
+            }
             body.extend_from_slice(&chunk[..n]);
-            if started.elapsed() > deadline {
-                return Err(BodyError::TooSlow(deadline));
+        }
+        if body.len() > UNLEASED {
+            // Parsing comes next: lease what it may cost before it allocates.
+            let total = body.capacity().saturating_add(budget::parse_cost(&body));
+            if total > budget.limit() {
+                return Err(BodyError::TooComplex(budget.limit()));
+            }
+            if !lease.grow_to(total - UNLEASED) {
+                return Err(BodyError::Busy);
             }
         }
         self.body = body;
-        Ok(())
+        Ok(lease)
     }
 
     /// The first value of a header (name in any case).

@@ -36,8 +36,31 @@ pub struct Routed {
     pub log: LogInfo,
 }
 
+/// The auth gate's verdict on a request: its principal (none with auth off), or the refusal.
+pub type Verdict = Result<Option<Principal>, Reply>;
+
+/// True for the paths behind the auth gate (the MCP paths `dispatch` gates).
+pub fn is_protected(path: &str) -> bool {
+    matches!(
+        path,
+        "/mcp" | "/mcp/" | "/" | "/sse" | "/sse/" | "/messages" | "/messages/"
+    )
+}
+
+/// The gate's verdict from the headers alone, so that a refused request's body is never
+/// read: `None` when there is nothing to check yet (auth off, open path, or a preflight).
+pub fn check_head(app: &App, req: &HttpRequest) -> Option<Verdict> {
+    (app.auth.is_some() && req.method != "OPTIONS" && is_protected(&req.path))
+        .then(|| gate(app, req))
+}
+
 /// Routes one request.
 pub fn route(app: &App, req: &HttpRequest) -> Routed {
+    route_checked(app, req, None)
+}
+
+/// Routes one request whose gate verdict may already be known (from [`check_head`]).
+pub fn route_checked(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> Routed {
     let mut log = LogInfo::default();
     let cors_origin = match cors::check(req, &app.settings) {
         Origin::Absent => None,
@@ -61,7 +84,7 @@ pub fn route(app: &App, req: &HttpRequest) -> Routed {
         reply.headers.extend(cors::preflight_headers(req));
         Action::Reply(reply)
     } else {
-        Action::Reply(match dispatch(app, req, &mut log) {
+        Action::Reply(match dispatch(app, req, &mut log, verdict) {
             Ok(action) => {
                 return Routed {
                     action,
@@ -79,7 +102,12 @@ pub fn route(app: &App, req: &HttpRequest) -> Routed {
     }
 }
 
-fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, Reply> {
+fn dispatch(
+    app: &App,
+    req: &HttpRequest,
+    log: &mut LogInfo,
+    verdict: Option<Verdict>,
+) -> Result<Action, Reply> {
     let method = req.method.as_str();
     let path = req.path.as_str();
     match path {
@@ -91,7 +119,7 @@ fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, R
             Ok(Action::Reply(oauth_routes::handle(app, req)))
         }
         "/mcp" | "/mcp/" | "/" => {
-            log.principal = gate(app, req)?;
+            log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
                 "POST" => {
                     let handled = streamable::post(req, &app.mcp);
@@ -106,7 +134,7 @@ fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, R
             }
         }
         "/sse" | "/sse/" => {
-            log.principal = gate(app, req)?;
+            log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
                 "GET" => legacy::open(app, log),
                 // Streamable HTTP clients POST first and fall back to GET on 405.
@@ -114,7 +142,7 @@ fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, R
             }
         }
         "/messages" | "/messages/" => {
-            log.principal = gate(app, req)?;
+            log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
                 "POST" => Ok(Action::Reply(legacy::post(app, req, log))),
                 _ => Ok(Action::Reply(not_allowed("POST"))),

@@ -6,10 +6,11 @@
 //! in one place: request id, nosniff, no-store, and CORS for an allowed origin.
 
 use super::app::App;
+use super::budget::BodyBudget;
 use super::pool::Pool;
 use super::request::{BodyError, HttpRequest};
 use super::response::{Action, Reply};
-use super::router::{self, LogInfo, Routed};
+use super::router::{self, LogInfo, Routed, Verdict};
 use super::{cors, limits, signal, socket};
 use crate::log::{fields, Field};
 use std::io::Write;
@@ -67,6 +68,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
         )
     );
     let pool = Pool::new(s.workers);
+    let bodies = BodyBudget::new(s.max_body_in_flight);
     let keepalive = {
         let app = app.clone();
         std::thread::Builder::new()
@@ -89,9 +91,10 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
             continue;
         }
         let app = app.clone();
+        let bodies = bodies.clone();
         // The pool refuses only when saturated, checked just above; a lost race drops the job,
         // and tiny_http answers a dropped request with 500.
-        let _ = pool.execute(Box::new(move || handle(&app, rq)));
+        let _ = pool.execute(Box::new(move || handle(&app, &bodies, rq)));
     }
     log::info!("stop signal received: no longer accepting; draining in-flight requests");
     drop(server);
@@ -119,27 +122,24 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
     let _ = rq.respond(to_response(reply));
 }
 
-/// Handles one request on a worker thread.
-fn handle(app: &App, mut rq: tiny_http::Request) {
+/// Handles one request on a worker thread. With auth on, a protected path's token is
+/// checked from the headers before any body is read, and a refused request's body never is;
+/// every body read is leased from `bodies` until the response is out.
+fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let mut req = HttpRequest::head(&rq);
-    let routed = match req.read_body(&mut rq, app.settings.max_body, app.settings.header_timeout) {
-        Err(e) => {
-            let status = match e {
-                BodyError::TooLarge(_) => 413,
-                BodyError::TooSlow(_) => 408,
-                BodyError::Io(_) => 400,
-            };
-            Routed {
-                action: Action::Reply(
-                    Reply::error(status, "invalid_request", &e.to_string())
-                        .with_header("Connection", "close"),
-                ),
-                cors_origin: None,
-                log: LogInfo::default(),
+    let verdict = router::check_head(app, &req);
+    let mut _lease = None;
+    let routed = if let Some(Err(_)) = verdict {
+        route_catching(app, &req, verdict)
+    } else {
+        match req.read_body(&mut rq, app.settings.max_body, bodies) {
+            Err(e) => body_refused(&e),
+            Ok(lease) => {
+                _lease = Some(lease);
+                route_catching(app, &req, verdict)
             }
         }
-        Ok(()) => route_catching(app, &req),
     };
     let common = common_headers(&req, routed.cors_origin.as_deref());
     let status = match routed.action {
@@ -157,9 +157,30 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
     access_log(&req, status, started, &routed.log);
 }
 
+/// The answer to a body that could not be read; the connection closes after it.
+fn body_refused(e: &BodyError) -> Routed {
+    let (status, code) = match e {
+        BodyError::TooLarge(_) | BodyError::TooComplex(_) => (413, "invalid_request"),
+        BodyError::TooSlow => (408, "invalid_request"),
+        BodyError::Busy => (503, "unavailable"),
+        BodyError::Io(_) => (400, "invalid_request"),
+    };
+    let mut reply = Reply::error(status, code, &e.to_string()).with_header("Connection", "close");
+    if status == 503 {
+        reply = reply.with_header("Retry-After", "1");
+    }
+    Routed {
+        action: Action::Reply(reply),
+        cors_origin: None,
+        log: LogInfo::default(),
+    }
+}
+
 /// Routes `req`, turning a panic anywhere below into a 500 for this request only.
-fn route_catching(app: &App, req: &HttpRequest) -> Routed {
-    match catch_unwind(AssertUnwindSafe(|| router::route(app, req))) {
+fn route_catching(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> Routed {
+    match catch_unwind(AssertUnwindSafe(|| {
+        router::route_checked(app, req, verdict)
+    })) {
         Ok(routed) => routed,
         Err(_) => {
             log::error!(
@@ -301,11 +322,11 @@ mod tests {
             ..HttpRequest::default()
         }
         };
-        match route_catching(&app, &call("tools/call")).action {
+        match route_catching(&app, &call("tools/call"), None).action {
             Action::Reply(r) => assert_eq!(r.status, 500),
             other => panic!("expected a reply, got {other:?}"),
         }
-        match route_catching(&app, &call("tools/list")).action {
+        match route_catching(&app, &call("tools/list"), None).action {
             Action::Reply(r) => assert_eq!(r.status, 200, "the same app keeps serving"),
             other => panic!("expected a reply, got {other:?}"),
         }

@@ -17,14 +17,22 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Largest accepted request body (MAX_BODY_BYTES); larger gets 413.
     pub max_body: usize,
+    /// Memory for request bodies and their parsing at once, whole process
+    /// (MAX_BODY_BYTES_IN_FLIGHT); a body that does not fit gets 503 (or 413 if it never could).
+    pub max_body_in_flight: usize,
     /// Socket read/write timeout: bounds slow clients (HTTP_READ_TIMEOUT_SECS).
     pub io_timeout: Duration,
     /// Largest request head, request line plus headers (MAX_HEADER_BYTES); larger gets 431.
     pub max_header_bytes: usize,
-    /// Time allowed to send a request head, and again its body (HEADER_TIMEOUT_SECS); slower gets 408.
+    /// Time allowed to send a whole request, head and body (HEADER_TIMEOUT_SECS); slower gets 408.
     pub header_timeout: Duration,
     /// Most connections read at once (MAX_CONNECTIONS); more get 503 without a thread.
     pub max_connections: usize,
+    /// Most connections read at once from one client address (MAX_CONNECTIONS_PER_IP, 0 for
+    /// no cap); more get 429 without a thread.
+    pub max_connections_per_ip: usize,
+    /// How long a kept-alive connection may wait for its next request (KEEPALIVE_IDLE_SECS).
+    pub keepalive_idle: Duration,
     /// How long in-flight requests may run after SIGTERM (SHUTDOWN_TIMEOUT_SECS).
     pub shutdown_timeout: Duration,
     /// SSE keep-alive period (SSE_KEEPALIVE_SECS): under load balancers' 60 s idle cut.
@@ -73,15 +81,31 @@ impl ServerSettings {
                 ))
             }
         };
+        let max_body = vars.number("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)? as usize;
+        let max_body_in_flight =
+            vars.number("MAX_BODY_BYTES_IN_FLIGHT", 16 << 20, 1024, 1 << 40)? as usize;
+        if max_body_in_flight < max_body {
+            return Err(ConfigError::new(
+                "MAX_BODY_BYTES_IN_FLIGHT",
+                format!("{max_body_in_flight} is below MAX_BODY_BYTES ({max_body}), so a body of the largest allowed size could never be read: raise it or lower MAX_BODY_BYTES"),
+            ));
+        }
+        let per_ip = match vars.number("MAX_CONNECTIONS_PER_IP", 256, 0, 1_000_000)? {
+            0 => usize::MAX,
+            n => n as usize,
+        };
         Ok(ServerSettings {
             host: vars.get("SERVER_HOST").unwrap_or("0.0.0.0").to_string(),
             port,
             workers: vars.number("WORKER_THREADS", 512, 1, 16_384)? as usize,
-            max_body: vars.number("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20)? as usize,
+            max_body,
+            max_body_in_flight,
             io_timeout: secs(vars.number("HTTP_READ_TIMEOUT_SECS", 30, 1, 3600)?),
-            max_header_bytes: vars.number("MAX_HEADER_BYTES", 65_536, 1024, 1 << 20)? as usize,
+            max_header_bytes: vars.number("MAX_HEADER_BYTES", 32_768, 1024, 1 << 20)? as usize,
             header_timeout: secs(vars.number("HEADER_TIMEOUT_SECS", 10, 1, 3600)?),
-            max_connections: vars.number("MAX_CONNECTIONS", 4096, 1, 1_000_000)? as usize,
+            max_connections: vars.number("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
+            max_connections_per_ip: per_ip,
+            keepalive_idle: secs(vars.number("KEEPALIVE_IDLE_SECS", 5, 1, 3600)?),
             shutdown_timeout: secs(vars.number("SHUTDOWN_TIMEOUT_SECS", 20, 0, 3600)?),
             sse_keepalive: secs(vars.number("SSE_KEEPALIVE_SECS", 15, 1, 300)?),
             max_sse_sessions: vars.number("MAX_SSE_SESSIONS", 10_000, 1, 1_000_000)? as usize,
@@ -116,6 +140,16 @@ mod tests {
             !s.trust_forwarded,
             "forwarded headers are ignored unless asked for"
         );
+        assert_eq!(s.max_body_in_flight, 16 << 20);
+        assert_eq!(s.max_connections_per_ip, 256);
+        assert_eq!(s.keepalive_idle, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn zero_connections_per_ip_means_no_cap() {
+        let vars = Vars::from_pairs([("MAX_CONNECTIONS_PER_IP", "0")]);
+        let s = ServerSettings::from_vars(&vars).unwrap();
+        assert_eq!(s.max_connections_per_ip, usize::MAX);
     }
 
     #[test]
@@ -128,6 +162,9 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "claude.ai"),
             ("PUBLIC_BASE_URL", "mcp.example.com"),
             ("TRUST_FORWARDED_HEADERS", "sometimes"),
+            ("MAX_BODY_BYTES_IN_FLIGHT", "4096"),
+            ("KEEPALIVE_IDLE_SECS", "0"),
+            ("MAX_CONNECTIONS_PER_IP", "-1"),
         ] {
             let e = ServerSettings::from_vars(&Vars::from_pairs([(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

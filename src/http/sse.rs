@@ -27,7 +27,7 @@ pub const MAX_QUEUED_BYTES: usize = 4 << 20;
 
 /// Most bytes queued or being written over all streams of the process: what stalled clients
 /// can pin in memory before their streams are closed, whatever their number.
-pub const MAX_BACKLOG_BYTES: usize = 16 << 20;
+pub const MAX_BACKLOG_BYTES: usize = 8 << 20;
 
 /// Bytes handed to the socket per `write` call: the deadline is checked between calls, so a
 /// client reading a byte at a time cannot keep one call going for long.

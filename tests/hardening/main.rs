@@ -1,15 +1,19 @@
 //! Hostile and broken clients against the real binary, over raw sockets. Each test checks
 //! that the server answers (or closes) as specified, stays healthy for legitimate clients,
 //! and keeps its threads, memory and descriptors bounded: the request-head limits and the
-//! connection cap of our patched tiny_http (vendor/tiny_http/PATCH.md), and body framing.
+//! connection caps, request deadlines and strict framing of our patched tiny_http
+//! (vendor/tiny_http/PATCH.md), and the auth check and memory budget before bodies.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod bodies;
 mod connections;
+mod deadlines;
 mod forwarded;
+mod framing;
 mod heads;
+mod memory;
 mod owner;
 mod raw;
 mod secrets;

@@ -93,3 +93,46 @@ pub fn read_one(stream: &mut TcpStream) -> Option<u16> {
     stream.read_exact(&mut vec![0; length]).ok()?;
     status(&head.replacen("http/", "HTTP/", 1))
 }
+
+/// A connection to the server from another loopback address (127.0.0.2, …): an attacker's
+/// connections then count against its own per-address cap, not the legitimate clients'.
+#[allow(unsafe_code)] // bind() before connect(): std has no way to choose the source address
+pub fn connect_from(src: std::net::Ipv4Addr, s: &Server) -> std::io::Result<TcpStream> {
+    use std::net::SocketAddrV4;
+    use std::os::fd::FromRawFd;
+    let dst: SocketAddrV4 = addr(s).parse().expect("the server listens on IPv4");
+    let sockaddr = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a plain socket() call; the descriptor is owned by `stream` right below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh socket nobody else owns; `stream` closes it when dropped.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    let (from, to) = (sockaddr(SocketAddrV4::new(src, 0)), sockaddr(dst));
+    // SAFETY: `fd` is live (owned by `stream`); each sockaddr_in outlives its call and `len`
+    // is its exact size.
+    let bound = unsafe { libc::bind(fd, std::ptr::from_ref(&from).cast(), len) };
+    // SAFETY: as for bind.
+    if bound != 0 || unsafe { libc::connect(fd, std::ptr::from_ref(&to).cast(), len) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(stream)
+}
+
+/// The head of a raw response (up to the blank line), lower-cased.
+pub fn head_of(response: &str) -> String {
+    response
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}

@@ -6,13 +6,14 @@ use std::io::{BufReader, BufWriter, ErrorKind, Read, Write};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
 
 use crate::common::{HTTPVersion, Header, Method};
-use crate::limits::HeadDeadline;
+use crate::framing;
+use crate::limits::{BodySource, ReadDeadline, ResponseSink};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+use std::time::Duration;
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -37,24 +38,32 @@ pub struct ClientConnection {
     // true if the connection goes through SSL
     secure: bool,
 
-    // bedrock-mcp patch: the bounds, and the request head being read (bytes, deadline)
+    // bedrock-mcp patch: the bounds, the request head being read, and the deadline of the
+    // current request (head and body) or of the idle wait before the next
     limits: crate::Limits,
     head_bytes: usize,
     head_started: bool,
-    head_deadline: HeadDeadline,
+    read_deadline: ReadDeadline,
+    request_seq: u64,
+    // how long to go on waiting for a next request while our answer is still being written
+    answer_wait: Duration,
 }
 
 /// Error that can happen when reading a request.
 #[derive(Debug)]
 enum ReadError {
     WrongRequestLine,
-    WrongHeader(HTTPVersion),
+    WrongHeader, // bedrock-mcp patch: the version went unused once refusals announce close
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     ReadIoError(IoError),
     /// bedrock-mcp patch: the head outgrew `Limits::max_header_bytes` or `header_timeout`
     HeadTooLarge,
     HeadTimeout,
+    /// bedrock-mcp patch: framing a proxy could read differently (framing.rs); the reason
+    BadFraming(&'static str),
+    /// bedrock-mcp patch: no request began before the deadline (idle keep-alive, or silence)
+    Idle,
 }
 
 impl From<IoError> for ReadError {
@@ -71,8 +80,11 @@ impl ClientConnection {
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
-        let head_deadline = HeadDeadline::default();
-        read_socket.keep_to(&head_deadline);
+        let read_deadline = ReadDeadline::default();
+        read_socket.keep_to(&read_deadline);
+        let answer_wait = read_socket
+            .read_timeout()
+            .unwrap_or(Duration::from_secs(30));
 
         let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
@@ -87,29 +99,32 @@ impl ClientConnection {
             limits: crate::limits(),
             head_bytes: 0,
             head_started: false,
-            head_deadline,
+            read_deadline,
+            request_seq: 0,
+            answer_wait,
         };
         conn.start_head_clock();
         conn
     }
 
-    /// bedrock-mcp patch: the head's time starts, at accept or at its first byte.
+    /// bedrock-mcp patch: the request's time starts, at accept or at its head's first byte;
+    /// it runs on through the read-ahead and the body (until `BodySource` lets go).
     fn start_head_clock(&mut self) {
-        let timeout = (self.limits.header_timeout).min(Duration::from_secs(u32::MAX.into()));
-        self.head_deadline.set(Some(Instant::now() + timeout));
+        self.request_seq = self
+            .read_deadline
+            .start_request(self.limits.request_timeout);
         self.head_started = true;
     }
 
-    /// bedrock-mcp patch: the head is in; the body and the idle wait get the socket's timeout.
+    /// bedrock-mcp patch: the head is in; the next one starts a new count and a new clock.
     fn end_head(&mut self) {
-        self.head_deadline.set(None);
         (self.head_bytes, self.head_started) = (0, false);
     }
 
     /// bedrock-mcp patch: answers `code` with `Connection: close`; the caller closes.
-    fn refuse(&mut self, code: u16) -> Option<Request> {
+    fn refuse(&mut self, code: u16, why: &str) -> Option<Request> {
         let mut writer = self.sink.next().unwrap();
-        let _ = writer.write_all(&crate::limits::closing_response(code));
+        let _ = writer.write_all(&crate::limits::closing_response(code, why));
         let _ = writer.flush();
         None
     }
@@ -131,9 +146,18 @@ impl ClientConnection {
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
-                // bedrock-mcp patch: a read timeout mid-head is a slow client (WouldBlock on Unix)
-                Some(Err(e)) if self.head_bytes > 0 && is_timeout(&e) => {
+                // bedrock-mcp patch: a read timeout mid-head is a slow client (WouldBlock on
+                // Unix); before the first byte, a wait that may go on (our answer is still
+                // being written) or an idle connection
+                Some(Err(e)) if is_timeout(&e) && self.head_bytes > 0 => {
                     return Err(ReadError::HeadTimeout)
+                }
+                Some(Err(e)) if is_timeout(&e) => {
+                    let idle = self.limits.keepalive_idle;
+                    if self.read_deadline.keep_waiting(idle, self.answer_wait) {
+                        continue;
+                    }
+                    return Err(ReadError::Idle);
                 }
                 Some(b) => b?,
                 None => {
@@ -150,6 +174,10 @@ impl ClientConnection {
                 self.start_head_clock();
             }
 
+            // bedrock-mcp patch: a bare CR or LF is not a line end here, nor anything else
+            if (byte == b'\n') != prev_byte_was_cr {
+                return Err(ReadError::BadFraming("bare CR or LF in the request head"));
+            }
             if byte == b'\n' && prev_byte_was_cr {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf).map_err(|_| {
@@ -170,6 +198,8 @@ impl ClientConnection {
             // reading the request line
             let (method, path, version) = {
                 let line = self.read_next_line()?;
+                // bedrock-mcp patch: strict framing (framing.rs), here and below
+                framing::check_line(line.as_bytes(), false).map_err(ReadError::BadFraming)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -185,15 +215,17 @@ impl ClientConnection {
                     if line.is_empty() {
                         break;
                     };
+                    framing::check_line(line.as_bytes(), true).map_err(ReadError::BadFraming)?;
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
+                        _ => return Err(ReadError::WrongHeader),
                     });
                 }
 
                 headers
             };
+            framing::check_headers(&version, &headers).map_err(ReadError::BadFraming)?;
             self.end_head();
 
             (method, path, version, headers)
@@ -201,10 +233,24 @@ impl ClientConnection {
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();
+        // bedrock-mcp patch: when the answer is out, the idle wait begins
+        let writer = ResponseSink {
+            inner: writer,
+            deadline: self.read_deadline.clone(),
+            seq: self.request_seq,
+            idle: self.limits.keepalive_idle,
+        };
 
         // follow-up for next potential request
         let mut data_source = self.source.next().unwrap();
         std::mem::swap(&mut self.next_header_source, &mut data_source);
+        // bedrock-mcp patch: when the request lets go of its body, its deadline ends
+        let data_source = BodySource {
+            inner: data_source,
+            deadline: self.read_deadline.clone(),
+            seq: self.request_seq,
+            idle: self.limits.keepalive_idle,
+        };
 
         // building the next reader
         let request = crate::request::new_request(
@@ -248,33 +294,19 @@ impl Iterator for ClientConnection {
 
         loop {
             let rq = match self.read() {
+                // bedrock-mcp patch: each refusal says why, announces the close, and closes
+                // (we don't know where the next request would start)
                 Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
+                    return self.refuse(400, "malformed request line; send METHOD /path HTTP/1.1")
                 }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
+                Err(ReadError::WrongHeader) => {
+                    return self.refuse(400, "malformed header line; send Name: value")
                 }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
+                Err(ReadError::BadFraming(why)) => return self.refuse(400, why),
+                Err(ReadError::ReadIoError(ref err)) if is_timeout(err) => {
+                    return self.refuse(408, "request too slow; send it within the time limit")
                 }
+                Err(ReadError::Idle) => return None,
 
                 Err(ReadError::ExpectationFailed(ver)) => {
                     let writer = self.sink.next().unwrap();
@@ -286,8 +318,13 @@ impl Iterator for ClientConnection {
                 Err(ReadError::ReadIoError(_)) => return None,
 
                 // bedrock-mcp patch: a head too big or too slow is answered, then closed
-                Err(ReadError::HeadTooLarge) => return self.refuse(431),
-                Err(ReadError::HeadTimeout) => return self.refuse(408),
+                Err(ReadError::HeadTooLarge) => {
+                    return self
+                        .refuse(431, "request head too large; send fewer or smaller headers")
+                }
+                Err(ReadError::HeadTimeout) => {
+                    return self.refuse(408, "request head too slow; send it within the time limit")
+                }
 
                 Ok(rq) => rq,
             };
@@ -298,7 +335,8 @@ impl Iterator for ClientConnection {
                 // own, so the thread hung forever; answer on rq's writer, then close (what
                 // follows an HTTP/2 preface is not HTTP/1)
                 let mut writer = rq.into_writer();
-                let _ = writer.write_all(&crate::limits::closing_response(505));
+                let why = "only HTTP/1.0 and HTTP/1.1 are served";
+                let _ = writer.write_all(&crate::limits::closing_response(505, why));
                 let _ = writer.flush();
                 return None;
             }

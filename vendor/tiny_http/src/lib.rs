@@ -99,8 +99,8 @@ use std::io::Error as IoError;
 use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -120,6 +120,7 @@ pub use test::TestRequest;
 mod client;
 mod common;
 mod connection;
+mod framing;
 mod limits;
 mod request;
 mod response;
@@ -143,8 +144,8 @@ pub struct Server {
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
 
-    // bedrock-mcp patch: connections being read, for the cap and num_connections()
-    connections: Arc<AtomicUsize>,
+    // bedrock-mcp patch: connections being read, for the caps and num_connections()
+    connections: Arc<limits::Census>,
 }
 
 enum Message {
@@ -291,7 +292,7 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
-        let connections = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(limits::Census::default());
         let inside_connections = connections.clone();
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
@@ -300,12 +301,17 @@ impl Server {
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        // bedrock-mcp patch: over the cap, answer 503 here; spawn no thread
-                        if inside_connections.load(Relaxed) >= limits().max_connections {
-                            limits::refuse(sock);
-                            continue;
-                        }
+                    Ok((mut sock, _)) => {
+                        // bedrock-mcp patch: over a cap, answer 503 or 429 here; spawn no thread
+                        let ip = sock.peer_addr().ok().flatten().map(|a| a.ip());
+                        let guard = match limits::Census::admit(&inside_connections, ip, &limits())
+                        {
+                            Ok(guard) => guard,
+                            Err((code, why)) => {
+                                limits::refuse(sock, code, why);
+                                continue;
+                            }
+                        };
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
@@ -324,16 +330,16 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok((ClientConnection::new(write_closable, read_closable), guard))
                     }
                     Err(e) => Err(e),
                 };
 
                 match new_client {
-                    Ok(client) => {
+                    Ok((client, guard)) => {
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
-                        let mut guard = Some(limits::ConnectionGuard::new(&inside_connections));
+                        let mut guard = Some(guard);
                         tasks_pool.spawn(Box::new(move || {
                             let _guard = guard.take();
                             if let Some(client) = client.take() {
@@ -393,7 +399,7 @@ impl Server {
 
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
-        self.connections.load(Relaxed)
+        self.connections.total()
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.

@@ -1,10 +1,11 @@
 //! bedrock-mcp patch: process-wide bounds on what one client may cost (see PATCH.md).
 
 use crate::connection::Connection;
+use std::collections::HashMap;
 use std::io::{Error, ErrorKind, Read, Result, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Bounds enforced on every connection accepted after `set_limits`.
@@ -12,19 +13,28 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Most bytes in a request head (request line and headers, CRLFs included); more gets 431.
     pub max_header_bytes: usize,
-    /// Time allowed for a request head, from accept (first request) or from its first byte
+    /// Time allowed for a whole request (head, the read-ahead of a small body, and the body
+    /// the application reads), from accept (first request) or from the head's first byte
     /// (later requests on a keep-alive connection); slower gets 408.
-    pub header_timeout: Duration,
+    pub request_timeout: Duration,
     /// Most connections read at once; more get 503 and are closed without a thread.
     pub max_connections: usize,
+    /// Most connections read at once from one client address (an IPv6 client: its /64);
+    /// more get 429, no thread.
+    pub max_connections_per_ip: usize,
+    /// How long a kept-alive connection may wait for its next request, from our last answer;
+    /// then it is closed.
+    pub keepalive_idle: Duration,
 }
 
 impl Limits {
-    /// Upstream behaviour, but bounded: 64 KiB heads within 30 s, no connection cap.
+    /// Upstream behaviour, but bounded: 64 KiB heads within 30 s, 30 s idle, no caps.
     pub const DEFAULT: Limits = Limits {
         max_header_bytes: 64 * 1024,
-        header_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(30),
         max_connections: usize::MAX,
+        max_connections_per_ip: usize::MAX,
+        keepalive_idle: Duration::from_secs(30),
     };
 }
 
@@ -40,85 +50,278 @@ pub fn limits() -> Limits {
     *LIMITS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Counts one connection for as long as its task lives, unwinding included.
-pub(crate) struct ConnectionGuard(Arc<AtomicUsize>);
+/// The connections being read, in total and per client address (the accept loop admits,
+/// each connection's guard releases).
+#[derive(Default)]
+pub(crate) struct Census {
+    total: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+}
 
-impl ConnectionGuard {
-    pub(crate) fn new(count: &Arc<AtomicUsize>) -> ConnectionGuard {
-        count.fetch_add(1, SeqCst);
-        ConnectionGuard(count.clone())
+impl Census {
+    /// Connections being read.
+    pub(crate) fn total(&self) -> usize {
+        self.total.load(SeqCst)
+    }
+
+    /// Counts a new connection from `ip`, or says which cap it is over (status, reason).
+    pub(crate) fn admit(
+        census: &Arc<Census>,
+        ip: Option<IpAddr>,
+        limits: &Limits,
+    ) -> std::result::Result<ConnectionGuard, (u16, &'static str)> {
+        if census.total() >= limits.max_connections {
+            return Err((503, "too many connections; retry shortly"));
+        }
+        let ip = ip.map(client_key);
+        if let Some(ip) = ip {
+            let mut per_ip = census.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let n = per_ip.entry(ip).or_insert(0);
+            if *n >= limits.max_connections_per_ip {
+                return Err((429, "too many connections from your address; close some"));
+            }
+            *n += 1;
+        }
+        census.total.fetch_add(1, SeqCst);
+        Ok(ConnectionGuard(census.clone(), ip))
     }
 }
+
+/// The address a client is counted under: IPv4 as is (also when mapped into IPv6), IPv6 by
+/// its /64, the block one subscriber usually gets (else one client has 2^64 addresses).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+        },
+    }
+}
+
+/// Counts one connection for as long as its task lives, unwinding included.
+pub(crate) struct ConnectionGuard(Arc<Census>, Option<IpAddr>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, SeqCst);
+        if let Some(ip) = self.1 {
+            let mut per_ip = self.0.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(n) = per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per_ip.remove(&ip);
+                }
+            }
+        }
+        self.0.total.fetch_sub(1, SeqCst);
     }
 }
 
-/// A bodiless response announcing the close that follows (`Response` drops `Connection`).
-pub(crate) fn closing_response(code: u16) -> Vec<u8> {
+/// A short plain-text response announcing the close that follows (`Response` drops
+/// `Connection`); refusals for load (429, 503) say when to retry.
+pub(crate) fn closing_response(code: u16, why: &str) -> Vec<u8> {
     let reason = crate::StatusCode(code).default_reason_phrase();
-    format!("HTTP/1.1 {code} {reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").into()
+    let retry = if matches!(code, 429 | 503) {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
+    let len = why.len() + 1;
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nConnection: close\r\n{retry}\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len}\r\n\r\n{why}\n"
+    )
+    .into()
 }
 
-/// Answers 503 on a connection over the cap and closes it. The write fits an empty send
-/// buffer, and SO_SNDTIMEO (if the listener has one) bounds it anyway.
-pub(crate) fn refuse(mut conn: Connection) {
-    let _ = conn.write_all(&closing_response(503));
+/// Answers a connection over a cap and closes it. The write fits an empty send buffer, and
+/// SO_SNDTIMEO (if the listener has one) bounds it anyway.
+pub(crate) fn refuse(mut conn: Connection, code: u16, why: &str) {
+    let _ = conn.write_all(&closing_response(code, why));
     let _ = conn.shutdown(Shutdown::Both);
 }
 
-/// The deadline of the request head being read: the connection sets and clears it
-/// (client.rs), its socket's read half enforces it (refined_tcp_stream.rs).
+/// The deadline of the connection's current read phase: a request (head, read-ahead and
+/// body), the wait for our answer to it, or the idle wait for the next one. The connection
+/// starts requests (client.rs), each request's body and response release it, and its
+/// socket's read half enforces it (refined_tcp_stream.rs).
 #[derive(Clone, Default)]
-pub(crate) struct HeadDeadline(Arc<Mutex<Option<Instant>>>);
+pub(crate) struct ReadDeadline(Arc<Mutex<Phase>>);
 
-impl HeadDeadline {
-    pub(crate) fn set(&self, deadline: Option<Instant>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = deadline;
+#[derive(Default)]
+struct Phase {
+    deadline: Option<Instant>,
+    /// The newest request: releases by older ones (pipelining) change nothing.
+    seq: u64,
+    body_open: bool,
+    response_open: bool,
+    /// Since when the body is in and only our answer is pending.
+    answering_since: Option<Instant>,
+}
+
+/// What a request holds on its connection until it lets go.
+pub(crate) enum Part {
+    Body,
+    Response,
+}
+
+impl ReadDeadline {
+    fn lock(&self) -> MutexGuard<'_, Phase> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn get(&self) -> Option<Instant> {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.lock().deadline
+    }
+
+    /// A request begins: one deadline for its head, read-ahead and body. Returns its number.
+    pub(crate) fn start_request(&self, timeout: Duration) -> u64 {
+        let mut p = self.lock();
+        *p = Phase {
+            deadline: Some(after(timeout)),
+            seq: p.seq + 1,
+            body_open: true,
+            response_open: true,
+            answering_since: None,
+        };
+        p.seq
+    }
+
+    /// Request `seq` let go of `part`. Once its body is in, the next head may take `idle`,
+    /// counted from our answer (a wait while it is pending is `keep_waiting`'s business).
+    pub(crate) fn release(&self, seq: u64, part: Part, idle: Duration) {
+        let mut p = self.lock();
+        if p.seq != seq {
+            return;
+        }
+        match part {
+            Part::Body => p.body_open = false,
+            Part::Response => p.response_open = false,
+        }
+        if !p.body_open {
+            p.deadline = Some(after(idle));
+            p.answering_since = match (p.response_open, p.answering_since) {
+                (true, None) => Some(Instant::now()),
+                (true, since) => since,
+                (false, _) => None,
+            };
+        }
+    }
+
+    /// A read with no byte of a head yet timed out: true to read on (the deadline moved on,
+    /// or our answer is still pending and has not taken `longest`: then `idle` more), false
+    /// when the connection is idle and should close.
+    pub(crate) fn keep_waiting(&self, idle: Duration, longest: Duration) -> bool {
+        let mut p = self.lock();
+        let now = Instant::now();
+        if p.deadline.is_some_and(|d| d > now) {
+            return true;
+        }
+        match p.answering_since {
+            Some(since) if p.response_open && now.duration_since(since) < longest => {
+                p.deadline = Some(after(idle));
+                true
+            }
+            _ => false,
+        }
     }
 }
 
-/// Keeps reads to a `HeadDeadline`: while one is set, the socket's read timeout shrinks to
-/// it (a blocked read wakes by then) and a read that ends past it fails with `TimedOut`.
-/// A read may thus overrun by at most the timeout set when the head began.
-pub(crate) struct HeadTimer {
-    deadline: HeadDeadline,
-    idle: Option<Duration>,
-    applied: Option<Instant>,
+/// `now + d`, saturating far in the future instead of overflowing `Instant`.
+pub(crate) fn after(d: Duration) -> Instant {
+    Instant::now() + d.min(Duration::from_secs(u32::MAX.into()))
 }
 
-impl HeadTimer {
-    pub(crate) fn new(deadline: HeadDeadline, sock: &TcpStream) -> HeadTimer {
+/// A request's body source: when the request lets go of it (body read, or request dropped),
+/// the request's deadline no longer bounds the connection's reads.
+pub(crate) struct BodySource<R> {
+    pub(crate) inner: R,
+    pub(crate) deadline: ReadDeadline,
+    pub(crate) seq: u64,
+    pub(crate) idle: Duration,
+}
+
+impl<R: Read> Read for BodySource<R> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<R> Drop for BodySource<R> {
+    fn drop(&mut self) {
+        self.deadline.release(self.seq, Part::Body, self.idle);
+    }
+}
+
+/// A request's response writer: when the answer is out (writer dropped), the idle wait for
+/// the next request starts.
+pub(crate) struct ResponseSink<W> {
+    pub(crate) inner: W,
+    pub(crate) deadline: ReadDeadline,
+    pub(crate) seq: u64,
+    pub(crate) idle: Duration,
+}
+
+impl<W: Write> Write for ResponseSink<W> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Drop for ResponseSink<W> {
+    fn drop(&mut self) {
+        self.deadline.release(self.seq, Part::Response, self.idle);
+    }
+}
+
+/// Keeps reads to a `ReadDeadline`: while one is set, the socket's read timeout shrinks to
+/// it (a blocked read wakes by then), and once a read ends past it the next read of the same
+/// phase fails with `TimedOut` (the bytes read are kept: an idle wait's may begin a head).
+/// A read may thus overrun by at most the timeout set when the phase began.
+pub(crate) struct ReadTimer {
+    deadline: ReadDeadline,
+    idle: Option<Duration>,
+    applied: Option<Instant>,
+    overdue: Option<Instant>,
+}
+
+impl ReadTimer {
+    pub(crate) fn new(deadline: ReadDeadline, sock: &TcpStream) -> ReadTimer {
         let idle = sock.read_timeout().ok().flatten();
-        let applied = None;
-        HeadTimer {
+        ReadTimer {
             deadline,
             idle,
-            applied,
+            applied: None,
+            overdue: None,
         }
+    }
+
+    /// The socket's own read timeout (HTTP_READ_TIMEOUT_SECS), used where no deadline is set.
+    pub(crate) fn idle(&self) -> Option<Duration> {
+        self.idle
     }
 
     pub(crate) fn read(&mut self, sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize> {
         let deadline = self.deadline.get();
+        if deadline.is_some() && deadline == self.overdue {
+            return Err(Error::new(ErrorKind::TimedOut, "request too slow"));
+        }
         if deadline != self.applied {
+            // The deadline, not the socket's own timeout, bounds a phase (so a keep-alive
+            // wait may be longer than HTTP_READ_TIMEOUT_SECS, e.g. behind a load balancer).
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             let left = left.map(|l| l.max(Duration::from_millis(1)));
-            let _ = sock.set_read_timeout(match (left, self.idle) {
-                (Some(l), Some(i)) => Some(l.min(i)),
-                (l, i) => l.or(i),
-            });
+            let _ = sock.set_read_timeout(left.or(self.idle));
             self.applied = deadline;
         }
         let n = sock.read(buf)?;
-        match deadline {
-            Some(d) if Instant::now() > d => Err(Error::new(ErrorKind::TimedOut, "head too slow")),
-            _ => Ok(n),
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            self.overdue = deadline;
         }
+        Ok(n)
     }
 }

@@ -3,7 +3,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use crate::connection::Connection;
-use crate::limits::{HeadDeadline, HeadTimer};
+use crate::limits::{ReadDeadline, ReadTimer};
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
 use crate::ssl::SslStream;
 
@@ -87,8 +87,8 @@ pub struct RefinedTcpStream {
     stream: Stream,
     close_read: bool,
     close_write: bool,
-    // bedrock-mcp patch: keeps reads of a request head to its deadline (limits.rs)
-    head_timer: Option<HeadTimer>,
+    // bedrock-mcp patch: keeps reads to the deadline of the request or idle wait (limits.rs)
+    read_timer: Option<ReadTimer>,
 }
 
 impl RefinedTcpStream {
@@ -104,14 +104,14 @@ impl RefinedTcpStream {
             stream: read,
             close_read: true,
             close_write: false,
-            head_timer: None,
+            read_timer: None,
         };
 
         let write = RefinedTcpStream {
             stream: write,
             close_read: false,
             close_write: true,
-            head_timer: None,
+            read_timer: None,
         };
 
         (read, write)
@@ -127,10 +127,15 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
+    /// bedrock-mcp patch: the socket's own read timeout, where no deadline bounds a read.
+    pub(crate) fn read_timeout(&self) -> Option<std::time::Duration> {
+        self.read_timer.as_ref().and_then(|t| t.idle())
+    }
+
     /// bedrock-mcp patch: from now on, reads keep to `deadline` while it is set (TCP only).
-    pub(crate) fn keep_to(&mut self, deadline: &HeadDeadline) {
+    pub(crate) fn keep_to(&mut self, deadline: &ReadDeadline) {
         if let Stream::Http(Connection::Tcp(sock)) = &self.stream {
-            self.head_timer = Some(HeadTimer::new(deadline.clone(), sock));
+            self.read_timer = Some(ReadTimer::new(deadline.clone(), sock));
         }
     }
 }
@@ -150,7 +155,7 @@ impl Drop for RefinedTcpStream {
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
         if let (Some(timer), Stream::Http(Connection::Tcp(sock))) =
-            (&mut self.head_timer, &mut self.stream)
+            (&mut self.read_timer, &mut self.stream)
         {
             return timer.read(sock, buf); // bedrock-mcp patch
         }
