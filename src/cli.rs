@@ -127,7 +127,7 @@ fn serve(config: Config) -> ExitCode {
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
     let app = Arc::new(App::new(
         config.server.clone(),
-        Mcp::new(kb),
+        Mcp::new(kb).with_document_links(config.document_links),
         identity,
         auth,
     ));
@@ -175,6 +175,11 @@ fn check(config: &Config) -> ExitCode {
                             println!("GetKnowledgeBase: FAILED: {note}");
                         }
                     }
+                    println!(
+                        "type:         {} ({})",
+                        info.kb_type,
+                        info.type_source.as_deref().unwrap_or("")
+                    );
                 }
             }
         }

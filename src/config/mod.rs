@@ -42,6 +42,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// JSON lines (default) or text (LOG_FORMAT=text).
     pub log_json: bool,
+    /// Offer the get_document_link tool (DOCUMENT_LINKS, default true) where the backend can.
+    pub document_links: bool,
 }
 
 /// Reads `.env` from the working directory (if present) under the process environment.
@@ -85,6 +87,7 @@ impl Config {
         let server = ServerSettings::from_vars(&vars)?;
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
+        let document_links = vars.flag("DOCUMENT_LINKS", true)?;
         Ok(Config {
             vars,
             server,
@@ -92,6 +95,7 @@ impl Config {
             auth,
             log_level,
             log_json,
+            document_links,
         })
     }
 }

@@ -259,6 +259,7 @@ impl LocalKb {
                 uri: Some(doc.rel.clone()),
             }),
             metadata,
+            ..Passage::default()
         }
     }
 }
@@ -311,6 +312,8 @@ impl KnowledgeBase for LocalKb {
             status: "ACTIVE".into(),
             name: self.name.clone(),
             description: Some(format!("{} (local BM25 index)", self.summary())),
+            kb_type: "LOCAL".into(),
+            type_source: None,
             note: None,
         }
     }

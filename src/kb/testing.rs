@@ -43,6 +43,7 @@ impl KnowledgeBase for FakeKb {
                     uri: Some(format!("s3://b/{i}.md")),
                 }),
                 metadata: Map::new(),
+                ..Passage::default()
             })
             .collect();
         Ok(Retrieval {

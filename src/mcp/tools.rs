@@ -1,18 +1,22 @@
-//! The two tools: their definitions per protocol revision, argument checks, and calls.
+//! The tools (search, info, and the document link when the backend has links): their
+//! definitions per protocol revision, argument checks, and calls.
 //!
 //! Tool failures (bad arguments on 2025-11-25+, knowledge-base errors) become results with
 //! `isError: true` so the model can read and correct them; an unknown tool is a protocol
 //! error. Rendering of results for the model lives in `render.rs`.
 
+use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
-use crate::kb::KnowledgeBase;
+use crate::kb::{DocumentRef, KnowledgeBase, Retrieve};
 use serde_json::{json, Map, Value};
 
 /// Name of the search tool (as in the seed server).
 pub const SEARCH: &str = "search_knowledge_base";
 /// Name of the info tool (as in the seed server).
 pub const INFO: &str = "get_knowledge_base_info";
+/// Name of the document-link tool.
+pub const LINK: &str = "get_document_link";
 /// Default number of results, as in the seed.
 pub const DEFAULT_MAX_RESULTS: u64 = 5;
 /// Bedrock's limit on query text.
@@ -31,16 +35,28 @@ pub struct ToolOutcome {
     pub is_error: bool,
 }
 
+/// What a call needs besides its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Who the call runs for.
+    pub caller: &'a Caller,
+    /// Whether `get_document_link` is offered.
+    pub links: bool,
+}
+
 /// Why a call could not even start: an unknown tool, or (before 2025-11-25) bad arguments.
 #[derive(Debug, PartialEq)]
 pub struct ProtocolError(pub String);
 
-/// The tool definitions shaped for `version`, in a stable order.
-pub fn definitions(version: Version) -> Vec<Value> {
+/// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool.
+pub fn definitions(version: Version, links: bool) -> Vec<Value> {
     let mut search = json!({
         "name": SEARCH,
         "description": "Search the AWS Bedrock Knowledge Base and return the most relevant passages, \
-            each with its relevance score, source location and metadata.",
+            each with its relevance score, source location and metadata. Results may be text, \
+            images (returned as image content), table rows, or audio/video transcripts and \
+            summaries. Results carry a documentId and dataSourceId for get_document_link when \
+            Bedrock gives them.",
         "inputSchema": {
             "type": "object",
             "properties": {
@@ -68,10 +84,42 @@ pub fn definitions(version: Version) -> Vec<Value> {
             status, plus its name and description when the server may read them.",
         "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false }
     });
+    let mut link = json!({
+        "name": LINK,
+        "description": "Get a short-lived link (valid about 5 minutes) to the original document \
+            behind a search result, so the person can open it. Pass the documentId and \
+            dataSourceId of that result (and its mediaId for an embedded image). Only documents \
+            the signed-in user may read are linked.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "document_id": {
+                    "type": "string",
+                    "description": "The documentId of a search result.",
+                    "minLength": 1,
+                    "maxLength": 1825
+                },
+                "data_source_id": {
+                    "type": "string",
+                    "description": "The dataSourceId of the same search result.",
+                    "pattern": "^[0-9a-zA-Z]{1,10}$"
+                },
+                "media_id": {
+                    "type": "string",
+                    "description": "Optional: the mediaId of an image inside the document, to link to that image.",
+                    "minLength": 36,
+                    "maxLength": 36
+                }
+            },
+            "required": ["document_id", "data_source_id"],
+            "additionalProperties": false
+        }
+    });
     if version >= Version::V2025_03_26 {
         for (tool, title) in [
             (&mut search, "Search knowledge base"),
             (&mut info, "Knowledge base info"),
+            (&mut link, "Link to original document"),
         ] {
             tool["annotations"] = json!({
                 "title": title,
@@ -87,16 +135,23 @@ pub fn definitions(version: Version) -> Vec<Value> {
         info["title"] = json!("Knowledge base info");
         search["outputSchema"] = render::search_output_schema();
         info["outputSchema"] = render::info_output_schema();
+        link["title"] = json!("Link to original document");
+        link["outputSchema"] = render::link_output_schema();
     }
-    vec![search, info]
+    if links {
+        vec![search, info, link]
+    } else {
+        vec![search, info]
+    }
 }
 
-/// Calls tool `name` with `arguments` (an object, or absent).
+/// Calls tool `name` with `arguments` (an object, or absent) for `ctx.caller`.
 pub fn call(
     kb: &dyn KnowledgeBase,
     version: Version,
     name: &str,
     arguments: Option<&Value>,
+    ctx: Context<'_>,
 ) -> Result<ToolOutcome, ProtocolError> {
     let empty = Map::new();
     let args = match arguments {
@@ -111,10 +166,16 @@ pub fn call(
     let checked = match name {
         SEARCH => search_args(args).map(|(query, max_results)| Call::Search { query, max_results }),
         INFO => no_args(args).map(|()| Call::Info),
+        LINK if ctx.links => link_args(args).map(Call::Link),
         other => {
+            let links = if ctx.links {
+                format!(", {LINK}")
+            } else {
+                String::new()
+            };
             return Err(ProtocolError(format!(
-                "Unknown tool: {other:?}. Available tools: {SEARCH}, {INFO}"
-            )))
+                "Unknown tool: {other:?}. Available tools: {SEARCH}, {INFO}{links}"
+            )));
         }
     };
     let call = match checked {
@@ -129,18 +190,73 @@ pub fn call(
         }
     };
     let structured = version >= Version::V2025_06_18;
+    let note = ctx.caller.hidden_documents_note();
+    let user_id = ctx.caller.acl_user();
     Ok(match call {
-        Call::Search { query, max_results } => match kb.retrieve(&query, max_results) {
-            Ok(retrieval) => render::search_result(&query, &retrieval, structured),
-            Err(e) => render::tool_error(format!("Search failed. {e}")),
-        },
+        Call::Search { query, max_results } => {
+            let request = Retrieve {
+                query: &query,
+                max_results,
+                user_id,
+            };
+            match kb.retrieve_as(&request) {
+                Ok(retrieval) => {
+                    let shape = render::Shape {
+                        structured,
+                        links: ctx.links,
+                        note: note.as_deref(),
+                    };
+                    render::search_result(&query, &retrieval, shape)
+                }
+                Err(e) => render::tool_error(format!("Search failed. {e}")),
+            }
+        }
         Call::Info => render::info_result(&kb.info(), structured),
+        Call::Link(doc) => match kb.document_link(&doc, user_id) {
+            Ok(link) => render::link_result(&doc, &link, structured),
+            Err(e) => {
+                let mut msg = format!("Could not get a link to the document. {e}");
+                if let Some(note) = note {
+                    msg.push_str("\n");
+                    msg.push_str(&note);
+                }
+                render::tool_error(msg)
+            }
+        },
     })
 }
 
 enum Call {
     Search { query: String, max_results: u32 },
     Info,
+    Link(DocumentRef),
+}
+
+fn link_args(args: &Map<String, Value>) -> Result<DocumentRef, String> {
+    const USAGE: &str = "get_document_link takes \"document_id\" and \"data_source_id\" \
+        (strings, required: copy them from a search result) and \"media_id\" (string, optional)";
+    if let Some(unknown) = args
+        .keys()
+        .find(|k| !matches!(k.as_str(), "document_id" | "data_source_id" | "media_id"))
+    {
+        return Err(format!("unknown argument {unknown:?}; {USAGE}"));
+    }
+    let text = |k: &str, required: bool| -> Result<Option<String>, String> {
+        match args.get(k) {
+            Some(Value::String(v)) if !v.trim().is_empty() => Ok(Some(v.clone())),
+            None | Some(Value::Null) if !required => Ok(None),
+            Some(Value::String(_)) if !required => Ok(None),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                Err(format!("\"{k}\" is required; {USAGE}"))
+            }
+            Some(_) => Err(format!("\"{k}\" must be a string; {USAGE}")),
+        }
+    };
+    Ok(DocumentRef {
+        document_id: text("document_id", true)?.unwrap_or_default(),
+        data_source_id: text("data_source_id", true)?.unwrap_or_default(),
+        media_id: text("media_id", false)?,
+    })
 }
 
 fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {

@@ -23,6 +23,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(20);
 pub(super) enum Op {
     Retrieve,
     GetKnowledgeBase,
+    GetDocumentContent,
 }
 
 impl Op {
@@ -31,6 +32,7 @@ impl Op {
         match self {
             Op::Retrieve => "Retrieve",
             Op::GetKnowledgeBase => "GetKnowledgeBase",
+            Op::GetDocumentContent => "GetDocumentContent",
         }
     }
 
@@ -39,6 +41,7 @@ impl Op {
         match self {
             Op::Retrieve => "bedrock:Retrieve",
             Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
+            Op::GetDocumentContent => "bedrock:GetDocumentContent",
         }
     }
 }
