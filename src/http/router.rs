@@ -95,7 +95,7 @@ fn dispatch(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, R
             match method {
                 "POST" => {
                     let caller = caller(app, log.principal.as_ref());
-                    let handled = streamable::post(req, &app.mcp, &caller);
+                    let handled = streamable::post_as(req, &app.mcp, &caller);
                     log.outcome = handled.outcome;
                     log.version = handled.version;
                     Ok(Action::Reply(handled.reply))

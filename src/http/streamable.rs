@@ -44,8 +44,13 @@ impl Handled {
     }
 }
 
-/// Handles a POST to the MCP endpoint.
-pub fn post(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
+/// Handles a POST to the MCP endpoint as nobody in particular.
+pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
+    post_as(req, mcp, &Caller::Anonymous)
+}
+
+/// Handles a POST to the MCP endpoint; tool calls run for `caller`.
+pub fn post_as(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
     let format = match accepted_format(req) {
         Ok(f) => f,
         Err(reply) => return Handled::reply(reply),

@@ -19,7 +19,7 @@ fn post_json(headers: &[(&str, &str)], body: Value) -> Handled {
         body: body.to_string().into_bytes(),
         ..HttpRequest::default()
     };
-    post(&req, &mcp(), &Caller::Anonymous)
+    post(&req, &mcp())
 }
 
 fn body(h: &Handled) -> Value {
@@ -98,7 +98,7 @@ fn garbage_bodies_and_wrong_content_types_are_refused_clearly() {
         body: b"{not json".to_vec(),
         ..HttpRequest::default()
     };
-    let h = post(&req, &mcp(), &Caller::Anonymous);
+    let h = post(&req, &mcp());
     assert_eq!(h.reply.status, 400);
     assert_eq!(body(&h)["error"]["code"], jsonrpc::PARSE_ERROR);
     assert_eq!(body(&h)["id"], Value::Null);
