@@ -496,6 +496,42 @@ mod tests {
     }
 
     #[test]
+    fn document_ids_become_one_encoded_path_segment() {
+        assert_eq!(
+            path_segment("Salary bands/2026 – Ü.xlsx"),
+            "Salary%20bands%2F2026%20%E2%80%93%20%C3%9C.xlsx"
+        );
+        assert_eq!(path_segment("a-b_c~d.e"), "a-b_c~d.e");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("s3://b/k?x#y"), "s3%3A%2F%2Fb%2Fk%3Fx%23y");
+        let doc = |id: &str, ds: &str, media: Option<&str>| DocumentRef {
+            document_id: id.into(),
+            data_source_id: ds.into(),
+            media_id: media.map(str::to_string),
+        };
+        assert!(check_document(&doc(
+            "x",
+            "DS1",
+            Some("0f8fad5b-d9cb-469f-a165-70867728950e")
+        ))
+        .is_ok());
+        for bad in [
+            doc("", "DS1", None),
+            doc(&"x".repeat(1826), "DS1", None),
+            doc("a\nb", "DS1", None),
+            doc("x", "", None),
+            doc("x", "DS-1", None),
+            doc("x", "DS12345678901", None),
+            doc("x", "DS1", Some("0f8fad5b")),
+        ] {
+            assert!(
+                matches!(check_document(&bad), Err(KbError::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn checks_input_before_sending() {
         // Port 9 on loopback is never served here; a sent request would fail differently.
         let vars = env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
