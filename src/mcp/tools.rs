@@ -217,7 +217,7 @@ pub fn call(
             Err(e) => {
                 let mut msg = format!("Could not get a link to the document. {e}");
                 if let Some(note) = note {
-                    msg.push_str("\n");
+                    msg.push('\n');
                     msg.push_str(&note);
                 }
                 render::tool_error(msg)

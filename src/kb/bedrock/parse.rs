@@ -66,18 +66,19 @@ fn passage(r: &Value) -> Result<Passage, String> {
         ..Passage::default()
     };
     match p.content_type.as_str() {
-        "IMAGE" => match content.get("byteContent").and_then(Value::as_str) {
-            Some(uri) => match data_uri(uri) {
-                Some(image) => p.image = Some(image),
-                None => {
-                    p.text = join(
-                        &p.text,
-                        "(Bedrock sent an image this server could not read)",
-                    )
+        "IMAGE" => {
+            if let Some(uri) = content.get("byteContent").and_then(Value::as_str) {
+                match data_uri(uri) {
+                    Some(image) => p.image = Some(image),
+                    None => {
+                        p.text = join(
+                            &p.text,
+                            "(Bedrock sent an image this server could not read)",
+                        )
+                    }
                 }
-            },
-            None => {}
-        },
+            }
+        }
         "ROW" => {
             if let Some(row) = content.get("row").and_then(Value::as_array) {
                 p.text = join(&p.text, &row_lines(row));
