@@ -71,7 +71,11 @@ pub fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>) -> To
         }
         if shape.links {
             if let (Some(doc), Some(ds)) = (&p.document_id, &p.data_source_id) {
-                text.push_str(&format!("document_id: {doc} | data_source_id: {ds}\n"));
+                text.push_str(&format!("document_id: {doc} | data_source_id: {ds}"));
+                if let Some(media) = &p.media_id {
+                    text.push_str(&format!(" | media_id: {media}"));
+                }
+                text.push('\n');
             }
         }
         let mut shown = false;
