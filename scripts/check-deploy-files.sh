@@ -255,7 +255,8 @@ except OSError:
     fail(".env.example is missing")
     example = ""
 prefixes = ("AWS_", "BEDROCK_", "SERVER_", "LOG_", "KB_", "WORKER_", "MAX_", "HTTP_", "SHUTDOWN_",
-            "CORS_", "SSE_", "ENABLE_", "AUTH_", "ENTRA_", "PUBLIC_", "OAUTH_", "JWKS_")
+            "CORS_", "SSE_", "ENABLE_", "AUTH_", "ENTRA_", "PUBLIC_", "OAUTH_", "JWKS_", "ACL_",
+            "DOCUMENT_")
 read = set()
 for src in glob.glob("src/**/*.rs", recursive=True):
     for name in re.findall(r'"([A-Z][A-Z0-9_]{2,})"', open(src, errors="replace").read()):

@@ -67,6 +67,7 @@ impl KnowledgeBase for CannedKb {
         Ok(Retrieval {
             results: (0..max_results.min(2)).map(passage).collect(),
             upstream_ms: 1,
+            ..Retrieval::default()
         })
     }
 

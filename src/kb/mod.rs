@@ -5,6 +5,7 @@
 //! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
 pub mod bedrock;
+pub mod filter;
 pub mod local;
 #[cfg(test)]
 pub mod testing;
@@ -18,8 +19,15 @@ pub trait KnowledgeBase: Send + Sync {
     /// Retrieves at most `max_results` (1..=100) passages for `query`, as nobody in particular.
     fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError>;
 
-    /// Retrieves on behalf of a (verified) user; backends without access lists ignore the user.
+    /// Retrieves on behalf of a (verified) user, with the request's options; backends
+    /// without access lists ignore the user, and refuse options they cannot honour.
     fn retrieve_as(&self, request: &Retrieve<'_>) -> Result<Retrieval, KbError> {
+        if request.filter.is_some() || request.search_type.is_some() {
+            return Err(KbError::InvalidRequest(
+                "this knowledge base backend supports neither filter nor search_type: leave them out"
+                    .into(),
+            ));
+        }
         self.retrieve(request.query, request.max_results)
     }
 
@@ -45,7 +53,7 @@ pub trait KnowledgeBase: Send + Sync {
 }
 
 /// One retrieval on behalf of a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retrieve<'a> {
     /// The query text.
     pub query: &'a str,
@@ -53,6 +61,11 @@ pub struct Retrieve<'a> {
     pub max_results: u32,
     /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
     pub user_id: Option<&'a str>,
+    /// A metadata filter in Bedrock's `RetrievalFilter` shape, already checked by
+    /// [`filter::validate`].
+    pub filter: Option<&'a Value>,
+    /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
+    pub search_type: Option<&'a str>,
 }
 
 /// Which original document to link to: the ids a retrieval result carried.
@@ -87,6 +100,9 @@ pub struct Retrieval {
     /// Time spent waiting for the upstream (Bedrock) across all attempts, in milliseconds.
     #[serde(skip)]
     pub upstream_ms: u64,
+    /// A Bedrock guardrail intervened (`guardrailAction: INTERVENED`).
+    #[serde(skip)]
+    pub guardrail_intervened: bool,
 }
 
 /// One retrieved passage.

@@ -49,6 +49,7 @@ impl KnowledgeBase for FakeKb {
         Ok(Retrieval {
             results,
             upstream_ms: 12,
+            ..Retrieval::default()
         })
     }
 

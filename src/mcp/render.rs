@@ -114,7 +114,11 @@ pub fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>) -> To
         text.push('\n');
         kept.push(passage_json(p, shown));
     }
-    if let Some(note) = shape.note {
+    let guardrail = retrieval.guardrail_intervened.then_some(
+        "Note: a Bedrock guardrail intervened in this search, so some content may have been \
+         blocked or masked.",
+    );
+    for note in [guardrail, shape.note].into_iter().flatten() {
         text.push_str(&format!("\n{note}\n"));
     }
     let mut content = vec![json!({ "type": "text", "text": text })];
@@ -124,6 +128,9 @@ pub fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>) -> To
         let mut structured = json!({ "query": query, "count": kept.len(), "results": kept });
         if let Some(note) = shape.note {
             structured["note"] = json!(note);
+        }
+        if retrieval.guardrail_intervened {
+            structured["guardrailAction"] = json!("INTERVENED");
         }
         result["structuredContent"] = structured;
     }
@@ -309,7 +316,8 @@ pub fn search_output_schema() -> Value {
                     "required": ["text", "contentType", "metadata"]
                 }
             },
-            "note": { "type": "string" }
+            "note": { "type": "string" },
+            "guardrailAction": { "type": "string" }
         },
         "required": ["query", "count", "results"]
     })

@@ -8,7 +8,7 @@
 use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
-use crate::kb::{DocumentRef, KnowledgeBase, Retrieve};
+use crate::kb::{filter, DocumentRef, KnowledgeBase, Retrieve};
 use serde_json::{json, Map, Value};
 
 /// Name of the search tool (as in the seed server).
@@ -19,6 +19,15 @@ pub const INFO: &str = "get_knowledge_base_info";
 pub const LINK: &str = "get_document_link";
 /// Default number of results, as in the seed.
 pub const DEFAULT_MAX_RESULTS: u64 = 5;
+/// How to write a filter, for the model.
+const FILTER_HELP: &str = "Optional metadata filter (Bedrock RetrievalFilter): one operator \
+object. Comparisons take {\"key\": metadata key, \"value\": value}: equals, notEquals, \
+greaterThan, greaterThanOrEquals, lessThan, lessThanOrEquals (numbers), in, notIn (lists), \
+startsWith, stringContains (strings), listContains. Combine 2 or more with andAll or orAll. \
+Example: {\"andAll\": [{\"equals\": {\"key\": \"department\", \"value\": \"HR\"}}, \
+{\"greaterThanOrEquals\": {\"key\": \"year\", \"value\": 2024}}]}. Metadata keys are the \
+ones shown in each result's metadata (from the documents' .metadata.json files or the data \
+source's fields).";
 /// Bedrock's limit on query text.
 pub const MAX_QUERY_CHARS: usize = 20_000;
 
@@ -72,6 +81,15 @@ pub fn definitions(version: Version, links: bool) -> Vec<Value> {
                     "minimum": 1,
                     "maximum": 100,
                     "default": DEFAULT_MAX_RESULTS
+                },
+                "filter": {
+                    "type": "object",
+                    "description": FILTER_HELP
+                },
+                "search_type": {
+                    "type": "string",
+                    "enum": ["HYBRID", "SEMANTIC"],
+                    "description": "Optional, vector knowledge bases only: HYBRID combines keyword and semantic search, SEMANTIC uses meaning only. Leave out to let Bedrock choose."
                 }
             },
             "required": ["query"],
@@ -164,7 +182,7 @@ pub fn call(
         }
     };
     let checked = match name {
-        SEARCH => search_args(args).map(|(query, max_results)| Call::Search { query, max_results }),
+        SEARCH => search_args(args).map(Call::Search),
         INFO => no_args(args).map(|()| Call::Info),
         LINK if ctx.links => link_args(args).map(Call::Link),
         other => {
@@ -193,11 +211,14 @@ pub fn call(
     let note = ctx.caller.hidden_documents_note();
     let user_id = ctx.caller.acl_user();
     Ok(match call {
-        Call::Search { query, max_results } => {
+        Call::Search(a) => {
+            let query = a.query;
             let request = Retrieve {
                 query: &query,
-                max_results,
+                max_results: a.max_results,
                 user_id,
+                filter: a.filter.as_ref(),
+                search_type: a.search_type,
             };
             match kb.retrieve_as(&request) {
                 Ok(retrieval) => {
@@ -227,7 +248,7 @@ pub fn call(
 }
 
 enum Call {
-    Search { query: String, max_results: u32 },
+    Search(SearchArgs),
     Info,
     Link(DocumentRef),
 }
@@ -259,12 +280,38 @@ fn link_args(args: &Map<String, Value>) -> Result<DocumentRef, String> {
     })
 }
 
-fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {
-    if let Some(unknown) = args.keys().find(|k| *k != "query" && *k != "max_results") {
+/// A search call's checked arguments.
+struct SearchArgs {
+    query: String,
+    max_results: u32,
+    filter: Option<Value>,
+    search_type: Option<&'static str>,
+}
+
+fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
+    const KNOWN: [&str; 4] = ["query", "max_results", "filter", "search_type"];
+    if let Some(unknown) = args.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(format!(
-            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required) and \"max_results\" (integer 1-100, default 5)"
+            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-100, default 5), \"filter\" (a metadata filter object) and \"search_type\" (HYBRID or SEMANTIC)"
         ));
     }
+    let filter = match args.get("filter") {
+        None | Some(Value::Null) => None,
+        Some(f) => {
+            filter::validate(f).map_err(|e| format!("\"filter\" is not valid: {e}"))?;
+            Some(f.clone())
+        }
+    };
+    let search_type = match args.get("search_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("HYBRID") => Some("HYBRID"),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("SEMANTIC") => Some("SEMANTIC"),
+        Some(_) => {
+            return Err(
+                "\"search_type\" must be HYBRID (keywords and meaning) or SEMANTIC (meaning only), or left out".into(),
+            )
+        }
+    };
     let query = match args.get("query") {
         Some(Value::String(q)) if !q.trim().is_empty() => q.trim().to_string(),
         Some(Value::String(_)) => {
@@ -294,7 +341,12 @@ fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {
             "\"max_results\" must be an integer from 1 to 100 (default {DEFAULT_MAX_RESULTS})"
         ));
     }
-    Ok((query, max_results as u32))
+    Ok(SearchArgs {
+        query,
+        max_results: max_results as u32,
+        filter,
+        search_type,
+    })
 }
 
 fn no_args(args: &Map<String, Value>) -> Result<(), String> {

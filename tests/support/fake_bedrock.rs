@@ -77,6 +77,7 @@ struct State {
     kb: (String, String, String),
     kb_type: String,
     denied: Vec<String>,
+    rerank_models: Vec<String>,
     calls: Vec<(String, String)>,
     last_body: Option<String>,
     last_headers: Vec<(String, String)>,
@@ -133,6 +134,10 @@ impl FakeBedrock {
                 ),
                 kb_type: "VECTOR".into(),
                 denied: Vec::new(),
+                rerank_models: ["amazon.rerank-v1:0", "cohere.rerank-v3-5:0"]
+                    .iter()
+                    .map(|m| format!("arn:aws:bedrock:{region}::foundation-model/{m}"))
+                    .collect(),
                 calls: Vec::new(),
                 last_body: None,
                 last_headers: Vec::new(),
@@ -215,6 +220,11 @@ impl FakeBedrock {
     /// retrieval configuration Retrieve accepts.
     pub fn set_kb_type(&self, kb_type: &str) {
         self.state().kb_type = kb_type.into();
+    }
+    /// The reranking model ARNs this region offers (default: amazon.rerank-v1:0 and
+    /// cohere.rerank-v3-5:0 in the fake's region); others are refused with a ValidationException.
+    pub fn set_rerank_models(&self, arns: &[&str]) {
+        self.state().rerank_models = arns.iter().map(|a| a.to_string()).collect();
     }
     /// Refuses every call of `op` ("GetKnowledgeBase", "Retrieve", "GetDocumentContent")
     /// with AccessDeniedException, as IAM does for a role without the action.

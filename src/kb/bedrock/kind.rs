@@ -7,7 +7,6 @@
 //! and reports what they said here.
 
 use crate::config::{ConfigError, Vars};
-use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -62,18 +61,6 @@ impl Search {
         match self {
             Search::Vector => Search::Managed,
             Search::Managed => Search::Vector,
-        }
-    }
-
-    /// The `retrievalConfiguration` object.
-    pub(super) fn configuration(self, max_results: u32) -> Value {
-        match self {
-            Search::Vector => {
-                json!({"vectorSearchConfiguration": {"numberOfResults": max_results}})
-            }
-            Search::Managed => {
-                json!({"managedSearchConfiguration": {"numberOfResults": max_results}})
-            }
         }
     }
 
@@ -283,10 +270,6 @@ mod tests {
         assert_eq!(
             k.describe(),
             ("MANAGED".into(), "BEDROCK_KB_TYPE=managed".into())
-        );
-        assert_eq!(
-            Search::Managed.configuration(7),
-            json!({"managedSearchConfiguration": {"numberOfResults": 7}})
         );
         assert_eq!(Search::Vector.other(), Search::Managed);
     }

@@ -9,6 +9,7 @@ mod call;
 mod errors;
 mod kind;
 mod parse;
+mod request;
 
 use super::{DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve};
 use crate::aws::{sigv4, CredentialChain, CredentialsError};
@@ -29,6 +30,7 @@ pub struct BedrockKb {
     runtime: Endpoint,
     agent: Endpoint,
     kind: Kind,
+    request: request::Settings,
 }
 
 /// A base URL and the Host header it implies.
@@ -86,6 +88,7 @@ impl BedrockKb {
         let timeout = Duration::from_secs(vars.number("BEDROCK_TIMEOUT_SECS", 30, 1, 300)?);
         let max_attempts = vars.number("BEDROCK_MAX_ATTEMPTS", 3, 1, 10)? as u32;
         let kind = Kind::new(Setting::from_vars(vars)?);
+        let request = request::Settings::from_vars(vars, region)?;
         let chain = CredentialChain::from_vars(vars).map_err(|e| match e {
             CredentialsError::Config { var, message } => ConfigError::new(&var, message),
             other => ConfigError::plain(other.to_string()),
@@ -102,6 +105,7 @@ impl BedrockKb {
             runtime,
             agent,
             kind,
+            request,
         })
     }
 
@@ -133,25 +137,21 @@ impl BedrockKb {
 impl BedrockKb {
     /// One Retrieve with `search`'s configuration.
     fn retrieve_with(&self, search: Search, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
-        let mut body = json!({
-            "retrievalQuery": {"text": r.query},
-            "retrievalConfiguration": search.configuration(r.max_results),
-        });
-        if let Some(user) = r.user_id {
-            body["userContext"] = json!({ "userId": user });
-        }
-        let body = body.to_string();
+        let body = self.request.body(search, r)?.to_string();
         let url = format!(
             "{}/knowledgebases/{}/retrieve",
             self.runtime.base, self.client.kb_id
         );
-        let reply = self.client.send(&Call {
-            op: Op::Retrieve,
-            url: &url,
-            host: &self.runtime.host,
-            body: Some(body.as_bytes()),
-        })?;
-        let results = parse::retrieval(&reply.body).map_err(|why| {
+        let reply = self
+            .client
+            .send(&Call {
+                op: Op::Retrieve,
+                url: &url,
+                host: &self.runtime.host,
+                body: Some(body.as_bytes()),
+            })
+            .map_err(|e| self.explain_rerank(e))?;
+        let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
             ))
@@ -159,7 +159,34 @@ impl BedrockKb {
         Ok(Retrieval {
             results,
             upstream_ms: reply.upstream_ms,
+            guardrail_intervened,
         })
+    }
+
+    /// With a reranking model configured, a refusal that names a model is most likely about
+    /// it (not offered in the region, or the role may not use it): say so, and how to fix it.
+    fn explain_rerank(&self, e: KbError) -> KbError {
+        let Some(arn) = self.request.rerank_model() else {
+            return e;
+        };
+        let region = &self.client.region;
+        let hint = |m: &str| {
+            format!(
+                "{m}. The reranking model {arn} (BEDROCK_RERANK_MODEL) may not be offered in \
+                 region {region}, or the role may not use it: check that the model is available \
+                 in {region} (Bedrock console → Model access), grant bedrock:Rerank and \
+                 bedrock:InvokeModel on {arn}, or unset BEDROCK_RERANK_MODEL"
+            )
+        };
+        match e {
+            KbError::InvalidRequest(m) if m.to_ascii_lowercase().contains("model") => {
+                KbError::InvalidRequest(hint(&m))
+            }
+            KbError::AccessDenied(m) if m.to_ascii_lowercase().contains("model") => {
+                KbError::AccessDenied(hint(&m))
+            }
+            other => other,
+        }
     }
 
     /// GetKnowledgeBase, parsed; the type it names is remembered for searches.
@@ -279,7 +306,7 @@ impl KnowledgeBase for BedrockKb {
         self.retrieve_as(&Retrieve {
             query,
             max_results,
-            user_id: None,
+            ..Retrieve::default()
         })
     }
 
@@ -294,9 +321,9 @@ impl KnowledgeBase for BedrockKb {
                         "Bedrock refused the {search:?} search configuration; retrying with \
                          {other:?} and remembering it"
                     );
-                    let retrieval = self.retrieve_with(other, r)?;
+                    // The refusal itself says which kind this is, whatever the retry brings.
                     self.kind.learnt_from_retrieve(other);
-                    Ok(retrieval)
+                    self.retrieve_with(other, r)
                 } else if self.kind.is_auto() {
                     Err(e)
                 } else {

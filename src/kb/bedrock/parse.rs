@@ -25,18 +25,20 @@ const LOCATION_FIELDS: &[(&str, &str)] = &[
 /// Metadata keys naming the data source: managed knowledge bases, then vector ones.
 const DATA_SOURCE_KEYS: [&str; 2] = ["_data_source_id", "x-amz-bedrock-kb-data-source-id"];
 
-/// Parses a Retrieve answer.
-pub(super) fn retrieval(body: &[u8]) -> Result<Vec<Passage>, String> {
+/// Parses a Retrieve answer: the passages, and whether a guardrail intervened.
+pub(super) fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
     let v: Value = serde_json::from_slice(body).map_err(|_| not_json(body))?;
     let results = v
         .get("retrievalResults")
         .and_then(Value::as_array)
         .ok_or("it has no retrievalResults list")?;
-    results
+    let passages = results
         .iter()
         .enumerate()
         .map(|(i, r)| passage(r).map_err(|why| format!("result {i} {why}")))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let intervened = v.get("guardrailAction").and_then(Value::as_str) == Some("INTERVENED");
+    Ok((passages, intervened))
 }
 
 fn passage(r: &Value) -> Result<Passage, String> {
@@ -242,7 +244,7 @@ mod tests {
 
     fn one(result: Value) -> Passage {
         let body = json!({ "retrievalResults": [result] }).to_string();
-        retrieval(body.as_bytes()).unwrap().remove(0)
+        retrieval(body.as_bytes()).unwrap().0.remove(0)
     }
 
     #[test]
@@ -340,7 +342,11 @@ mod tests {
         }
         assert!(retrieval(br#"{"retrievalResults": []}"#)
             .unwrap()
+            .0
             .is_empty());
+        let (_, intervened) =
+            retrieval(br#"{"retrievalResults": [], "guardrailAction": "INTERVENED"}"#).unwrap();
+        assert!(intervened);
     }
 
     #[test]

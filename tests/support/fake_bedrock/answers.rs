@@ -115,10 +115,25 @@ pub(super) fn retrieve(shared: &Shared, body: &[u8]) -> Reply {
         Ok(u) => u,
         Err(reply) => return reply,
     };
+    let search = vector.or(managed_config).cloned().unwrap_or_default();
+    if let Some(arn) = search
+        .pointer(
+            "/rerankingConfiguration/bedrockRerankingConfiguration/modelConfiguration/modelArn",
+        )
+        .and_then(Value::as_str)
+    {
+        if !state.rerank_models.iter().any(|m| m == arn) {
+            return validation(&format!(
+                "The reranking model {arn} is not supported in this region or account"
+            ));
+        }
+    }
+    let filter = search.get("filter");
     let visible: Vec<FakeDoc> = state
         .corpus
         .iter()
         .filter(|d| corpus::visible(d, user.as_deref()))
+        .filter(|d| filter.is_none_or(|f| corpus::filter_matches(f, &d.metadata)))
         .cloned()
         .collect();
     let hits = corpus::search(&visible, text, n);
@@ -127,7 +142,12 @@ pub(super) fn retrieve(shared: &Shared, body: &[u8]) -> Reply {
     } else {
         "x-amz-bedrock-kb-data-source-id"
     };
-    Reply::json(200, &corpus::retrieve_body(&hits, key))
+    let mut body = corpus::retrieve_body(&hits, key);
+    // The fake's guardrail intervenes on queries about passwords.
+    if v.get("guardrailConfiguration").is_some() && text.to_lowercase().contains("password") {
+        body["guardrailAction"] = json!("INTERVENED");
+    }
+    Reply::json(200, &body)
 }
 
 /// Decodes a percent-encoded path segment as AWS does (UTF-8); `None` if malformed.

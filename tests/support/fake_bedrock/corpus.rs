@@ -210,6 +210,27 @@ pub fn search<'a>(docs: &'a [FakeDoc], query: &str, n: usize) -> Vec<(f64, &'a F
     hits.into_iter().take(n).map(|(s, _, d)| (s, d)).collect()
 }
 
+/// Whether `metadata` passes a RetrievalFilter. The fake applies equals, notEquals, in,
+/// andAll and orAll; other operators are accepted and let everything through.
+pub fn filter_matches(filter: &Value, metadata: &Value) -> bool {
+    let Some((op, arg)) = filter.as_object().and_then(|o| o.iter().next()) else {
+        return true;
+    };
+    let field = |a: &Value| metadata.get(a["key"].as_str().unwrap_or("")).cloned();
+    match op.as_str() {
+        "andAll" => arg
+            .as_array()
+            .is_some_and(|l| l.iter().all(|f| filter_matches(f, metadata))),
+        "orAll" => arg
+            .as_array()
+            .is_some_and(|l| l.iter().any(|f| filter_matches(f, metadata))),
+        "equals" => field(arg).as_ref() == Some(&arg["value"]),
+        "notEquals" => field(arg).as_ref() != Some(&arg["value"]),
+        "in" => field(arg).is_some_and(|v| arg["value"].as_array().is_some_and(|l| l.contains(&v))),
+        _ => true,
+    }
+}
+
 /// Whether `user` (a `userContext.userId`, if any) may see `doc`. Sources with access lists
 /// return nothing without a user id, as Bedrock's do.
 pub fn visible(doc: &FakeDoc, user: Option<&str>) -> bool {
