@@ -5,6 +5,7 @@
 //! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
 pub mod bedrock;
+pub mod catalog;
 pub mod filter;
 pub mod local;
 #[cfg(test)]

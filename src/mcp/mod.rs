@@ -11,11 +11,12 @@ pub mod tools;
 
 pub use caller::Caller;
 
+use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
 use jsonrpc::{Message, RequestId, RpcError};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How long clients may cache the tool list and discovery result (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 3_600_000;
@@ -38,9 +39,12 @@ const LOG_LEVELS: [&str; 8] = [
 
 /// The MCP request handler, shared by all worker threads.
 pub struct Mcp {
-    kb: Arc<dyn KnowledgeBase>,
+    catalog: Catalog,
     /// Whether get_document_link is offered (DOCUMENT_LINKS and a backend that has links).
     links: bool,
+    /// With several knowledge bases: one line per knowledge base for the tool descriptions,
+    /// read (GetKnowledgeBase) on the first tools/list and kept.
+    described: OnceLock<String>,
 }
 
 /// What handling one message produced.
@@ -67,14 +71,42 @@ pub struct Outcome {
 impl Mcp {
     /// A handler over `kb`, offering get_document_link when the backend has links.
     pub fn new(kb: Arc<dyn KnowledgeBase>) -> Mcp {
-        let links = kb.has_document_links();
-        Mcp { kb, links }
+        Mcp::with_catalog(Catalog::one(kb))
+    }
+
+    /// A handler over several knowledge bases (the first is the default).
+    pub fn with_catalog(catalog: Catalog) -> Mcp {
+        let links = catalog.iter().all(|(_, kb)| kb.has_document_links());
+        Mcp {
+            catalog,
+            links,
+            described: OnceLock::new(),
+        }
     }
 
     /// Turns get_document_link off (DOCUMENT_LINKS=false), or back on if the backend has links.
     pub fn with_document_links(mut self, on: bool) -> Mcp {
-        self.links = on && self.kb.has_document_links();
+        self.links = on && self.catalog.iter().all(|(_, kb)| kb.has_document_links());
         self
+    }
+
+    /// The knowledge-base choice offered in tool definitions, when there is one.
+    fn choice(&self) -> Option<tools::Choice<'_>> {
+        if !self.catalog.is_multi() {
+            return None;
+        }
+        let summary = self.described.get_or_init(|| {
+            self.catalog
+                .iter()
+                .enumerate()
+                .map(|(i, (id, kb))| render::kb_line(id, i == 0, &kb.info()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        Some(tools::Choice {
+            ids: self.catalog.ids(),
+            summary,
+        })
     }
 
     fn instructions(&self) -> String {
@@ -85,9 +117,9 @@ impl Mcp {
         text
     }
 
-    /// The knowledge base (for health and `check`).
+    /// The default knowledge base (for health and `check`).
     pub fn kb(&self) -> &dyn KnowledgeBase {
-        self.kb.as_ref()
+        self.catalog.default_kb()
     }
 
     /// Handles one message spoken in `version`, as nobody in particular.
@@ -177,7 +209,7 @@ impl Mcp {
                         "Invalid params: unknown cursor (this server returns every tool in one page)".into(),
                     ));
                 }
-                let mut result = json!({ "tools": tools::definitions(version, self.links) });
+                let mut result = json!({ "tools": tools::definitions(version, self.links, self.choice().as_ref()) });
                 if modern {
                     result["ttlMs"] = json!(LIST_TTL_MS);
                     result["cacheScope"] = json!("public");
@@ -195,15 +227,11 @@ impl Mcp {
                 let ctx = tools::Context {
                     caller,
                     links: self.links,
+                    multi: self.catalog.is_multi(),
                 };
-                let called = tools::call(
-                    self.kb.as_ref(),
-                    version,
-                    name,
-                    params.get("arguments"),
-                    ctx,
-                )
-                .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
+                let called =
+                    tools::call(&self.catalog, version, name, params.get("arguments"), ctx)
+                        .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
                 if name != tools::INFO {
                     outcome.acl_user = caller.acl_user().map(str::to_string);
                 }

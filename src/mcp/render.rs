@@ -276,6 +276,64 @@ pub fn info_result(info: &KbInfo, structured: bool) -> ToolOutcome {
     }
 }
 
+/// One sentence naming a knowledge base for the tool descriptions: id, name, description.
+pub fn kb_line(id: &str, default: bool, info: &KbInfo) -> String {
+    let mut line = id.to_string();
+    if default {
+        line.push_str(" (default)");
+    }
+    if let Some(name) = &info.name {
+        line.push_str(&format!(": {name}"));
+    }
+    if let Some(desc) = &info.description {
+        line.push_str(&format!(" ({})", desc.trim_end_matches('.')));
+    }
+    line.push('.');
+    line
+}
+
+/// The info result for several knowledge bases: each one's summary, and all of them as
+/// structured content (the default's fields at the top, as for one knowledge base).
+pub fn infos_result(infos: &[(&str, KbInfo)], structured: bool) -> ToolOutcome {
+    let texts: Vec<String> = infos
+        .iter()
+        .enumerate()
+        .map(|(i, (_, info))| {
+            let one = info_result(info, false).result;
+            let text = one["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if i == 0 {
+                format!("{text}\n(default)")
+            } else {
+                text
+            }
+        })
+        .collect();
+    let text = format!(
+        "{} knowledge bases; choose one with knowledge_base_id.\n\n{}",
+        infos.len(),
+        texts.join("\n\n")
+    );
+    let mut result = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
+    if structured {
+        let mut all = infos
+            .first()
+            .and_then(|(_, i)| serde_json::to_value(i).ok())
+            .unwrap_or_else(|| json!({}));
+        all["knowledge_bases"] = infos
+            .iter()
+            .filter_map(|(_, i)| serde_json::to_value(i).ok())
+            .collect();
+        result["structuredContent"] = all;
+    }
+    ToolOutcome {
+        result,
+        ..ToolOutcome::default()
+    }
+}
+
 /// The `outputSchema` of the search tool.
 pub fn search_output_schema() -> Value {
     json!({
@@ -352,7 +410,8 @@ pub fn info_output_schema() -> Value {
             "type_source": { "type": "string" },
             "name": { "type": "string" },
             "description": { "type": "string" },
-            "note": { "type": "string" }
+            "note": { "type": "string" },
+            "knowledge_bases": { "type": "array", "items": { "type": "object" } }
         },
         "required": ["backend", "kb_id", "region", "status", "kb_type"]
     })

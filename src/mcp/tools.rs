@@ -8,7 +8,8 @@
 use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
-use crate::kb::{filter, DocumentRef, KnowledgeBase, Retrieve};
+use crate::kb::catalog::Catalog;
+use crate::kb::{filter, DocumentRef, Retrieve};
 use serde_json::{json, Map, Value};
 
 /// Name of the search tool (as in the seed server).
@@ -51,14 +52,26 @@ pub struct Context<'a> {
     pub caller: &'a Caller,
     /// Whether `get_document_link` is offered.
     pub links: bool,
+    /// Whether several knowledge bases are offered (tools take `knowledge_base_id`).
+    pub multi: bool,
+}
+
+/// The knowledge bases to choose from, when there are several.
+#[derive(Debug, Clone)]
+pub struct Choice<'a> {
+    /// The ids, default first.
+    pub ids: Vec<&'a str>,
+    /// One sentence per knowledge base: id, name and description.
+    pub summary: &'a str,
 }
 
 /// Why a call could not even start: an unknown tool, or (before 2025-11-25) bad arguments.
 #[derive(Debug, PartialEq)]
 pub struct ProtocolError(pub String);
 
-/// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool.
-pub fn definitions(version: Version, links: bool) -> Vec<Value> {
+/// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool,
+/// `choice` the `knowledge_base_id` argument.
+pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -> Vec<Value> {
     let mut search = json!({
         "name": SEARCH,
         "description": "Search the AWS Bedrock Knowledge Base and return the most relevant passages, \
@@ -156,6 +169,29 @@ pub fn definitions(version: Version, links: bool) -> Vec<Value> {
         link["title"] = json!("Link to original document");
         link["outputSchema"] = render::link_output_schema();
     }
+    if let Some(choice) = choice {
+        let default = choice.ids.first().copied().unwrap_or_default();
+        let property = json!({
+            "type": "string",
+            "enum": choice.ids,
+            "description": format!("Which knowledge base to use (default {default}). {}", choice.summary)
+        });
+        for tool in [&mut search, &mut info, &mut link] {
+            tool["inputSchema"]["properties"]["knowledge_base_id"] = property.clone();
+        }
+        let text = search["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        search["description"] = json!(format!(
+            "{text} Several knowledge bases are available; choose one with knowledge_base_id: {}",
+            choice.summary
+        ));
+        info["description"] = json!(
+            "Get information about the configured knowledge bases (all of them, or the one \
+             named by knowledge_base_id): ID, region, status, type, name and description."
+        );
+    }
     if links {
         vec![search, info, link]
     } else {
@@ -165,7 +201,7 @@ pub fn definitions(version: Version, links: bool) -> Vec<Value> {
 
 /// Calls tool `name` with `arguments` (an object, or absent) for `ctx.caller`.
 pub fn call(
-    kb: &dyn KnowledgeBase,
+    catalog: &Catalog,
     version: Version,
     name: &str,
     arguments: Option<&Value>,
@@ -181,6 +217,21 @@ pub fn call(
             ))
         }
     };
+    // With several knowledge bases every tool takes knowledge_base_id; it is checked against
+    // the configured list here, before any knowledge base is called.
+    let mut rest;
+    let mut chosen = None;
+    let mut args = args;
+    if ctx.multi && args.contains_key("knowledge_base_id") {
+        rest = args.clone();
+        chosen = match rest.remove("knowledge_base_id") {
+            Some(Value::String(id)) => Some(id),
+            None | Some(Value::Null) => None,
+            Some(_) => Some(String::new()),
+        };
+        args = &rest;
+    }
+    let kb = catalog.get(chosen.as_deref()).map_err(|e| e.to_string());
     let checked = match name {
         SEARCH => search_args(args).map(Call::Search),
         INFO => no_args(args).map(|()| Call::Info),
@@ -196,6 +247,10 @@ pub fn call(
             )));
         }
     };
+    let checked = match (checked, &kb) {
+        (Ok(_), Err(e)) => Err(e.trim_start_matches("Invalid request: ").to_string()),
+        (checked, _) => checked,
+    };
     let call = match checked {
         Ok(call) => call,
         // 2025-11-25 asks for input validation errors as tool errors the model can correct;
@@ -206,6 +261,9 @@ pub fn call(
                 "Invalid arguments for {name}: {msg}"
             )))
         }
+    };
+    let Ok(kb) = kb else {
+        return Err(ProtocolError("no knowledge base".into()));
     };
     let structured = version >= Version::V2025_06_18;
     let note = ctx.caller.hidden_documents_note();
@@ -231,6 +289,10 @@ pub fn call(
                 }
                 Err(e) => render::tool_error(format!("Search failed. {e}")),
             }
+        }
+        Call::Info if ctx.multi && chosen.is_none() => {
+            let infos: Vec<_> = catalog.iter().map(|(id, kb)| (id, kb.info())).collect();
+            render::infos_result(&infos, structured)
         }
         Call::Info => render::info_result(&kb.info(), structured),
         Call::Link(doc) => match kb.document_link(&doc, user_id) {

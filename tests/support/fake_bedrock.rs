@@ -67,6 +67,17 @@ pub enum Fault {
     },
 }
 
+/// One knowledge base as the answers see it.
+#[derive(Clone, Debug)]
+pub struct KbView {
+    pub id: String,
+    pub kb_type: String,
+    pub corpus: Vec<FakeDoc>,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+}
+
 struct State {
     queue: VecDeque<Fault>,
     every_other: Option<Fault>,
@@ -78,7 +89,9 @@ struct State {
     kb_type: String,
     denied: Vec<String>,
     rerank_models: Vec<String>,
+    others: Vec<KbView>,
     calls: Vec<(String, String)>,
+    targets: Vec<String>,
     last_body: Option<String>,
     last_headers: Vec<(String, String)>,
     keys_seen: Vec<String>,
@@ -134,11 +147,13 @@ impl FakeBedrock {
                 ),
                 kb_type: "VECTOR".into(),
                 denied: Vec::new(),
+                others: Vec::new(),
                 rerank_models: ["amazon.rerank-v1:0", "cohere.rerank-v3-5:0"]
                     .iter()
                     .map(|m| format!("arn:aws:bedrock:{region}::foundation-model/{m}"))
                     .collect(),
                 calls: Vec::new(),
+                targets: Vec::new(),
                 last_body: None,
                 last_headers: Vec::new(),
                 keys_seen: Vec::new(),
@@ -226,6 +241,24 @@ impl FakeBedrock {
     pub fn set_rerank_models(&self, arns: &[&str]) {
         self.state().rerank_models = arns.iter().map(|a| a.to_string()).collect();
     }
+    /// Serves another knowledge base next to `KB_ID` (ACTIVE).
+    pub fn add_kb(
+        &self,
+        id: &str,
+        kb_type: &str,
+        name: &str,
+        description: &str,
+        corpus: Vec<FakeDoc>,
+    ) {
+        self.state().others.push(KbView {
+            id: id.into(),
+            kb_type: kb_type.into(),
+            corpus,
+            name: name.into(),
+            description: description.into(),
+            status: "ACTIVE".into(),
+        });
+    }
     /// Refuses every call of `op` ("GetKnowledgeBase", "Retrieve", "GetDocumentContent")
     /// with AccessDeniedException, as IAM does for a role without the action.
     pub fn deny(&self, op: &str) {
@@ -234,6 +267,10 @@ impl FakeBedrock {
     /// (operation, body) of every authenticated request, in order.
     pub fn calls(&self) -> Vec<(String, String)> {
         self.state().calls.clone()
+    }
+    /// The knowledge base id each authenticated request named, in order (as `calls`).
+    pub fn targets(&self) -> Vec<String> {
+        self.state().targets.clone()
     }
     /// The bodies of the authenticated Retrieve requests, parsed, in order.
     pub fn retrieve_bodies(&self) -> Vec<serde_json::Value> {
@@ -339,8 +376,9 @@ fn handle(shared: &Shared, req: Incoming) {
     let (fault, denied) = {
         let mut s = shared.state.lock().unwrap();
         let body = String::from_utf8_lossy(&req.body).into_owned();
-        if let Some((op, _)) = &op {
+        if let Some((op, id)) = &op {
             s.calls.push((op.to_string(), body.clone()));
+            s.targets.push(id.clone());
         }
         s.last_body = Some(body);
         s.last_headers = req.headers.clone();
@@ -370,14 +408,32 @@ fn handle(shared: &Shared, req: Incoming) {
     if let Some(answer) = fault.and_then(|f| fault_reply(f, op)) {
         return reply(req.request, answer);
     }
-    if id != KB_ID {
+    let view = {
+        let s = shared.state.lock().unwrap();
+        if id == KB_ID {
+            let (name, description, status) = s.kb.clone();
+            Some(KbView {
+                id: id.clone(),
+                kb_type: s.kb_type.clone(),
+                corpus: s.corpus.clone(),
+                name,
+                description,
+                status,
+            })
+        } else {
+            s.others.iter().find(|k| k.id == id).cloned()
+        }
+    };
+    let Some(kb) = view else {
         let msg = format!("Knowledge base {id} does not exist");
         return reply(req.request, error(404, "ResourceNotFoundException", &msg));
-    }
+    };
     let answer = match (op, document) {
-        ("Retrieve", _) => retrieve(shared, &req.body),
-        ("GetDocumentContent", Some((ds, doc))) => document_content(shared, &ds, &doc, &req.body),
-        _ => info(shared),
+        ("Retrieve", _) => retrieve(shared, &kb, &req.body),
+        ("GetDocumentContent", Some((ds, doc))) => {
+            document_content(shared, &kb, &ds, &doc, &req.body)
+        }
+        _ => info(shared, &kb),
     };
     reply(req.request, answer)
 }

@@ -18,6 +18,7 @@ use call::{Call, Client, Op};
 use kind::{Kind, Plan, Search, Setting};
 use serde_json::json;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use ureq::http::Uri;
 
@@ -33,7 +34,21 @@ pub struct BedrockKb {
     request: request::Settings,
 }
 
+fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
+    if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ConfigError::new(
+            "BEDROCK_KB_ID",
+            format!(
+                "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
+                 and digits, e.g. ABCDE12345; got {kb_id:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A base URL and the Host header it implies.
+#[derive(Clone)]
 struct Endpoint {
     base: String,
     host: String,
@@ -54,16 +69,7 @@ impl fmt::Debug for BedrockKb {
 impl BedrockKb {
     /// Reads endpoints, BEDROCK_TIMEOUT_SECS, BEDROCK_MAX_ATTEMPTS and the credentials chain.
     pub fn from_vars(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockKb, ConfigError> {
-        if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(ConfigError::new(
-                "BEDROCK_KB_ID",
-                format!(
-                    "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
-                     and digits, e.g. ABCDE12345; got {kb_id:?}"
-                ),
-            ));
-        }
+        check_kb_id(kb_id)?;
         let region_ok = !region.is_empty()
             && region.len() <= 32
             && region
@@ -89,10 +95,10 @@ impl BedrockKb {
         let max_attempts = vars.number("BEDROCK_MAX_ATTEMPTS", 3, 1, 10)? as u32;
         let kind = Kind::new(Setting::from_vars(vars)?);
         let request = request::Settings::from_vars(vars, region)?;
-        let chain = CredentialChain::from_vars(vars).map_err(|e| match e {
+        let chain = Arc::new(CredentialChain::from_vars(vars).map_err(|e| match e {
             CredentialsError::Config { var, message } => ConfigError::new(&var, message),
             other => ConfigError::plain(other.to_string()),
-        })?;
+        })?);
         Ok(BedrockKb {
             client: Client {
                 agent: Client::agent(timeout),
@@ -107,6 +113,43 @@ impl BedrockKb {
             kind,
             request,
         })
+    }
+
+    /// One client per knowledge base id (BEDROCK_KB_ID may list several), sharing the HTTP
+    /// agent, the credentials and the settings; each learns its own type.
+    pub fn for_ids(
+        vars: &Vars,
+        kb_ids: &[String],
+        region: &str,
+    ) -> Result<Vec<BedrockKb>, ConfigError> {
+        let Some(first) = kb_ids.first() else {
+            return Err(ConfigError::new(
+                "BEDROCK_KB_ID",
+                "lists no knowledge base id",
+            ));
+        };
+        let first = BedrockKb::from_vars(vars, first, region)?;
+        let setting = Setting::from_vars(vars)?;
+        let mut all = Vec::with_capacity(kb_ids.len());
+        for id in &kb_ids[1..] {
+            check_kb_id(id)?;
+            all.push(BedrockKb {
+                client: Client {
+                    agent: first.client.agent.clone(),
+                    chain: first.client.chain.clone(),
+                    kb_id: id.clone(),
+                    region: region.to_string(),
+                    timeout: first.client.timeout,
+                    max_attempts: first.client.max_attempts,
+                },
+                runtime: first.runtime.clone(),
+                agent: first.agent.clone(),
+                kind: Kind::new(setting),
+                request: first.request.clone(),
+            });
+        }
+        all.insert(0, first);
+        Ok(all)
     }
 
     /// Resolves credentials now and says where they came from (for `bedrock-mcp check`).

@@ -7,7 +7,7 @@
 
 use super::corpus::{self, FakeDoc};
 use super::serve::Reply;
-use super::{Fault, Shared, KB_ID};
+use super::{Fault, KbView, Shared};
 use serde_json::{json, Value};
 
 /// The answer for a fault, or `None` after sleeping for a delay.
@@ -83,7 +83,7 @@ fn user_id(v: &Value) -> Result<Option<String>, Reply> {
     }
 }
 
-pub(super) fn retrieve(shared: &Shared, body: &[u8]) -> Reply {
+pub(super) fn retrieve(shared: &Shared, kb: &KbView, body: &[u8]) -> Reply {
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => return error(400, "SerializationException", "body is not JSON"),
@@ -93,7 +93,7 @@ pub(super) fn retrieve(shared: &Shared, body: &[u8]) -> Reply {
         .and_then(Value::as_str)
         .unwrap_or("");
     let state = shared.state.lock().unwrap();
-    let managed = state.kb_type == "MANAGED";
+    let managed = kb.kb_type == "MANAGED";
     let config = v.get("retrievalConfiguration");
     let vector = config.and_then(|c| c.get("vectorSearchConfiguration"));
     let managed_config = config.and_then(|c| c.get("managedSearchConfiguration"));
@@ -129,7 +129,7 @@ pub(super) fn retrieve(shared: &Shared, body: &[u8]) -> Reply {
         }
     }
     let filter = search.get("filter");
-    let visible: Vec<FakeDoc> = state
+    let visible: Vec<FakeDoc> = kb
         .corpus
         .iter()
         .filter(|d| corpus::visible(d, user.as_deref()))
@@ -171,6 +171,7 @@ fn decode_segment(raw: &str) -> Option<String> {
 /// GetDocumentContent for `data_source`/`raw_document_id` (still percent-encoded).
 pub(super) fn document_content(
     shared: &Shared,
+    kb: &KbView,
     data_source: &str,
     raw_document_id: &str,
     body: &[u8],
@@ -191,8 +192,7 @@ pub(super) fn document_content(
     let Some(document_id) = decode_segment(raw_document_id) else {
         return validation("documentId is not a valid percent-encoded UTF-8 path segment");
     };
-    let state = shared.state.lock().unwrap();
-    let doc = state.corpus.iter().find(|d| {
+    let doc = kb.corpus.iter().find(|d| {
         d.document_id.as_deref() == Some(document_id.as_str())
             && d.data_source_id.as_deref() == Some(data_source)
     });
@@ -224,18 +224,18 @@ pub(super) fn document_content(
     )
 }
 
-pub(super) fn info(shared: &Shared) -> Reply {
-    let s = shared.state.lock().unwrap();
-    let (name, description, status) = &s.kb;
+pub(super) fn info(shared: &Shared, kb: &KbView) -> Reply {
+    let (name, description, status) = (&kb.name, &kb.description, &kb.status);
+    let id = &kb.id;
     Reply::json(
         200,
         &json!({"knowledgeBase": {
-            "knowledgeBaseId": KB_ID,
+            "knowledgeBaseId": id,
             "name": name,
             "description": description,
             "status": status,
-            "knowledgeBaseConfiguration": {"type": s.kb_type},
-            "knowledgeBaseArn": format!("arn:aws:bedrock:{}:123456789012:knowledge-base/{KB_ID}", shared.region),
+            "knowledgeBaseConfiguration": {"type": kb.kb_type},
+            "knowledgeBaseArn": format!("arn:aws:bedrock:{}:123456789012:knowledge-base/{id}", shared.region),
             "roleArn": "arn:aws:iam::123456789012:role/kb",
             "createdAt": "2026-01-01T00:00:00Z",
             "updatedAt": "2026-01-02T00:00:00Z"
