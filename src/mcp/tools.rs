@@ -247,23 +247,19 @@ pub fn call(
             )));
         }
     };
-    let checked = match (checked, &kb) {
-        (Ok(_), Err(e)) => Err(e.trim_start_matches("Invalid request: ").to_string()),
-        (checked, _) => checked,
-    };
-    let call = match checked {
-        Ok(call) => call,
+    let (call, kb) = match (checked, kb) {
+        (Ok(call), Ok(kb)) => (call, kb),
         // 2025-11-25 asks for input validation errors as tool errors the model can correct;
         // earlier revisions report them as -32602.
-        Err(msg) if version >= Version::V2025_11_25 => return Ok(render::tool_error(msg)),
-        Err(msg) => {
+        (Err(msg), _) | (Ok(_), Err(msg)) => {
+            let msg = msg.trim_start_matches("Invalid request: ").to_string();
+            if version >= Version::V2025_11_25 {
+                return Ok(render::tool_error(msg));
+            }
             return Err(ProtocolError(format!(
                 "Invalid arguments for {name}: {msg}"
-            )))
+            )));
         }
-    };
-    let Ok(kb) = kb else {
-        return Err(ProtocolError("no knowledge base".into()));
     };
     let structured = version >= Version::V2025_06_18;
     let note = ctx.caller.hidden_documents_note();
