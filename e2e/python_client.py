@@ -4,17 +4,21 @@
 Connects to a running server over Streamable HTTP ({url}/mcp: the initialize handshake,
 and, when the SDK speaks it, the 2026-07-28 `server/discover` era) and over the legacy
 HTTP+SSE transport ({url}/sse). On each leg: connect, list tools, search for a canned
-document, ask for the knowledge base info, and make one bad call. Prints one
+document, search for a canned image (which must arrive as an ImageContent block whose data
+base64-decodes to a PNG), open a result's original with get_document_link, ask for the
+knowledge base info, and make one bad call. Prints one
 `PASS|FAIL|SKIP python/<leg>/<check> <detail>` line per check and exits 1 if any failed.
 
 Works with SDK 1.x (`streamablehttp_client`, camelCase fields) and 2.x
 (`streamable_http_client`, snake_case fields). Talks only to the URL it is given.
 
 Usage: python_client.py --url http://127.0.0.1:PORT --query "ferry timetable" \
-           --expect "leaves pier nine"
+           --expect "leaves pier nine" [--image-query "lighthouse sketch"]
 """
 
 import argparse
+import base64
+import binascii
 import sys
 from contextlib import asynccontextmanager
 
@@ -84,7 +88,45 @@ async def connect(leg, session, era):
         return None
 
 
-async def checks(leg, session, era, query, expect):
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+async def image_check(leg, session, image_query):
+    """An IMAGE result arrives as an ImageContent block the SDK parsed and base64 decodes."""
+    try:
+        found = await session.call_tool("search_knowledge_base", {"query": image_query, "max_results": 1})
+        images = [c for c in found.content if getattr(c, "type", None) == "image"]
+        if not images:
+            report(leg, "image", False, f"no image block in {[getattr(c, 'type', '?') for c in found.content]}")
+            return
+        image = images[0]
+        mime = field(image, "mime_type", "mimeType")
+        data = base64.b64decode(image.data, validate=True)
+        ok = mime == "image/png" and data.startswith(PNG_MAGIC)
+        report(leg, "image", ok, f"mimeType={mime} bytes={len(data)}")
+    except (binascii.Error, ValueError) as e:
+        report(leg, "image", False, f"data does not base64-decode: {e}")
+    except Exception as e:  # noqa: BLE001
+        report(leg, "image", False, f"{type(e).__name__}: {short(e)}")
+
+
+async def link_check(leg, session, structured):
+    """get_document_link with the ids of the first search result gives an https URL."""
+    results = (structured or {}).get("results") or [{}]
+    doc, ds = results[0].get("documentId"), results[0].get("dataSourceId")
+    if not (doc and ds):
+        report(leg, "document-link", None, "the search result carries no documentId/dataSourceId")
+        return
+    try:
+        linked = await session.call_tool("get_document_link", {"document_id": doc, "data_source_id": ds})
+        text = text_of(linked)
+        is_error = field(linked, "is_error", "isError")
+        report(leg, "document-link", not is_error and "https://" in text, f"isError={is_error} text={short(text)!r}")
+    except Exception as e:  # noqa: BLE001
+        report(leg, "document-link", False, f"{type(e).__name__}: {short(e)}")
+
+
+async def checks(leg, session, era, query, expect, image_query):
     version = await connect(leg, session, era)
     if version is None:
         return
@@ -112,8 +154,11 @@ async def checks(leg, session, era, query, expect):
         if version >= "2025-06-18":
             ok = bool(structured) and expect in str(structured)
             report(leg, "search-structured", ok, f"structuredContent={short(structured, 100)!r}")
+            await link_check(leg, session, structured)
     except Exception as e:  # noqa: BLE001
         report(leg, "search", False, f"{type(e).__name__}: {short(e)}")
+
+    await image_check(leg, session, image_query)
 
     try:
         info = await session.call_tool("get_knowledge_base_info", {})
@@ -135,14 +180,14 @@ async def checks(leg, session, era, query, expect):
         report(leg, "bad-call", code == -32602, f"MCP error {code}: {short(e)}")
 
 
-async def run_leg(leg, cm_factory, era, query, expect):
+async def run_leg(leg, cm_factory, era, query, expect, image_query):
     try:
         with anyio.fail_after(LEG_TIMEOUT_SECS):
             async with session_over(cm_factory()) as session:
                 if era == "discover" and not hasattr(session, "discover"):
                     report(leg, "discover", None, "this SDK has no server/discover (1.x)")
                     return
-                await checks(leg, session, era, query, expect)
+                await checks(leg, session, era, query, expect, image_query)
     except TimeoutError:
         report(leg, "leg", False, f"did not finish within {LEG_TIMEOUT_SECS} s")
     except Exception as e:  # noqa: BLE001 - connection or teardown failures
@@ -154,6 +199,8 @@ async def main():
     parser.add_argument("--url", required=True, help="server base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument("--query", required=True, help="a query that matches a known document")
     parser.add_argument("--expect", required=True, help="text that document's passage contains")
+    parser.add_argument("--image-query", default="lighthouse sketch",
+                        help="a query that matches a known IMAGE result")
     parser.add_argument("--label", default="python", help="prefix of the check names")
     args = parser.parse_args()
     global LABEL
@@ -165,7 +212,7 @@ async def main():
         ("sse", lambda: sse_client(f"{base}/sse"), "initialize"),
     ]
     for leg, factory, era in legs:
-        await run_leg(leg, factory, era, args.query, args.expect)
+        await run_leg(leg, factory, era, args.query, args.expect, args.image_query)
     failed = results.count(False)
     print(f"{LABEL}: {results.count(True)} passed, {failed} failed", flush=True)
     return 1 if failed else 0

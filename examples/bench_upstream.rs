@@ -165,7 +165,13 @@ fn retrieve(corpus: &[FakeDoc], body: &[u8]) -> Vec<u8> {
         .as_u64()
         .unwrap_or(5) as usize;
     let hits = search(corpus, query, n);
-    response(200, None, retrieve_body(&hits).to_string().as_bytes())
+    response(
+        200,
+        None,
+        retrieve_body(&hits, "x-amz-bedrock-kb-data-source-id")
+            .to_string()
+            .as_bytes(),
+    )
 }
 
 /// Answers one request: latency, signature, route.

@@ -22,16 +22,25 @@ mod support {
 use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
+use support::fake_bedrock::corpus::TINY_PNG;
 use support::fake_bedrock::{FakeBedrock, FakeDoc, ACCESS_KEY, SECRET_KEY};
 
 /// Documents the e2e clients search for; each has words no other document has, so a query
-/// naming them must bring back exactly that passage.
+/// naming them must bring back exactly that passage. The ferry document has ids for
+/// get_document_link; the lighthouse one is an IMAGE (a real PNG the clients decode).
 fn canned_docs() -> Vec<FakeDoc> {
     vec![
         FakeDoc::new(
             "Harbour ferry timetable: the first ferry leaves pier nine at 07:45 every weekday.",
             json!({"type": "S3", "s3Location": {"uri": "s3://e2e-docs/transport/ferry.md"}}),
-        ),
+        )
+        .in_source("transport/ferry timetable.md", "DSE2E00001"),
+        FakeDoc::media(
+            "Lighthouse sketch",
+            json!({"type": "IMAGE", "byteContent": format!("data:image/png;base64,{TINY_PNG}")}),
+            json!({"type": "S3", "s3Location": {"uri": "s3://e2e-docs/images/lighthouse.png"}}),
+        )
+        .in_source("images/lighthouse.png", "DSE2E00001"),
         FakeDoc::new(
             "Canteen menu: the kitchen serves lentil soup on Tuesdays and Thursdays.",
             json!({"type": "WEB", "webLocation": {"url": "https://intranet.example.com/canteen"}}),
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let bedrock = FakeBedrock::start();
+    // A managed knowledge base: the server must learn that from GetKnowledgeBase.
+    bedrock.set_kb_type("MANAGED");
     bedrock.set_corpus(canned_docs());
     bedrock.set_kb(
         "E2E fake knowledge base",
@@ -70,6 +81,7 @@ fn main() -> ExitCode {
         "accepted": bedrock.accepted(),
         "retrieve_calls": bedrock.retrieve_calls(),
         "info_calls": bedrock.info_calls(),
+        "document_calls": bedrock.document_calls(),
         "auth_failures": bedrock.auth_failures(),
     });
     println!("{counters}");

@@ -59,6 +59,8 @@ summary=$work/summary.tsv
 # A query that matches exactly one canned document of examples/fake_upstreams.rs.
 query="ferry timetable"
 expect="leaves pier nine"
+# A query that matches the canned IMAGE result (a PNG the Python client must decode).
+image_query="lighthouse sketch"
 started=$SECONDS
 
 rm -rf "$work"
@@ -195,7 +197,7 @@ if ((run_python)); then
     out=$work/python-$v.txt
     rc=0
     timeout 300 "$(venv_python "$v")" "$root/e2e/python_client.py" --url "$url" \
-      --query "$query" --expect "$expect" --label "python-$v" >"$out" 2>"$work/python-$v.err" || rc=$?
+      --query "$query" --expect "$expect" --image-query "$image_query" --label "python-$v" >"$out" 2>"$work/python-$v.err" || rc=$?
     while IFS=' ' read -r status name detail; do
       record "$status" "$name" "$detail"
     done < <(grep -E '^(PASS|FAIL|SKIP) ' "$out")

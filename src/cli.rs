@@ -4,7 +4,12 @@
 
 use crate::config::{self, Config, ConfigError, KbChoice};
 use crate::http::{self, App};
-use crate::kb::{bedrock::BedrockKb, local::LocalKb, KbIdentity, KnowledgeBase};
+use crate::kb::{
+    bedrock::BedrockKb,
+    catalog::{Catalog, Named},
+    local::LocalKb,
+    KbIdentity, KnowledgeBase,
+};
 use crate::mcp::Mcp;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -93,17 +98,35 @@ fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, Str
     Ok(command.unwrap_or(Command::Serve))
 }
 
-/// Builds the knowledge base the configuration names.
+/// Builds the knowledge base the configuration names (the default one, for `check`).
 pub fn open_kb(config: &Config) -> Result<(Arc<dyn KnowledgeBase>, KbIdentity), ConfigError> {
+    let (catalog, identity) = open_catalog(config)?;
+    let (_, kb) = catalog
+        .into_iter()
+        .next()
+        .ok_or_else(|| ConfigError::plain("no knowledge base"))?;
+    Ok((kb, identity))
+}
+
+/// Builds every knowledge base the configuration names, by id (the first is the default).
+pub fn open_catalog(config: &Config) -> Result<(Vec<Named>, KbIdentity), ConfigError> {
     match &config.kb {
-        KbChoice::Bedrock { kb_id, region } => {
-            let kb = BedrockKb::from_vars(&config.vars, kb_id, region)?;
+        KbChoice::Bedrock { kb_ids, region } => {
+            let kbs = BedrockKb::for_ids(&config.vars, kb_ids, region)?;
             let identity = KbIdentity {
                 backend: "bedrock".into(),
-                kb_id: kb_id.clone(),
+                kb_id: kb_ids.join(","),
                 region: region.clone(),
             };
-            Ok((Arc::new(kb), identity))
+            let catalog = kb_ids
+                .iter()
+                .cloned()
+                .zip(
+                    kbs.into_iter()
+                        .map(|kb| Arc::new(kb) as Arc<dyn KnowledgeBase>),
+                )
+                .collect();
+            Ok((catalog, identity))
         }
         KbChoice::Local(dir) => {
             let kb =
@@ -113,16 +136,25 @@ pub fn open_kb(config: &Config) -> Result<(Arc<dyn KnowledgeBase>, KbIdentity), 
                 kb_id: dir.display().to_string(),
                 region: "local".into(),
             };
-            Ok((Arc::new(kb), identity))
+            Ok((
+                vec![(
+                    dir.display().to_string(),
+                    Arc::new(kb) as Arc<dyn KnowledgeBase>,
+                )],
+                identity,
+            ))
         }
     }
 }
 
 fn serve(config: Config) -> ExitCode {
     crate::log::init(config.log_level, config.log_json);
-    let (kb, identity) = match open_kb(&config) {
+    let (kbs, identity) = match open_catalog(&config) {
         Ok(k) => k,
         Err(e) => return fail(2, &e.to_string()),
+    };
+    let Some(catalog) = Catalog::many(kbs) else {
+        return fail(2, "no knowledge base configured");
     };
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
     if let Some(warning) = http::base_url_warning(&config.server, auth.is_some()) {
@@ -130,7 +162,7 @@ fn serve(config: Config) -> ExitCode {
     }
     let app = Arc::new(App::new(
         config.server.clone(),
-        Mcp::new(kb),
+        Mcp::with_catalog(catalog).with_document_links(config.document_links),
         identity,
         auth,
     ));
@@ -151,19 +183,25 @@ fn check(config: &Config) -> ExitCode {
         }
     );
     match &config.kb {
-        KbChoice::Bedrock { kb_id, region } => {
-            println!("knowledge base: {kb_id} in {region}");
-            match BedrockKb::from_vars(&config.vars, kb_id, region) {
+        KbChoice::Bedrock { kb_ids, region } => {
+            let kbs = match BedrockKb::for_ids(&config.vars, kb_ids, region) {
                 Err(e) => {
                     println!("endpoints:    FAILED: {e}");
                     return ExitCode::from(2);
                 }
-                Ok(kb) => {
-                    match kb.credentials_source() {
-                        Ok(src) => println!("credentials:  OK ({src})"),
-                        Err(e) => {
-                            ok = false;
-                            println!("credentials:  FAILED: {e}");
+                Ok(kbs) => kbs,
+            };
+            for (i, kb) in kbs.iter().enumerate() {
+                let kb_id = &kb_ids[i];
+                println!("knowledge base: {kb_id} in {region}");
+                {
+                    if i == 0 {
+                        match kb.credentials_source() {
+                            Ok(src) => println!("credentials:  OK ({src})"),
+                            Err(e) => {
+                                ok = false;
+                                println!("credentials:  FAILED: {e}");
+                            }
                         }
                     }
                     let info = kb.info();
@@ -178,6 +216,11 @@ fn check(config: &Config) -> ExitCode {
                             println!("GetKnowledgeBase: FAILED: {note}");
                         }
                     }
+                    println!(
+                        "type:         {} ({})",
+                        info.kb_type,
+                        info.type_source.as_deref().unwrap_or("")
+                    );
                 }
             }
         }

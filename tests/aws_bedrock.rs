@@ -21,15 +21,20 @@ fn vars(base: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vars {
     Vars::from_pairs(pairs)
 }
 
-/// A client on the fake with its default key pair, plus `extra` settings.
+/// A client on the fake with its default key pair, plus `extra` settings. The type is fixed
+/// (BEDROCK_KB_TYPE=vector), so each retrieve is exactly one Retrieve call and scripted
+/// faults land on it; learning the type is tested in kb_types.rs.
 fn kb(bedrock: &FakeBedrock, extra: &[(&str, &str)]) -> BedrockKb {
-    BedrockKb::from_vars(&vars(bedrock.env(), extra), KB_ID, bedrock.region()).unwrap()
+    let mut base = bedrock.env();
+    base.push(("BEDROCK_KB_TYPE".into(), "vector".into()));
+    BedrockKb::from_vars(&vars(base, extra), KB_ID, bedrock.region()).unwrap()
 }
 
 /// A client on the fake that takes its credentials from the fake IMDS.
 fn kb_via_imds(bedrock: &FakeBedrock, imds: &FakeImds) -> BedrockKb {
     let mut base = imds.env();
     base.push(("AWS_ENDPOINT_URL".into(), bedrock.url()));
+    base.push(("BEDROCK_KB_TYPE".into(), "vector".into()));
     BedrockKb::from_vars(&vars(base, &[]), KB_ID, bedrock.region()).unwrap()
 }
 
@@ -739,5 +744,23 @@ fn the_fake_verifier_matches_the_aws_test_vector() {
     assert_eq!(
         sig,
         "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+    );
+}
+
+#[test]
+fn the_fake_verifier_double_encodes_path_segments_as_aws_does_for_bedrock() {
+    // AWS: for every service but S3, each path segment of the canonical URI is URI-encoded
+    // twice. The request line carries it encoded once, so the verifier encodes it again.
+    let creq = fb::sigv4::canonical_request(
+        "POST",
+        "/knowledgebases/K/datasources/D/documents/Salary%20bands%2F2026%20%E2%80%93/content",
+        "host:h\n",
+        "host",
+        b"{}",
+    );
+    let uri = creq.lines().nth(1).unwrap();
+    assert_eq!(
+        uri,
+        "/knowledgebases/K/datasources/D/documents/Salary%2520bands%252F2026%2520%25E2%2580%2593/content"
     );
 }

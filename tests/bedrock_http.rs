@@ -150,9 +150,15 @@ fn rotating_imds_credentials_under_load_never_fail_a_call() {
 #[test]
 fn bedrock_failures_become_actionable_tool_errors() {
     let bedrock = FakeBedrock::start();
+    // The type is fixed so that each search is exactly one Retrieve and the scripted faults
+    // land on it (learning the type is tested in kb_types.rs).
     let s = start(
         &bedrock,
-        &[("BEDROCK_TIMEOUT_SECS", "1"), ("BEDROCK_MAX_ATTEMPTS", "2")],
+        &[
+            ("BEDROCK_TIMEOUT_SECS", "1"),
+            ("BEDROCK_MAX_ATTEMPTS", "2"),
+            ("BEDROCK_KB_TYPE", "vector"),
+        ],
     );
     let search = || call(&s, "search_knowledge_base", json!({"query": "employees"}));
     for (fault, needle) in [

@@ -46,6 +46,7 @@ impl KnowledgeBase for CountingKb {
                 ..Passage::default()
             }],
             upstream_ms: 0,
+            guardrail_intervened: false,
         })
     }
 

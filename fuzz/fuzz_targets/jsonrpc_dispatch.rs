@@ -62,10 +62,12 @@ impl KnowledgeBase for CannedKb {
                 uri: Some(format!("s3://bucket/{i}.md")),
             }),
             metadata: Map::new(),
+            ..Passage::default()
         };
         Ok(Retrieval {
             results: (0..max_results.min(2)).map(passage).collect(),
             upstream_ms: 1,
+            ..Retrieval::default()
         })
     }
 

@@ -38,6 +38,9 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// `"1.0"` or `"2.0"`.
     pub token_version: String,
+    /// The email address sent to Bedrock as `userContext.userId`, from the first of
+    /// ACL_USER_CLAIMS that holds one; `None` when the token carries none.
+    pub acl_user: Option<String>,
 }
 
 /// Validates bearer tokens; one instance is shared by all worker threads.
@@ -123,7 +126,8 @@ impl Authenticator {
         })?;
         let data = jsonwebtoken::decode::<Value>(token, &key, &self.validation)
             .map_err(|e| claim_error(e.kind()))?;
-        let principal = principal(&data.claims);
+        let mut principal = principal(&data.claims);
+        principal.acl_user = super::acl::user_id(&data.claims, &self.settings.acl_claims);
         self.check_access(&principal)?;
         Ok(principal)
     }
@@ -276,6 +280,7 @@ fn principal(claims: &Value) -> Principal {
         scopes,
         roles,
         token_version,
+        acl_user: None,
     }
 }
 

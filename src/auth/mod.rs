@@ -1,11 +1,13 @@
 //! Entra ID sign-in: JWT validation against a cached JWKS, and the OAuth proxy for claude.ai.
 //!
 //! Owns settings (settings.rs, secret.rs), the ring crypto provider (crypto.rs), token
-//! validation (jwt.rs), the key cache (jwks.rs) and the OAuth proxy (oauth.rs), with its
-//! stateless client registration (register.rs) and metadata-document ids (client_id.rs). Knows nothing of
-//! tiny_http: inputs are strings and bytes, outputs plain data the HTTP layer renders.
+//! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
+//! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
+//! (register.rs) and metadata-document ids (client_id.rs). Knows nothing of tiny_http: inputs
+//! are strings and bytes, outputs plain data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
+pub mod acl;
 pub mod client_id;
 pub mod crypto;
 pub mod error;

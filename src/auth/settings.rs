@@ -58,6 +58,8 @@ pub struct AuthSettings {
     pub jwks_cache_ttl: Duration,
     /// Minimum spacing of unknown-`kid` refetches and of retries after a failed fetch.
     pub jwks_refetch_interval: Duration,
+    /// Claims tried, in order, for the user's email sent to Bedrock (ACL_USER_CLAIMS).
+    pub acl_claims: Vec<String>,
 }
 
 impl AuthSettings {
@@ -133,6 +135,7 @@ impl AuthSettings {
                 86_400,
             )?),
             jwks_refetch_interval: Duration::from_secs(60),
+            acl_claims: super::acl::claims_from_vars(vars)?,
         }))
     }
 

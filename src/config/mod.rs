@@ -13,13 +13,16 @@ use crate::auth::AuthSettings;
 use crate::http::ServerSettings;
 use std::path::{Path, PathBuf};
 
+/// The most knowledge bases one server offers (each is described in every tool list).
+const MAX_KNOWLEDGE_BASES: usize = 10;
+
 /// Which knowledge base to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KbChoice {
-    /// An AWS Bedrock knowledge base.
+    /// One or more AWS Bedrock knowledge bases.
     Bedrock {
-        /// The knowledge base id.
-        kb_id: String,
+        /// The knowledge base ids (BEDROCK_KB_ID, comma-separated); the first is the default.
+        kb_ids: Vec<String>,
         /// The AWS region.
         region: String,
     },
@@ -42,6 +45,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// JSON lines (default) or text (LOG_FORMAT=text).
     pub log_json: bool,
+    /// Offer the get_document_link tool (DOCUMENT_LINKS, default true) where the backend can.
+    pub document_links: bool,
 }
 
 /// Reads `.env` from the working directory (if present) under the process environment.
@@ -91,6 +96,7 @@ impl Config {
         let server = ServerSettings::from_vars(&vars)?;
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
+        let document_links = vars.flag("DOCUMENT_LINKS", true)?;
         Ok(Config {
             vars,
             server,
@@ -98,6 +104,7 @@ impl Config {
             auth,
             log_level,
             log_json,
+            document_links,
         })
     }
 }
@@ -109,14 +116,30 @@ fn kb_choice(vars: &Vars) -> Result<KbChoice, ConfigError> {
             "BEDROCK_KB_ID and a local knowledge base (--local-kb / KB_LOCAL_DIR) are both set: choose one",
         )),
         (None, Some(dir)) => Ok(KbChoice::Local(Path::new(dir).to_path_buf())),
-        (Some(id), None) => {
-            if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        (Some(list), None) => {
+            let kb_ids: Vec<String> = list.split(',').map(|id| id.trim().to_string()).collect();
+            for id in &kb_ids {
+                if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(ConfigError::new(
+                        "BEDROCK_KB_ID",
+                        format!("{id:?} is not a Bedrock knowledge base id (up to 10 letters and digits, e.g. ABCDEF1234, or several separated by commas; see `aws bedrock-agent list-knowledge-bases`)"),
+                    ));
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = kb_ids.iter().find(|id| !seen.insert(id.as_str())) {
                 return Err(ConfigError::new(
                     "BEDROCK_KB_ID",
-                    format!("{id:?} is not a Bedrock knowledge base id (up to 10 letters and digits, e.g. ABCDEF1234; see `aws bedrock-agent list-knowledge-bases`)"),
+                    format!("lists {dup} twice: name each knowledge base once"),
                 ));
             }
-            Ok(KbChoice::Bedrock { kb_id: id.to_string(), region })
+            if kb_ids.len() > MAX_KNOWLEDGE_BASES {
+                return Err(ConfigError::new(
+                    "BEDROCK_KB_ID",
+                    format!("lists {} knowledge bases; at most {MAX_KNOWLEDGE_BASES} are served", kb_ids.len()),
+                ));
+            }
+            Ok(KbChoice::Bedrock { kb_ids, region })
         }
         (None, None) => Err(ConfigError::new(
             "BEDROCK_KB_ID",
@@ -160,7 +183,7 @@ mod tests {
         assert_eq!(
             c.kb,
             KbChoice::Bedrock {
-                kb_id: "ABCDEF1234".into(),
+                kb_ids: vec!["ABCDEF1234".into()],
                 region: "eu-west-1".into()
             }
         );
@@ -183,6 +206,8 @@ mod tests {
             (vec![], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "has-dash")], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "ABCDEFGHIJK")], "BEDROCK_KB_ID"),
+            (vec![("BEDROCK_KB_ID", "KBA,,KBB")], "BEDROCK_KB_ID"),
+            (vec![("BEDROCK_KB_ID", "KBA, KBA")], "BEDROCK_KB_ID"),
             (
                 vec![("BEDROCK_KB_ID", "A1"), ("AWS_REGION", "Ireland")],
                 "AWS_REGION",

@@ -105,7 +105,8 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Reply {
     };
     let version = session.version();
     log.version = Some(version);
-    let mut outcome = app.mcp.handle(version, message);
+    let caller = super::router::caller(app, log.principal.as_ref());
+    let mut outcome = app.mcp.handle_as(version, message, &caller);
     if let Some(agreed) = outcome.negotiated {
         session.set_version(agreed);
     }

@@ -10,7 +10,7 @@ use super::response::{Action, Reply};
 use super::{health, legacy, oauth_routes, streamable};
 use crate::auth::Principal;
 use crate::mcp::protocol::Version;
-use crate::mcp::Outcome;
+use crate::mcp::{Caller, Outcome};
 use serde_json::json;
 
 /// What the access log says about a request beyond method, path and status.
@@ -122,7 +122,8 @@ fn dispatch(
             log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
                 "POST" => {
-                    let handled = streamable::post(req, &app.mcp);
+                    let caller = caller(app, log.principal.as_ref());
+                    let handled = streamable::post_as(req, &app.mcp, &caller);
                     log.outcome = handled.outcome;
                     log.version = handled.version;
                     Ok(Action::Reply(handled.reply))
@@ -153,6 +154,17 @@ fn dispatch(
             "not_found",
             &format!("No such endpoint {path}: MCP is served at /mcp (or /sse for the legacy transport), health at /health"),
         ))),
+    }
+}
+
+/// Whom tool calls run for: the validated token's email for access lists, if it has one.
+pub(super) fn caller(app: &App, principal: Option<&Principal>) -> Caller {
+    match (&app.auth, principal) {
+        (Some(auth), Some(p)) => match &p.acl_user {
+            Some(email) => Caller::User(email.clone()),
+            None => Caller::NoEmail(auth.settings().acl_claims.clone()),
+        },
+        _ => Caller::Anonymous,
     }
 }
 

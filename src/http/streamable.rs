@@ -12,7 +12,7 @@ use super::request::HttpRequest;
 use super::response::Reply;
 use crate::mcp::jsonrpc::{self, Message, RpcError};
 use crate::mcp::protocol::{self, Version, META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION};
-use crate::mcp::{Mcp, Outcome};
+use crate::mcp::{Caller, Mcp, Outcome};
 use serde_json::{json, Value};
 
 /// Most messages one 2025-03-26 batch may carry.
@@ -45,8 +45,13 @@ impl Handled {
     }
 }
 
-/// Handles a POST to the MCP endpoint.
+/// Handles a POST to the MCP endpoint as nobody in particular.
 pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
+    post_as(req, mcp, &Caller::Anonymous)
+}
+
+/// Handles a POST to the MCP endpoint; tool calls run for `caller`.
+pub fn post_as(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
     let format = match accepted_format(req) {
         Ok(f) => f,
         Err(reply) => return Handled::reply(reply),
@@ -87,14 +92,15 @@ pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
         Err(reply) => return Handled::reply(reply),
     };
     match body {
-        Value::Array(items) => batch(req, mcp, items, session, format),
-        single => one(req, mcp, single, session, format),
+        Value::Array(items) => batch(req, mcp, caller, items, session, format),
+        single => one(req, mcp, caller, single, session, format),
     }
 }
 
 fn one(
     req: &HttpRequest,
     mcp: &Mcp,
+    caller: &Caller,
     body: Value,
     session: Option<Version>,
     format: Format,
@@ -107,7 +113,7 @@ fn one(
         Ok(v) => v,
         Err((status, e)) => return Handled::reply(rpc_reply(status, &e)),
     };
-    let mut outcome = mcp.handle(version, message);
+    let mut outcome = mcp.handle_as(version, message, caller);
     let mut reply = match outcome.response.take() {
         None => Reply::empty(202),
         Some(response) => {
@@ -129,6 +135,7 @@ fn one(
 fn batch(
     req: &HttpRequest,
     mcp: &Mcp,
+    caller: &Caller,
     items: Vec<Value>,
     session: Option<Version>,
     format: Format,
@@ -186,7 +193,7 @@ fn batch(
                 continue;
             }
         };
-        last = mcp.handle(version, message);
+        last = mcp.handle_as(version, message, caller);
         responses.extend(last.response.take());
     }
     let reply = if responses.is_empty() {

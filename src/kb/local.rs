@@ -24,7 +24,7 @@ mod chunk;
 mod index;
 mod walk;
 
-use super::{KbError, KbInfo, KnowledgeBase, Location, Passage, Retrieval};
+use super::{filter, KbError, KbInfo, KnowledgeBase, Location, Passage, Retrieval, Retrieve};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::ops::Range;
@@ -259,6 +259,7 @@ impl LocalKb {
                 uri: Some(doc.rel.clone()),
             }),
             metadata,
+            ..Passage::default()
         }
     }
 }
@@ -299,7 +300,35 @@ impl KnowledgeBase for LocalKb {
         let hits = self.index.search(query, max_results as usize);
         Ok(Retrieval {
             results: hits.into_iter().map(|h| self.passage(h)).collect(),
-            upstream_ms: 0,
+            ..Retrieval::default()
+        })
+    }
+
+    /// Filters are applied to each passage's metadata (source URI, chunk id, title) after
+    /// ranking; there is no search type to choose and no access list to apply.
+    fn retrieve_as(&self, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
+        if r.search_type.is_some() {
+            return Err(KbError::InvalidRequest(
+                "search_type applies to Bedrock vector knowledge bases only; the local \
+                 knowledge base has one (keyword) search: leave search_type out"
+                    .into(),
+            ));
+        }
+        let Some(f) = r.filter else {
+            return self.retrieve(r.query, r.max_results);
+        };
+        validate(r.query, r.max_results)?;
+        let results = self
+            .index
+            .search(r.query, usize::MAX)
+            .into_iter()
+            .map(|h| self.passage(h))
+            .filter(|p| filter::matches(f, &p.metadata))
+            .take(r.max_results as usize)
+            .collect();
+        Ok(Retrieval {
+            results,
+            ..Retrieval::default()
         })
     }
 
@@ -311,6 +340,8 @@ impl KnowledgeBase for LocalKb {
             status: "ACTIVE".into(),
             name: self.name.clone(),
             description: Some(format!("{} (local BM25 index)", self.summary())),
+            kb_type: "LOCAL".into(),
+            type_source: None,
             note: None,
         }
     }

@@ -1,7 +1,12 @@
 //! Knowledge bases: one trait, two backends (Bedrock, and a local BM25 index for trying the
 //! server without AWS). Results are shaped like Bedrock's whichever backend answers.
+//!
+//! The caller's identity for access-list filtering arrives here as a plain, already verified
+//! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
 pub mod bedrock;
+pub mod catalog;
+pub mod filter;
 pub mod local;
 #[cfg(test)]
 pub mod testing;
@@ -12,11 +17,80 @@ use std::fmt;
 
 /// A searchable knowledge base. Implementations are shared by all worker threads.
 pub trait KnowledgeBase: Send + Sync {
-    /// Retrieves at most `max_results` (1..=100) passages for `query`.
+    /// Retrieves at most `max_results` (1..=100) passages for `query`, as nobody in particular.
     fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError>;
+
+    /// Retrieves on behalf of a (verified) user, with the request's options; backends
+    /// without access lists ignore the user, and refuse options they cannot honour.
+    fn retrieve_as(&self, request: &Retrieve<'_>) -> Result<Retrieval, KbError> {
+        if request.filter.is_some() || request.search_type.is_some() {
+            return Err(KbError::InvalidRequest(
+                "this knowledge base backend supports neither filter nor search_type: leave them out"
+                    .into(),
+            ));
+        }
+        self.retrieve(request.query, request.max_results)
+    }
+
+    /// Whether [`KnowledgeBase::document_link`] is served (the tool is offered only then).
+    fn has_document_links(&self) -> bool {
+        false
+    }
+
+    /// A short-lived link to the original of a retrieved document, as `user_id` may see it.
+    fn document_link(
+        &self,
+        document: &DocumentRef,
+        user_id: Option<&str>,
+    ) -> Result<DocumentLink, KbError> {
+        let _ = (document, user_id);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend cannot link to original documents".into(),
+        ))
+    }
 
     /// Describes the knowledge base. Never fails: what could not be read goes in `note`.
     fn info(&self) -> KbInfo;
+}
+
+/// One retrieval on behalf of a caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retrieve<'a> {
+    /// The query text.
+    pub query: &'a str,
+    /// At most this many passages (1..=100).
+    pub max_results: u32,
+    /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
+    pub user_id: Option<&'a str>,
+    /// A metadata filter in Bedrock's `RetrievalFilter` shape, already checked by
+    /// [`filter::validate`].
+    pub filter: Option<&'a Value>,
+    /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
+    pub search_type: Option<&'a str>,
+}
+
+/// Which original document to link to: the ids a retrieval result carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRef {
+    /// The result's `documentId`.
+    pub document_id: String,
+    /// The data source the document belongs to.
+    pub data_source_id: String,
+    /// An embedded image's `_media_id`, to link to that image instead of the document.
+    pub media_id: Option<String>,
+}
+
+/// A link to an original document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentLink {
+    /// A presigned URL (Bedrock's expire after 5 minutes).
+    pub url: String,
+    /// The document's MIME type.
+    #[serde(rename = "mimeType")]
+    pub mime_type: String,
+    /// Its size in bytes, when known.
+    #[serde(rename = "sizeBytes", skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
 }
 
 /// What one retrieve call returned.
@@ -27,16 +101,35 @@ pub struct Retrieval {
     /// Time spent waiting for the upstream (Bedrock) across all attempts, in milliseconds.
     #[serde(skip)]
     pub upstream_ms: u64,
+    /// A Bedrock guardrail intervened (`guardrailAction: INTERVENED`).
+    #[serde(skip)]
+    pub guardrail_intervened: bool,
 }
 
 /// One retrieved passage.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Passage {
-    /// The passage text (for IMAGE/ROW content, whatever text Bedrock gave, possibly empty).
+    /// The readable text: TEXT's text, ROW's `column: value` lines, AUDIO's transcription,
+    /// VIDEO's summary, IMAGE's text if any (often empty).
     pub text: String,
-    /// Bedrock's content type: TEXT, IMAGE or ROW.
+    /// Bedrock's content type: TEXT, IMAGE, ROW, AUDIO or VIDEO.
     #[serde(rename = "contentType")]
     pub content_type: String,
+    /// An IMAGE result's picture.
+    #[serde(skip)]
+    pub image: Option<Image>,
+    /// Where an AUDIO or VIDEO segment is stored (its `s3Uri`).
+    #[serde(rename = "mediaUri", skip_serializing_if = "Option::is_none")]
+    pub media_uri: Option<String>,
+    /// The document the passage belongs to (for `get_document_link`).
+    #[serde(rename = "documentId", skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
+    /// The data source the document belongs to.
+    #[serde(rename = "dataSourceId", skip_serializing_if = "Option::is_none")]
+    pub data_source_id: Option<String>,
+    /// An embedded image's id (metadata `_media_id`).
+    #[serde(rename = "mediaId", skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
     /// Relevance score as the backend reports it (higher is better), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
@@ -45,6 +138,23 @@ pub struct Passage {
     pub location: Option<Location>,
     /// Source metadata as returned by the backend.
     pub metadata: Map<String, Value>,
+}
+
+/// An image as Bedrock sends it: a MIME type and standard base64 data (checked well formed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Image {
+    /// e.g. `image/png`.
+    pub mime_type: String,
+    /// Standard base64 with padding.
+    pub base64: String,
+}
+
+impl Image {
+    /// The decoded size in bytes.
+    pub fn size(&self) -> usize {
+        let pad = self.base64.bytes().rev().take_while(|&b| b == b'=').count();
+        (self.base64.len() / 4 * 3).saturating_sub(pad)
+    }
 }
 
 /// The source of a passage, flattened from Bedrock's per-type location objects.
@@ -69,6 +179,12 @@ pub struct KbInfo {
     pub region: String,
     /// ACTIVE, CREATING, … as GetKnowledgeBase says, or UNKNOWN when it could not be read.
     pub status: String,
+    /// VECTOR, MANAGED, KENDRA or SQL (Bedrock), LOCAL, or UNKNOWN; how it was learnt is in
+    /// `type_source`.
+    pub kb_type: String,
+    /// Where `kb_type` comes from (GetKnowledgeBase, BEDROCK_KB_TYPE, a refused Retrieve, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub type_source: Option<String>,
     /// The knowledge base's name, when readable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -43,11 +43,13 @@ impl KnowledgeBase for FakeKb {
                     uri: Some(format!("s3://b/{i}.md")),
                 }),
                 metadata: Map::new(),
+                ..Passage::default()
             })
             .collect();
         Ok(Retrieval {
             results,
             upstream_ms: 12,
+            ..Retrieval::default()
         })
     }
 

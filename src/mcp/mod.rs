@@ -3,16 +3,20 @@
 //! Transport-agnostic: the HTTP layer decides the revision of each message (see
 //! `http::streamable`) and hands it here; nothing in this module reads headers or sockets.
 
+mod caller;
 pub mod jsonrpc;
 pub mod protocol;
 mod render;
 pub mod tools;
 
+pub use caller::Caller;
+
+use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
 use jsonrpc::{Message, RequestId, RpcError};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How long clients may cache the tool list and discovery result (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 3_600_000;
@@ -20,6 +24,8 @@ const SERVER_NAME: &str = "bedrock-mcp";
 const INSTRUCTIONS: &str = "Use search_knowledge_base to find passages in the organisation's \
 knowledge base before answering questions it may cover; cite the source locations it returns. \
 Use get_knowledge_base_info to see which knowledge base is connected.";
+const LINK_INSTRUCTIONS: &str = " When the person wants to open a source, call \
+get_document_link with the documentId and dataSourceId of that result.";
 const LOG_LEVELS: [&str; 8] = [
     "debug",
     "info",
@@ -33,7 +39,12 @@ const LOG_LEVELS: [&str; 8] = [
 
 /// The MCP request handler, shared by all worker threads.
 pub struct Mcp {
-    kb: Arc<dyn KnowledgeBase>,
+    catalog: Catalog,
+    /// Whether get_document_link is offered (DOCUMENT_LINKS and a backend that has links).
+    links: bool,
+    /// With several knowledge bases: one line per knowledge base for the tool descriptions,
+    /// read (GetKnowledgeBase) on the first tools/list and kept.
+    described: OnceLock<String>,
 }
 
 /// What handling one message produced.
@@ -53,21 +64,71 @@ pub struct Outcome {
     pub upstream_ms: Option<u64>,
     /// Whether a tool call ended in a tool error.
     pub tool_error: bool,
+    /// The user id a tool call sent to the knowledge base for access lists (an email).
+    pub acl_user: Option<String>,
 }
 
 impl Mcp {
-    /// A handler over `kb`.
+    /// A handler over `kb`, offering get_document_link when the backend has links.
     pub fn new(kb: Arc<dyn KnowledgeBase>) -> Mcp {
-        Mcp { kb }
+        Mcp::with_catalog(Catalog::one(kb))
     }
 
-    /// The knowledge base (for health and `check`).
+    /// A handler over several knowledge bases (the first is the default).
+    pub fn with_catalog(catalog: Catalog) -> Mcp {
+        let links = catalog.iter().all(|(_, kb)| kb.has_document_links());
+        Mcp {
+            catalog,
+            links,
+            described: OnceLock::new(),
+        }
+    }
+
+    /// Turns get_document_link off (DOCUMENT_LINKS=false), or back on if the backend has links.
+    pub fn with_document_links(mut self, on: bool) -> Mcp {
+        self.links = on && self.catalog.iter().all(|(_, kb)| kb.has_document_links());
+        self
+    }
+
+    /// The knowledge-base choice offered in tool definitions, when there is one.
+    fn choice(&self) -> Option<tools::Choice<'_>> {
+        if !self.catalog.is_multi() {
+            return None;
+        }
+        let summary = self.described.get_or_init(|| {
+            self.catalog
+                .iter()
+                .enumerate()
+                .map(|(i, (id, kb))| render::kb_line(id, i == 0, &kb.info()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        Some(tools::Choice {
+            ids: self.catalog.ids(),
+            summary,
+        })
+    }
+
+    fn instructions(&self) -> String {
+        let mut text = INSTRUCTIONS.to_string();
+        if self.links {
+            text.push_str(LINK_INSTRUCTIONS);
+        }
+        text
+    }
+
+    /// The default knowledge base (for health and `check`).
     pub fn kb(&self) -> &dyn KnowledgeBase {
-        self.kb.as_ref()
+        self.catalog.default_kb()
     }
 
-    /// Handles one message spoken in `version`.
+    /// Handles one message spoken in `version`, as nobody in particular.
     pub fn handle(&self, version: Version, message: Message) -> Outcome {
+        self.handle_as(version, message, &Caller::Anonymous)
+    }
+
+    /// Handles one message spoken in `version` for `caller` (from the validated token).
+    pub fn handle_as(&self, version: Version, message: Message, caller: &Caller) -> Outcome {
         let (id, method, params) = match message {
             Message::Request { id, method, params } => (id, method, params),
             Message::Notification { method, .. } => {
@@ -84,7 +145,7 @@ impl Mcp {
             method: Some(method.clone()),
             ..Outcome::default()
         };
-        let result = self.dispatch(version, &method, &params, &id, &mut outcome);
+        let result = self.dispatch(version, &method, &params, &id, caller, &mut outcome);
         outcome.response = Some(match result {
             Ok(mut value) => {
                 if version.is_modern() || method == "server/discover" {
@@ -104,6 +165,7 @@ impl Mcp {
         method: &str,
         params: &Map<String, Value>,
         id: &RequestId,
+        caller: &Caller,
         outcome: &mut Outcome,
     ) -> Result<Value, RpcError> {
         let err = |code, msg: String| RpcError::new(Some(id.clone()), code, msg);
@@ -118,7 +180,7 @@ impl Mcp {
                     "serverInfo": server_info(agreed),
                 });
                 if agreed >= Version::V2025_03_26 {
-                    result["instructions"] = json!(INSTRUCTIONS);
+                    result["instructions"] = json!(self.instructions());
                 }
                 Ok(result)
             }
@@ -136,7 +198,7 @@ impl Mcp {
             ("server/discover", _) => Ok(json!({
                 "supportedVersions": Version::all(),
                 "capabilities": { "tools": { "listChanged": false } },
-                "instructions": INSTRUCTIONS,
+                "instructions": self.instructions(),
                 "ttlMs": LIST_TTL_MS,
                 "cacheScope": "public",
             })),
@@ -147,7 +209,7 @@ impl Mcp {
                         "Invalid params: unknown cursor (this server returns every tool in one page)".into(),
                     ));
                 }
-                let mut result = json!({ "tools": tools::definitions(version) });
+                let mut result = json!({ "tools": tools::definitions(version, self.links, self.choice().as_ref()) });
                 if modern {
                     result["ttlMs"] = json!(LIST_TTL_MS);
                     result["cacheScope"] = json!("public");
@@ -162,8 +224,17 @@ impl Mcp {
                     ));
                 };
                 outcome.tool = Some(name.to_string());
-                let called = tools::call(self.kb.as_ref(), version, name, params.get("arguments"))
-                    .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
+                let ctx = tools::Context {
+                    caller,
+                    links: self.links,
+                    multi: self.catalog.is_multi(),
+                };
+                let called =
+                    tools::call(&self.catalog, version, name, params.get("arguments"), ctx)
+                        .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
+                if name != tools::INFO {
+                    outcome.acl_user = caller.acl_user().map(str::to_string);
+                }
                 outcome.results = called.results;
                 outcome.upstream_ms = called.upstream_ms;
                 outcome.tool_error = called.is_error;

@@ -1,20 +1,34 @@
-//! The two tools: their definitions per protocol revision, argument checks, and calls.
+//! The tools (search, info, and the document link when the backend has links): their
+//! definitions per protocol revision, argument checks, and calls.
 //!
 //! Tool failures (bad arguments on 2025-11-25+, knowledge-base errors) become results with
 //! `isError: true` so the model can read and correct them; an unknown tool is a protocol
 //! error. Rendering of results for the model lives in `render.rs`.
 
+use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
-use crate::kb::KnowledgeBase;
+use crate::kb::catalog::Catalog;
+use crate::kb::{filter, DocumentRef, Retrieve};
 use serde_json::{json, Map, Value};
 
 /// Name of the search tool (as in the seed server).
 pub const SEARCH: &str = "search_knowledge_base";
 /// Name of the info tool (as in the seed server).
 pub const INFO: &str = "get_knowledge_base_info";
+/// Name of the document-link tool.
+pub const LINK: &str = "get_document_link";
 /// Default number of results, as in the seed.
 pub const DEFAULT_MAX_RESULTS: u64 = 5;
+/// How to write a filter, for the model.
+const FILTER_HELP: &str = "Optional metadata filter (Bedrock RetrievalFilter): one operator \
+object. Comparisons take {\"key\": metadata key, \"value\": value}: equals, notEquals, \
+greaterThan, greaterThanOrEquals, lessThan, lessThanOrEquals (numbers), in, notIn (lists), \
+startsWith, stringContains (strings), listContains. Combine 2 or more with andAll or orAll. \
+Example: {\"andAll\": [{\"equals\": {\"key\": \"department\", \"value\": \"HR\"}}, \
+{\"greaterThanOrEquals\": {\"key\": \"year\", \"value\": 2024}}]}. Metadata keys are the \
+ones shown in each result's metadata (from the documents' .metadata.json files or the data \
+source's fields).";
 /// Bedrock's limit on query text.
 pub const MAX_QUERY_CHARS: usize = 20_000;
 
@@ -31,16 +45,40 @@ pub struct ToolOutcome {
     pub is_error: bool,
 }
 
+/// What a call needs besides its arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Who the call runs for.
+    pub caller: &'a Caller,
+    /// Whether `get_document_link` is offered.
+    pub links: bool,
+    /// Whether several knowledge bases are offered (tools take `knowledge_base_id`).
+    pub multi: bool,
+}
+
+/// The knowledge bases to choose from, when there are several.
+#[derive(Debug, Clone)]
+pub struct Choice<'a> {
+    /// The ids, default first.
+    pub ids: Vec<&'a str>,
+    /// One sentence per knowledge base: id, name and description.
+    pub summary: &'a str,
+}
+
 /// Why a call could not even start: an unknown tool, or (before 2025-11-25) bad arguments.
 #[derive(Debug, PartialEq)]
 pub struct ProtocolError(pub String);
 
-/// The tool definitions shaped for `version`, in a stable order.
-pub fn definitions(version: Version) -> Vec<Value> {
+/// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool,
+/// `choice` the `knowledge_base_id` argument.
+pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -> Vec<Value> {
     let mut search = json!({
         "name": SEARCH,
         "description": "Search the AWS Bedrock Knowledge Base and return the most relevant passages, \
-            each with its relevance score, source location and metadata.",
+            each with its relevance score, source location and metadata. Results may be text, \
+            images (returned as image content), table rows, or audio/video transcripts and \
+            summaries. Results carry a documentId and dataSourceId for get_document_link when \
+            Bedrock gives them.",
         "inputSchema": {
             "type": "object",
             "properties": {
@@ -56,6 +94,15 @@ pub fn definitions(version: Version) -> Vec<Value> {
                     "minimum": 1,
                     "maximum": 100,
                     "default": DEFAULT_MAX_RESULTS
+                },
+                "filter": {
+                    "type": "object",
+                    "description": FILTER_HELP
+                },
+                "search_type": {
+                    "type": "string",
+                    "enum": ["HYBRID", "SEMANTIC"],
+                    "description": "Optional, vector knowledge bases only: HYBRID combines keyword and semantic search, SEMANTIC uses meaning only. Leave out to let Bedrock choose."
                 }
             },
             "required": ["query"],
@@ -68,10 +115,42 @@ pub fn definitions(version: Version) -> Vec<Value> {
             status, plus its name and description when the server may read them.",
         "inputSchema": { "type": "object", "properties": {}, "additionalProperties": false }
     });
+    let mut link = json!({
+        "name": LINK,
+        "description": "Get a short-lived link (valid about 5 minutes) to the original document \
+            behind a search result, so the person can open it. Pass the documentId and \
+            dataSourceId of that result (and its mediaId for an embedded image). Only documents \
+            the signed-in user may read are linked.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "document_id": {
+                    "type": "string",
+                    "description": "The documentId of a search result.",
+                    "minLength": 1,
+                    "maxLength": 1825
+                },
+                "data_source_id": {
+                    "type": "string",
+                    "description": "The dataSourceId of the same search result.",
+                    "pattern": "^[0-9a-zA-Z]{1,10}$"
+                },
+                "media_id": {
+                    "type": "string",
+                    "description": "Optional: the mediaId of an image inside the document, to link to that image.",
+                    "minLength": 36,
+                    "maxLength": 36
+                }
+            },
+            "required": ["document_id", "data_source_id"],
+            "additionalProperties": false
+        }
+    });
     if version >= Version::V2025_03_26 {
         for (tool, title) in [
             (&mut search, "Search knowledge base"),
             (&mut info, "Knowledge base info"),
+            (&mut link, "Link to original document"),
         ] {
             tool["annotations"] = json!({
                 "title": title,
@@ -87,16 +166,46 @@ pub fn definitions(version: Version) -> Vec<Value> {
         info["title"] = json!("Knowledge base info");
         search["outputSchema"] = render::search_output_schema();
         info["outputSchema"] = render::info_output_schema();
+        link["title"] = json!("Link to original document");
+        link["outputSchema"] = render::link_output_schema();
     }
-    vec![search, info]
+    if let Some(choice) = choice {
+        let default = choice.ids.first().copied().unwrap_or_default();
+        let property = json!({
+            "type": "string",
+            "enum": choice.ids,
+            "description": format!("Which knowledge base to use (default {default}). {}", choice.summary)
+        });
+        for tool in [&mut search, &mut info, &mut link] {
+            tool["inputSchema"]["properties"]["knowledge_base_id"] = property.clone();
+        }
+        let text = search["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        search["description"] = json!(format!(
+            "{text} Several knowledge bases are available; choose one with knowledge_base_id: {}",
+            choice.summary
+        ));
+        info["description"] = json!(
+            "Get information about the configured knowledge bases (all of them, or the one \
+             named by knowledge_base_id): ID, region, status, type, name and description."
+        );
+    }
+    if links {
+        vec![search, info, link]
+    } else {
+        vec![search, info]
+    }
 }
 
-/// Calls tool `name` with `arguments` (an object, or absent).
+/// Calls tool `name` with `arguments` (an object, or absent) for `ctx.caller`.
 pub fn call(
-    kb: &dyn KnowledgeBase,
+    catalog: &Catalog,
     version: Version,
     name: &str,
     arguments: Option<&Value>,
+    ctx: Context<'_>,
 ) -> Result<ToolOutcome, ProtocolError> {
     let empty = Map::new();
     let args = match arguments {
@@ -108,47 +217,159 @@ pub fn call(
             ))
         }
     };
+    // With several knowledge bases every tool takes knowledge_base_id; it is checked against
+    // the configured list here, before any knowledge base is called.
+    let mut rest;
+    let mut chosen = None;
+    let mut args = args;
+    if ctx.multi && args.contains_key("knowledge_base_id") {
+        rest = args.clone();
+        chosen = match rest.remove("knowledge_base_id") {
+            Some(Value::String(id)) => Some(id),
+            None | Some(Value::Null) => None,
+            Some(_) => Some(String::new()),
+        };
+        args = &rest;
+    }
+    let kb = catalog.get(chosen.as_deref()).map_err(|e| e.to_string());
     let checked = match name {
-        SEARCH => search_args(args).map(|(query, max_results)| Call::Search { query, max_results }),
+        SEARCH => search_args(args).map(Call::Search),
         INFO => no_args(args).map(|()| Call::Info),
+        LINK if ctx.links => link_args(args).map(Call::Link),
         other => {
+            let links = if ctx.links {
+                format!(", {LINK}")
+            } else {
+                String::new()
+            };
             return Err(ProtocolError(format!(
-                "Unknown tool: {other:?}. Available tools: {SEARCH}, {INFO}"
-            )))
+                "Unknown tool: {other:?}. Available tools: {SEARCH}, {INFO}{links}"
+            )));
         }
     };
-    let call = match checked {
-        Ok(call) => call,
+    let (call, kb) = match (checked, kb) {
+        (Ok(call), Ok(kb)) => (call, kb),
         // 2025-11-25 asks for input validation errors as tool errors the model can correct;
         // earlier revisions report them as -32602.
-        Err(msg) if version >= Version::V2025_11_25 => return Ok(render::tool_error(msg)),
-        Err(msg) => {
+        (Err(msg), _) | (Ok(_), Err(msg)) => {
+            let msg = msg.trim_start_matches("Invalid request: ").to_string();
+            if version >= Version::V2025_11_25 {
+                return Ok(render::tool_error(msg));
+            }
             return Err(ProtocolError(format!(
                 "Invalid arguments for {name}: {msg}"
-            )))
+            )));
         }
     };
     let structured = version >= Version::V2025_06_18;
+    let note = ctx.caller.hidden_documents_note();
+    let user_id = ctx.caller.acl_user();
     Ok(match call {
-        Call::Search { query, max_results } => match kb.retrieve(&query, max_results) {
-            Ok(retrieval) => render::search_result(&query, &retrieval, structured),
-            Err(e) => render::tool_error(format!("Search failed. {e}")),
-        },
+        Call::Search(a) => {
+            let query = a.query;
+            let request = Retrieve {
+                query: &query,
+                max_results: a.max_results,
+                user_id,
+                filter: a.filter.as_ref(),
+                search_type: a.search_type,
+            };
+            match kb.retrieve_as(&request) {
+                Ok(retrieval) => {
+                    let shape = render::Shape {
+                        structured,
+                        links: ctx.links,
+                        note: note.as_deref(),
+                    };
+                    render::search_result(&query, &retrieval, shape)
+                }
+                Err(e) => render::tool_error(format!("Search failed. {e}")),
+            }
+        }
+        Call::Info if ctx.multi && chosen.is_none() => {
+            let infos: Vec<_> = catalog.iter().map(|(id, kb)| (id, kb.info())).collect();
+            render::infos_result(&infos, structured)
+        }
         Call::Info => render::info_result(&kb.info(), structured),
+        Call::Link(doc) => match kb.document_link(&doc, user_id) {
+            Ok(link) => render::link_result(&doc, &link, structured),
+            Err(e) => {
+                let mut msg = format!("Could not get a link to the document. {e}");
+                if let Some(note) = note {
+                    msg.push('\n');
+                    msg.push_str(&note);
+                }
+                render::tool_error(msg)
+            }
+        },
     })
 }
 
 enum Call {
-    Search { query: String, max_results: u32 },
+    Search(SearchArgs),
     Info,
+    Link(DocumentRef),
 }
 
-fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {
-    if let Some(unknown) = args.keys().find(|k| *k != "query" && *k != "max_results") {
+fn link_args(args: &Map<String, Value>) -> Result<DocumentRef, String> {
+    const USAGE: &str = "get_document_link takes \"document_id\" and \"data_source_id\" \
+        (strings, required: copy them from a search result) and \"media_id\" (string, optional)";
+    if let Some(unknown) = args
+        .keys()
+        .find(|k| !matches!(k.as_str(), "document_id" | "data_source_id" | "media_id"))
+    {
+        return Err(format!("unknown argument {unknown:?}; {USAGE}"));
+    }
+    let text = |k: &str, required: bool| -> Result<Option<String>, String> {
+        match args.get(k) {
+            Some(Value::String(v)) if !v.trim().is_empty() => Ok(Some(v.clone())),
+            None | Some(Value::Null) if !required => Ok(None),
+            Some(Value::String(_)) if !required => Ok(None),
+            Some(Value::String(_)) | None | Some(Value::Null) => {
+                Err(format!("\"{k}\" is required; {USAGE}"))
+            }
+            Some(_) => Err(format!("\"{k}\" must be a string; {USAGE}")),
+        }
+    };
+    Ok(DocumentRef {
+        document_id: text("document_id", true)?.unwrap_or_default(),
+        data_source_id: text("data_source_id", true)?.unwrap_or_default(),
+        media_id: text("media_id", false)?,
+    })
+}
+
+/// A search call's checked arguments.
+struct SearchArgs {
+    query: String,
+    max_results: u32,
+    filter: Option<Value>,
+    search_type: Option<&'static str>,
+}
+
+fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
+    const KNOWN: [&str; 4] = ["query", "max_results", "filter", "search_type"];
+    if let Some(unknown) = args.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(format!(
-            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required) and \"max_results\" (integer 1-100, default 5)"
+            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-100, default 5), \"filter\" (a metadata filter object) and \"search_type\" (HYBRID or SEMANTIC)"
         ));
     }
+    let filter = match args.get("filter") {
+        None | Some(Value::Null) => None,
+        Some(f) => {
+            filter::validate(f).map_err(|e| format!("\"filter\" is not valid: {e}"))?;
+            Some(f.clone())
+        }
+    };
+    let search_type = match args.get("search_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("HYBRID") => Some("HYBRID"),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("SEMANTIC") => Some("SEMANTIC"),
+        Some(_) => {
+            return Err(
+                "\"search_type\" must be HYBRID (keywords and meaning) or SEMANTIC (meaning only), or left out".into(),
+            )
+        }
+    };
     let query = match args.get("query") {
         Some(Value::String(q)) if !q.trim().is_empty() => q.trim().to_string(),
         Some(Value::String(_)) => {
@@ -178,7 +399,12 @@ fn search_args(args: &Map<String, Value>) -> Result<(String, u32), String> {
             "\"max_results\" must be an integer from 1 to 100 (default {DEFAULT_MAX_RESULTS})"
         ));
     }
-    Ok((query, max_results as u32))
+    Ok(SearchArgs {
+        query,
+        max_results: max_results as u32,
+        filter,
+        search_type,
+    })
 }
 
 fn no_args(args: &Map<String, Value>) -> Result<(), String> {

@@ -1,6 +1,9 @@
-//! A fake AWS Bedrock for tests: Retrieve (`POST /knowledgebases/{id}/retrieve`) and
-//! GetKnowledgeBase (`GET /knowledgebases/{id}`) on one 127.0.0.1 port, so it serves as both
-//! the agent-runtime and the agent endpoint (point `AWS_ENDPOINT_URL` at `url()`).
+//! A fake AWS Bedrock for tests: Retrieve (`POST /knowledgebases/{id}/retrieve`),
+//! GetDocumentContent (`POST /knowledgebases/{id}/datasources/{ds}/documents/{doc}/content`)
+//! and GetKnowledgeBase (`GET /knowledgebases/{id}`) on one 127.0.0.1 port, so it serves as
+//! both the agent-runtime and the agent endpoint (point `AWS_ENDPOINT_URL` at `url()`).
+//! The knowledge base is VECTOR by default or MANAGED (`set_kb_type`), with the request
+//! shapes and refusals of each (see `answers`).
 //!
 //! Every request's SigV4 signature is recomputed independently (see `sigv4`) against a
 //! runtime-settable `KeyRing`; answers come from a small corpus scored by word overlap
@@ -14,7 +17,7 @@
 //! let vars = Vars::from_pairs(bedrock.env());   // endpoint + the default key pair
 //! ```
 
-mod answers;
+pub mod answers;
 pub mod corpus;
 pub mod serve;
 pub mod sigv4;
@@ -22,7 +25,7 @@ pub mod sigv4;
 pub use corpus::{default_corpus, FakeDoc};
 pub use sigv4::{KeyRing, Rejection};
 
-use answers::{error, fault_reply, info, retrieve};
+use answers::{document_content, error, fault_reply, info, retrieve};
 use serve::{reply, FakeServer, Incoming};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -64,6 +67,17 @@ pub enum Fault {
     },
 }
 
+/// One knowledge base as the answers see it.
+#[derive(Clone, Debug)]
+pub struct KbView {
+    pub id: String,
+    pub kb_type: String,
+    pub corpus: Vec<FakeDoc>,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+}
+
 struct State {
     queue: VecDeque<Fault>,
     every_other: Option<Fault>,
@@ -72,6 +86,12 @@ struct State {
     latency: Duration,
     corpus: Vec<FakeDoc>,
     kb: (String, String, String),
+    kb_type: String,
+    denied: Vec<String>,
+    rerank_models: Vec<String>,
+    others: Vec<KbView>,
+    calls: Vec<(String, String)>,
+    targets: Vec<String>,
     last_body: Option<String>,
     last_headers: Vec<(String, String)>,
     keys_seen: Vec<String>,
@@ -84,6 +104,7 @@ struct Counters {
     accepted: AtomicUsize,
     retrieve: AtomicUsize,
     info: AtomicUsize,
+    documents: AtomicUsize,
     bad_signatures: AtomicUsize,
     auth_failures: AtomicUsize,
 }
@@ -124,6 +145,15 @@ impl FakeBedrock {
                     "A corpus for tests".into(),
                     "ACTIVE".into(),
                 ),
+                kb_type: "VECTOR".into(),
+                denied: Vec::new(),
+                others: Vec::new(),
+                rerank_models: ["amazon.rerank-v1:0", "cohere.rerank-v3-5:0"]
+                    .iter()
+                    .map(|m| format!("arn:aws:bedrock:{region}::foundation-model/{m}"))
+                    .collect(),
+                calls: Vec::new(),
+                targets: Vec::new(),
                 last_body: None,
                 last_headers: Vec::new(),
                 keys_seen: Vec::new(),
@@ -199,6 +229,60 @@ impl FakeBedrock {
     /// Sets what GetKnowledgeBase returns.
     pub fn set_kb(&self, name: &str, description: &str, status: &str) {
         self.state().kb = (name.into(), description.into(), status.into());
+    }
+
+    /// VECTOR (default), MANAGED, KENDRA or SQL: what GetKnowledgeBase says and which
+    /// retrieval configuration Retrieve accepts.
+    pub fn set_kb_type(&self, kb_type: &str) {
+        self.state().kb_type = kb_type.into();
+    }
+    /// The reranking model ARNs this region offers (default: amazon.rerank-v1:0 and
+    /// cohere.rerank-v3-5:0 in the fake's region); others are refused with a ValidationException.
+    pub fn set_rerank_models(&self, arns: &[&str]) {
+        self.state().rerank_models = arns.iter().map(|a| a.to_string()).collect();
+    }
+    /// Serves another knowledge base next to `KB_ID` (ACTIVE).
+    pub fn add_kb(
+        &self,
+        id: &str,
+        kb_type: &str,
+        name: &str,
+        description: &str,
+        corpus: Vec<FakeDoc>,
+    ) {
+        self.state().others.push(KbView {
+            id: id.into(),
+            kb_type: kb_type.into(),
+            corpus,
+            name: name.into(),
+            description: description.into(),
+            status: "ACTIVE".into(),
+        });
+    }
+    /// Refuses every call of `op` ("GetKnowledgeBase", "Retrieve", "GetDocumentContent")
+    /// with AccessDeniedException, as IAM does for a role without the action.
+    pub fn deny(&self, op: &str) {
+        self.state().denied.push(op.into());
+    }
+    /// (operation, body) of every authenticated request, in order.
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.state().calls.clone()
+    }
+    /// The knowledge base id each authenticated request named, in order (as `calls`).
+    pub fn targets(&self) -> Vec<String> {
+        self.state().targets.clone()
+    }
+    /// The bodies of the authenticated Retrieve requests, parsed, in order.
+    pub fn retrieve_bodies(&self) -> Vec<serde_json::Value> {
+        self.calls()
+            .iter()
+            .filter(|(op, _)| op == "Retrieve")
+            .map(|(_, b)| serde_json::from_str(b).unwrap_or_default())
+            .collect()
+    }
+    /// Authenticated GetDocumentContent requests.
+    pub fn document_calls(&self) -> usize {
+        self.shared.counters.documents.load(SeqCst)
     }
 
     /// All HTTP requests received.
@@ -279,19 +363,32 @@ fn handle(shared: &Shared, req: Incoming) {
     c.accepted.fetch_add(1, SeqCst);
     let path = req.target.split('?').next().unwrap_or("");
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut document = None;
     let op = match (req.method.as_str(), parts.as_slice()) {
         ("POST", ["knowledgebases", id, "retrieve"]) => Some(("Retrieve", id.to_string())),
         ("GET", ["knowledgebases", id]) => Some(("GetKnowledgeBase", id.to_string())),
+        ("POST", ["knowledgebases", id, "datasources", ds, "documents", doc, "content"]) => {
+            document = Some((ds.to_string(), doc.to_string()));
+            Some(("GetDocumentContent", id.to_string()))
+        }
         _ => None,
     };
-    let fault = {
+    let (fault, denied) = {
         let mut s = shared.state.lock().unwrap();
-        s.last_body = Some(String::from_utf8_lossy(&req.body).into_owned());
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        if let Some((op, id)) = &op {
+            s.calls.push((op.to_string(), body.clone()));
+            s.targets.push(id.clone());
+        }
+        s.last_body = Some(body);
         s.last_headers = req.headers.clone();
         if !s.keys_seen.contains(&key) {
             s.keys_seen.push(key);
         }
-        next_fault(&mut s)
+        let denied = op
+            .as_ref()
+            .is_some_and(|(op, _)| s.denied.iter().any(|d| d == op));
+        (next_fault(&mut s), denied)
     };
     let Some((op, id)) = op else {
         return reply(
@@ -301,20 +398,42 @@ fn handle(shared: &Shared, req: Incoming) {
     };
     match op {
         "Retrieve" => c.retrieve.fetch_add(1, SeqCst),
+        "GetDocumentContent" => c.documents.fetch_add(1, SeqCst),
         _ => c.info.fetch_add(1, SeqCst),
     };
+    if denied {
+        return reply(req.request, fault_reply(Fault::AccessDenied, op).unwrap());
+    }
     // A delay yields no answer of its own: the normal answer follows.
     if let Some(answer) = fault.and_then(|f| fault_reply(f, op)) {
         return reply(req.request, answer);
     }
-    if id != KB_ID {
+    let view = {
+        let s = shared.state.lock().unwrap();
+        if id == KB_ID {
+            let (name, description, status) = s.kb.clone();
+            Some(KbView {
+                id: id.clone(),
+                kb_type: s.kb_type.clone(),
+                corpus: s.corpus.clone(),
+                name,
+                description,
+                status,
+            })
+        } else {
+            s.others.iter().find(|k| k.id == id).cloned()
+        }
+    };
+    let Some(kb) = view else {
         let msg = format!("Knowledge base {id} does not exist");
         return reply(req.request, error(404, "ResourceNotFoundException", &msg));
-    }
-    let answer = if op == "Retrieve" {
-        retrieve(shared, &req.body)
-    } else {
-        info(shared)
+    };
+    let answer = match (op, document) {
+        ("Retrieve", _) => retrieve(shared, &kb, &req.body),
+        ("GetDocumentContent", Some((ds, doc))) => {
+            document_content(shared, &kb, &ds, &doc, &req.body)
+        }
+        _ => info(shared, &kb),
     };
     reply(req.request, answer)
 }

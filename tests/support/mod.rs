@@ -8,3 +8,4 @@ pub mod fake_entra;
 pub mod fake_imds;
 pub mod server;
 pub mod sse;
+pub mod tool_call;

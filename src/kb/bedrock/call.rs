@@ -10,6 +10,7 @@ use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
 use crate::kb::KbError;
 use ring::rand::{SecureRandom, SystemRandom};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::{Agent, RequestBuilder};
 
@@ -23,6 +24,7 @@ const BACKOFF_CAP: Duration = Duration::from_secs(20);
 pub(super) enum Op {
     Retrieve,
     GetKnowledgeBase,
+    GetDocumentContent,
 }
 
 impl Op {
@@ -31,6 +33,7 @@ impl Op {
         match self {
             Op::Retrieve => "Retrieve",
             Op::GetKnowledgeBase => "GetKnowledgeBase",
+            Op::GetDocumentContent => "GetDocumentContent",
         }
     }
 
@@ -39,6 +42,7 @@ impl Op {
         match self {
             Op::Retrieve => "bedrock:Retrieve",
             Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
+            Op::GetDocumentContent => "bedrock:GetDocumentContent",
         }
     }
 }
@@ -65,7 +69,8 @@ const IDLE_CONNECTIONS: usize = 256;
 /// Signs and sends Bedrock calls. Shared by all threads.
 pub(super) struct Client {
     pub(super) agent: Agent,
-    pub(super) chain: CredentialChain,
+    /// Shared by the clients of every configured knowledge base (one refresh for all).
+    pub(super) chain: Arc<CredentialChain>,
     pub(super) kb_id: String,
     pub(super) region: String,
     pub(super) timeout: Duration,

@@ -109,7 +109,7 @@ pub(super) fn classify(
     Verdict::Fail(match code {
         "ValidationException" => KbError::InvalidRequest(format!("Bedrock refused the {} request ({said})", op.name())),
         "AccessDeniedException" => access_denied(op, &arn, &said),
-        "ResourceNotFoundException" => not_found(kb, region, &said),
+        "ResourceNotFoundException" => not_found(op, kb, region, &said),
         c if CREDENTIALS.contains(&c) => KbError::Credentials(format!(
             "AWS did not accept the credentials or signature ({said}); check the keys, the clock, \
              and that the session token matches the keys"
@@ -125,7 +125,7 @@ pub(super) fn classify(
             "a Bedrock service quota was exceeded; ask AWS for a higher quota ({said})"
         )),
         _ if status == 403 => access_denied(op, &arn, &said),
-        _ if status == 404 => not_found(kb, region, &said),
+        _ if status == 404 => not_found(op, kb, region, &said),
         _ if (400..500).contains(&status) => {
             KbError::InvalidRequest(format!("Bedrock refused the {} request ({said})", op.name()))
         }
@@ -135,16 +135,39 @@ pub(super) fn classify(
 
 fn access_denied(op: Op, arn: &str, said: &str) -> KbError {
     let action = op.action();
+    if op == Op::GetDocumentContent {
+        // The same error covers a role without the permission and a user whose access list
+        // does not include the document; Bedrock's own words tell them apart.
+        return KbError::AccessDenied(format!(
+            "Bedrock will not hand out this document: either the signed-in user may not read \
+             it (its access list does not include them), or the AWS role lacks {action} on \
+             {arn} ({said})"
+        ));
+    }
     KbError::AccessDenied(format!(
         "the AWS role may not call {action} on this knowledge base: grant {action} on {arn} to the \
          role ({said})"
     ))
 }
 
-fn not_found(kb: &str, region: &str, said: &str) -> KbError {
+fn not_found(op: Op, kb: &str, region: &str, said: &str) -> KbError {
+    if op == Op::GetDocumentContent {
+        return KbError::NotFound(format!(
+            "no such document in knowledge base {kb}: pass the documentId and dataSourceId \
+             exactly as a search result gave them ({said})"
+        ));
+    }
     KbError::NotFound(format!(
         "knowledge base {kb} was not found in region {region}: check BEDROCK_KB_ID and AWS_REGION ({said})"
     ))
+}
+
+/// Whether `e` is Bedrock refusing the retrieval configuration for this kind of knowledge
+/// base ("Incompatible configuration: vectorSearchConfiguration is not supported for managed
+/// knowledge bases. Use managedSearchConfiguration instead."), so the other one may work.
+pub(super) fn is_incompatible_configuration(e: &KbError) -> bool {
+    matches!(e, KbError::InvalidRequest(m)
+        if m.contains("ValidationException") && m.contains("Incompatible configuration"))
 }
 
 /// The error code from the header (`Name:suffix`) or the body (`__type`, maybe `ns#Name`).

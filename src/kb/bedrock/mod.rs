@@ -1,20 +1,24 @@
-//! Bedrock knowledge base: Retrieve (agent runtime) and GetKnowledgeBase (agent control
-//! plane), signed with SigV4, over one shared pooled HTTP agent.
+//! Bedrock knowledge base: Retrieve and GetDocumentContent (agent runtime) and
+//! GetKnowledgeBase (agent control plane), signed with SigV4, over one shared pooled HTTP agent.
 //!
 //! Owns configuration (endpoints, timeouts, attempts) and input checks; `call` sends and
-//! retries, `errors` words failures, `parse` reads answers. Must not log queries' results,
-//! credentials or signatures.
+//! retries, `errors` words failures, `parse` reads answers, `kind` tracks the knowledge-base
+//! type. Must not log queries' results, user ids, credentials or signatures.
 
 mod call;
 mod errors;
+mod kind;
 mod parse;
+mod request;
 
-use super::{KbError, KbInfo, KnowledgeBase, Retrieval};
+use super::{DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve};
 use crate::aws::{sigv4, CredentialChain, CredentialsError};
 use crate::config::{ConfigError, Vars};
 use call::{Call, Client, Op};
+use kind::{Kind, Plan, Search, Setting};
 use serde_json::json;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use ureq::http::Uri;
 
@@ -26,9 +30,25 @@ pub struct BedrockKb {
     client: Client,
     runtime: Endpoint,
     agent: Endpoint,
+    kind: Kind,
+    request: request::Settings,
+}
+
+fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
+    if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ConfigError::new(
+            "BEDROCK_KB_ID",
+            format!(
+                "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
+                 and digits, e.g. ABCDE12345; got {kb_id:?}"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A base URL and the Host header it implies.
+#[derive(Clone)]
 struct Endpoint {
     base: String,
     host: String,
@@ -49,16 +69,7 @@ impl fmt::Debug for BedrockKb {
 impl BedrockKb {
     /// Reads endpoints, BEDROCK_TIMEOUT_SECS, BEDROCK_MAX_ATTEMPTS and the credentials chain.
     pub fn from_vars(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockKb, ConfigError> {
-        if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(ConfigError::new(
-                "BEDROCK_KB_ID",
-                format!(
-                    "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
-                     and digits, e.g. ABCDE12345; got {kb_id:?}"
-                ),
-            ));
-        }
+        check_kb_id(kb_id)?;
         let region_ok = !region.is_empty()
             && region.len() <= 32
             && region
@@ -82,10 +93,12 @@ impl BedrockKb {
         )?;
         let timeout = Duration::from_secs(vars.number("BEDROCK_TIMEOUT_SECS", 30, 1, 300)?);
         let max_attempts = vars.number("BEDROCK_MAX_ATTEMPTS", 3, 1, 10)? as u32;
-        let chain = CredentialChain::from_vars(vars).map_err(|e| match e {
+        let kind = Kind::new(Setting::from_vars(vars)?);
+        let request = request::Settings::from_vars(vars, region)?;
+        let chain = Arc::new(CredentialChain::from_vars(vars).map_err(|e| match e {
             CredentialsError::Config { var, message } => ConfigError::new(&var, message),
             other => ConfigError::plain(other.to_string()),
-        })?;
+        })?);
         Ok(BedrockKb {
             client: Client {
                 agent: Client::agent(timeout),
@@ -97,7 +110,46 @@ impl BedrockKb {
             },
             runtime,
             agent,
+            kind,
+            request,
         })
+    }
+
+    /// One client per knowledge base id (BEDROCK_KB_ID may list several), sharing the HTTP
+    /// agent, the credentials and the settings; each learns its own type.
+    pub fn for_ids(
+        vars: &Vars,
+        kb_ids: &[String],
+        region: &str,
+    ) -> Result<Vec<BedrockKb>, ConfigError> {
+        let Some(first) = kb_ids.first() else {
+            return Err(ConfigError::new(
+                "BEDROCK_KB_ID",
+                "lists no knowledge base id",
+            ));
+        };
+        let first = BedrockKb::from_vars(vars, first, region)?;
+        let setting = Setting::from_vars(vars)?;
+        let mut all = Vec::with_capacity(kb_ids.len());
+        for id in &kb_ids[1..] {
+            check_kb_id(id)?;
+            all.push(BedrockKb {
+                client: Client {
+                    agent: first.client.agent.clone(),
+                    chain: first.client.chain.clone(),
+                    kb_id: id.clone(),
+                    region: region.to_string(),
+                    timeout: first.client.timeout,
+                    max_attempts: first.client.max_attempts,
+                },
+                runtime: first.runtime.clone(),
+                agent: first.agent.clone(),
+                kind: Kind::new(setting),
+                request: first.request.clone(),
+            });
+        }
+        all.insert(0, first);
+        Ok(all)
     }
 
     /// Resolves credentials now and says where they came from (for `bedrock-mcp check`).
@@ -125,40 +177,24 @@ impl BedrockKb {
     }
 }
 
-impl KnowledgeBase for BedrockKb {
-    fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError> {
-        if query.trim().is_empty() {
-            return Err(KbError::InvalidRequest(
-                "the query is empty: give some words to search for".into(),
-            ));
-        }
-        let chars = query.chars().count();
-        if chars > MAX_QUERY_CHARS {
-            return Err(KbError::InvalidRequest(format!(
-                "the query is {chars} characters long; Bedrock allows at most 20,000"
-            )));
-        }
-        if !(1..=100).contains(&max_results) {
-            return Err(KbError::InvalidRequest(format!(
-                "max_results must be from 1 to 100, got {max_results}"
-            )));
-        }
-        let body = json!({
-            "retrievalQuery": {"text": query},
-            "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": max_results}}
-        })
-        .to_string();
+impl BedrockKb {
+    /// One Retrieve with `search`'s configuration.
+    fn retrieve_with(&self, search: Search, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
+        let body = self.request.body(search, r)?.to_string();
         let url = format!(
             "{}/knowledgebases/{}/retrieve",
             self.runtime.base, self.client.kb_id
         );
-        let reply = self.client.send(&Call {
-            op: Op::Retrieve,
-            url: &url,
-            host: &self.runtime.host,
-            body: Some(body.as_bytes()),
-        })?;
-        let results = parse::retrieval(&reply.body).map_err(|why| {
+        let reply = self
+            .client
+            .send(&Call {
+                op: Op::Retrieve,
+                url: &url,
+                host: &self.runtime.host,
+                body: Some(body.as_bytes()),
+            })
+            .map_err(|e| self.explain_rerank(e))?;
+        let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
             ))
@@ -166,17 +202,38 @@ impl KnowledgeBase for BedrockKb {
         Ok(Retrieval {
             results,
             upstream_ms: reply.upstream_ms,
+            guardrail_intervened,
         })
     }
 
-    fn info(&self) -> KbInfo {
-        let mut info = KbInfo {
-            backend: "bedrock".into(),
-            kb_id: self.client.kb_id.clone(),
-            region: self.client.region.clone(),
-            status: "UNKNOWN".into(),
-            ..KbInfo::default()
+    /// With a reranking model configured, a refusal that names a model is most likely about
+    /// it (not offered in the region, or the role may not use it): say so, and how to fix it.
+    fn explain_rerank(&self, e: KbError) -> KbError {
+        let Some(arn) = self.request.rerank_model() else {
+            return e;
         };
+        let region = &self.client.region;
+        let hint = |m: &str| {
+            format!(
+                "{m}. The reranking model {arn} (BEDROCK_RERANK_MODEL) may not be offered in \
+                 region {region}, or the role may not use it: check that the model is available \
+                 in {region} (Bedrock console → Model access), grant bedrock:Rerank and \
+                 bedrock:InvokeModel on {arn}, or unset BEDROCK_RERANK_MODEL"
+            )
+        };
+        match e {
+            KbError::InvalidRequest(m) if m.to_ascii_lowercase().contains("model") => {
+                KbError::InvalidRequest(hint(&m))
+            }
+            KbError::AccessDenied(m) if m.to_ascii_lowercase().contains("model") => {
+                KbError::AccessDenied(hint(&m))
+            }
+            other => other,
+        }
+    }
+
+    /// GetKnowledgeBase, parsed; the type it names is remembered for searches.
+    fn get_knowledge_base(&self) -> Result<parse::KbSummary, KbError> {
         let url = format!("{}/knowledgebases/{}", self.agent.base, self.client.kb_id);
         let call = Call {
             op: Op::GetKnowledgeBase,
@@ -191,7 +248,190 @@ impl KnowledgeBase for BedrockKb {
                 ))
             })
         });
-        match parsed {
+        match &parsed {
+            Ok(summary) => self.kind.looked_up(Ok(summary.kb_type.as_deref())),
+            Err(e) => self
+                .kind
+                .looked_up(Err(matches!(e, KbError::AccessDenied(_)))),
+        }
+        parsed
+    }
+
+    /// The configuration for the next Retrieve, and whether it is only a guess.
+    fn search_plan(&self) -> (Search, bool) {
+        match self.kind.plan() {
+            Plan::Known(s) => (s, false),
+            Plan::Guess(s) => (s, true),
+            Plan::LookUp => match self.get_knowledge_base() {
+                Ok(_) => match self.kind.plan() {
+                    Plan::Known(s) => (s, false),
+                    _ => (Search::Vector, true),
+                },
+                Err(e) => {
+                    log::warn!(
+                        "GetKnowledgeBase failed, so the knowledge base type is unknown; \
+                         searches will find it out ({e})"
+                    );
+                    (Search::Vector, true)
+                }
+            },
+        }
+    }
+}
+
+fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
+    if query.trim().is_empty() {
+        return Err(KbError::InvalidRequest(
+            "the query is empty: give some words to search for".into(),
+        ));
+    }
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(KbError::InvalidRequest(format!(
+            "the query is {chars} characters long; Bedrock allows at most 20,000"
+        )));
+    }
+    if !(1..=100).contains(&max_results) {
+        return Err(KbError::InvalidRequest(format!(
+            "max_results must be from 1 to 100, got {max_results}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a document reference against Bedrock's shapes before anything is sent.
+fn check_document(d: &DocumentRef) -> Result<(), KbError> {
+    let bad = |m: String| Err(KbError::InvalidRequest(m));
+    let chars = d.document_id.chars().count();
+    if chars == 0 || chars > 1825 || d.document_id.chars().any(char::is_control) {
+        return bad(
+            "document_id must be 1 to 1825 characters without control characters: copy the \
+             documentId of a search result"
+                .into(),
+        );
+    }
+    let ds = &d.data_source_id;
+    if ds.is_empty() || ds.len() > 10 || !ds.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return bad(format!(
+            "data_source_id must be up to 10 letters and digits (the dataSourceId of a search \
+             result), got {ds:?}"
+        ));
+    }
+    if let Some(m) = &d.media_id {
+        let ok = m.len() == 36
+            && m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !m.starts_with('-');
+        if !ok {
+            return bad(format!(
+                "media_id must be the 36-character _media_id of a search result, got {m:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Percent-encodes one URI path segment (everything but RFC 3986 unreserved characters), so
+/// a document id with spaces, slashes or non-ASCII letters stays one segment. A segment of
+/// dots alone is encoded too, or it would be read as "this" or "parent" directory.
+fn path_segment(raw: &str) -> String {
+    let all_dots = raw.bytes().all(|b| b == b'.');
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'~' => (b as char).to_string(),
+            b'.' if !all_dots => ".".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl KnowledgeBase for BedrockKb {
+    fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError> {
+        self.retrieve_as(&Retrieve {
+            query,
+            max_results,
+            ..Retrieve::default()
+        })
+    }
+
+    fn retrieve_as(&self, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
+        check_retrieve(r.query, r.max_results)?;
+        let (search, guess) = self.search_plan();
+        match self.retrieve_with(search, r) {
+            Err(e) if errors::is_incompatible_configuration(&e) => {
+                if guess {
+                    let other = search.other();
+                    log::info!(
+                        "Bedrock refused the {search:?} search configuration; retrying with \
+                         {other:?} and remembering it"
+                    );
+                    // The refusal itself says which kind this is, whatever the retry brings.
+                    self.kind.learnt_from_retrieve(other);
+                    self.retrieve_with(other, r)
+                } else if self.kind.is_auto() {
+                    Err(e)
+                } else {
+                    let fit = match search {
+                        Search::Vector => "managed",
+                        Search::Managed => "vector",
+                    };
+                    Err(KbError::InvalidRequest(format!(
+                        "{}. BEDROCK_KB_TYPE does not match this knowledge base: set it to {fit} \
+                         (or auto)",
+                        e.to_string().trim_start_matches("Invalid request: ")
+                    )))
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn has_document_links(&self) -> bool {
+        true
+    }
+
+    fn document_link(
+        &self,
+        d: &DocumentRef,
+        user_id: Option<&str>,
+    ) -> Result<DocumentLink, KbError> {
+        check_document(d)?;
+        let mut body = json!({ "outputFormat": "RAW" });
+        if let Some(user) = user_id {
+            body["userContext"] = json!({ "userId": user });
+        }
+        if let Some(media) = &d.media_id {
+            body["mediaId"] = json!(media);
+        }
+        let body = body.to_string();
+        let url = format!(
+            "{}/knowledgebases/{}/datasources/{}/documents/{}/content",
+            self.runtime.base,
+            self.client.kb_id,
+            d.data_source_id,
+            path_segment(&d.document_id)
+        );
+        let reply = self.client.send(&Call {
+            op: Op::GetDocumentContent,
+            url: &url,
+            host: &self.runtime.host,
+            body: Some(body.as_bytes()),
+        })?;
+        parse::document_link(&reply.body).map_err(|why| {
+            KbError::Unavailable(format!(
+                "Bedrock returned an unreadable GetDocumentContent answer: {why}"
+            ))
+        })
+    }
+
+    fn info(&self) -> KbInfo {
+        let mut info = KbInfo {
+            backend: "bedrock".into(),
+            kb_id: self.client.kb_id.clone(),
+            region: self.client.region.clone(),
+            status: "UNKNOWN".into(),
+            ..KbInfo::default()
+        };
+        match self.get_knowledge_base() {
             Ok(summary) => {
                 info.status = summary.status;
                 info.name = summary.name;
@@ -202,6 +442,9 @@ impl KnowledgeBase for BedrockKb {
                 info.note = Some(self.info_note(&e));
             }
         }
+        let (kb_type, source) = self.kind.describe();
+        info.kb_type = kb_type;
+        info.type_source = Some(source);
         info
     }
 }
@@ -320,6 +563,42 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("no AWS credentials found"), "{e}");
+    }
+
+    #[test]
+    fn document_ids_become_one_encoded_path_segment() {
+        assert_eq!(
+            path_segment("Salary bands/2026 – Ü.xlsx"),
+            "Salary%20bands%2F2026%20%E2%80%93%20%C3%9C.xlsx"
+        );
+        assert_eq!(path_segment("a-b_c~d.e"), "a-b_c~d.e");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("s3://b/k?x#y"), "s3%3A%2F%2Fb%2Fk%3Fx%23y");
+        let doc = |id: &str, ds: &str, media: Option<&str>| DocumentRef {
+            document_id: id.into(),
+            data_source_id: ds.into(),
+            media_id: media.map(str::to_string),
+        };
+        assert!(check_document(&doc(
+            "x",
+            "DS1",
+            Some("0f8fad5b-d9cb-469f-a165-70867728950e")
+        ))
+        .is_ok());
+        for bad in [
+            doc("", "DS1", None),
+            doc(&"x".repeat(1826), "DS1", None),
+            doc("a\nb", "DS1", None),
+            doc("x", "", None),
+            doc("x", "DS-1", None),
+            doc("x", "DS12345678901", None),
+            doc("x", "DS1", Some("0f8fad5b")),
+        ] {
+            assert!(
+                matches!(check_document(&bad), Err(KbError::InvalidRequest(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Successful Bedrock answers → our types: Retrieve's `retrievalResults` into `Passage`s
-//! (flattening the per-type location objects) and GetKnowledgeBase into name/status.
+//! (each content type made readable, the per-type location objects flattened),
+//! GetKnowledgeBase into name/status/type, and GetDocumentContent into a link.
 //!
 //! Lenient about optional fields, strict about structure; errors say what was wrong and
 //! never panic. Must not do I/O.
 
-use crate::kb::{Location, Passage};
+use crate::kb::{DocumentLink, Image, Location, Passage};
 use serde_json::{Map, Value};
 
 /// Location objects and the field that identifies the source, per Bedrock's model.
@@ -17,20 +18,27 @@ const LOCATION_FIELDS: &[(&str, &str)] = &[
     ("customDocumentLocation", "id"),
     ("kendraDocumentLocation", "uri"),
     ("sqlLocation", "query"),
+    ("oneDriveLocation", "url"),
+    ("googleDriveLocation", "url"),
 ];
 
-/// Parses a Retrieve answer.
-pub(super) fn retrieval(body: &[u8]) -> Result<Vec<Passage>, String> {
+/// Metadata keys naming the data source: managed knowledge bases, then vector ones.
+const DATA_SOURCE_KEYS: [&str; 2] = ["_data_source_id", "x-amz-bedrock-kb-data-source-id"];
+
+/// Parses a Retrieve answer: the passages, and whether a guardrail intervened.
+pub(super) fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
     let v: Value = serde_json::from_slice(body).map_err(|_| not_json(body))?;
     let results = v
         .get("retrievalResults")
         .and_then(Value::as_array)
         .ok_or("it has no retrievalResults list")?;
-    results
+    let passages = results
         .iter()
         .enumerate()
         .map(|(i, r)| passage(r).map_err(|why| format!("result {i} {why}")))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    let intervened = v.get("guardrailAction").and_then(Value::as_str) == Some("INTERVENED");
+    Ok((passages, intervened))
 }
 
 fn passage(r: &Value) -> Result<Passage, String> {
@@ -40,24 +48,105 @@ fn passage(r: &Value) -> Result<Passage, String> {
         Some(c @ Value::Object(_)) => c,
         Some(_) => return Err("has a content that is not an object".into()),
     };
-    Ok(Passage {
-        text: content
-            .get("text")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        content_type: content
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("TEXT")
-            .to_string(),
+    let metadata = r
+        .get("metadata")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_else(Map::new);
+    let text_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let mut p = Passage {
+        text: text_of(content.get("text")).unwrap_or_default(),
+        content_type: text_of(content.get("type")).unwrap_or_else(|| "TEXT".into()),
         score: r.get("score").and_then(Value::as_f64),
         location: r.get("location").and_then(location),
-        metadata: r
-            .get("metadata")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_else(Map::new),
+        document_id: text_of(r.get("documentId")),
+        data_source_id: DATA_SOURCE_KEYS
+            .iter()
+            .find_map(|k| text_of(metadata.get(*k))),
+        media_id: text_of(metadata.get("_media_id")),
+        metadata,
+        ..Passage::default()
+    };
+    match p.content_type.as_str() {
+        "IMAGE" => {
+            if let Some(uri) = content.get("byteContent").and_then(Value::as_str) {
+                match data_uri(uri) {
+                    Some(image) => p.image = Some(image),
+                    None => {
+                        p.text = join(
+                            &p.text,
+                            "(Bedrock sent an image this server could not read)",
+                        )
+                    }
+                }
+            }
+        }
+        "ROW" => {
+            if let Some(row) = content.get("row").and_then(Value::as_array) {
+                p.text = join(&p.text, &row_lines(row));
+            }
+        }
+        "AUDIO" | "VIDEO" => {
+            let (object, field) = if p.content_type == "AUDIO" {
+                ("audio", "transcription")
+            } else {
+                ("video", "summary")
+            };
+            if let Some(segment) = content.get(object) {
+                p.text = join(&p.text, &text_of(segment.get(field)).unwrap_or_default());
+                p.media_uri = text_of(segment.get("s3Uri"));
+            }
+        }
+        _ => {}
+    }
+    Ok(p)
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (false, true) => a.to_string(),
+        (false, false) => format!("{a}\n{b}"),
+    }
+}
+
+/// A table row as `column: value` lines; NULL cells read `null`.
+fn row_lines(row: &[Value]) -> String {
+    row.iter()
+        .filter_map(|cell| {
+            let name = cell.get("columnName").and_then(Value::as_str)?;
+            let value = match cell.get("columnValue") {
+                Some(Value::String(s)) => s.clone(),
+                None | Some(Value::Null) => "null".to_string(),
+                Some(other) => other.to_string(),
+            };
+            Some(format!("{name}: {value}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `data:image/png;base64,AAAA` → the image, if the URI is a well-formed base64 image.
+fn data_uri(uri: &str) -> Option<Image> {
+    let (head, data) = uri.strip_prefix("data:")?.split_once(',')?;
+    let mime = head.strip_suffix(";base64")?.trim();
+    let ok_mime = mime.starts_with("image/")
+        && mime.len() <= 100
+        && mime[6..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'));
+    // MCP clients decode `data` as standard base64 with padding; anything else would fail
+    // there, so it is refused here.
+    let body = data.trim_end_matches('=');
+    let well_formed = !data.is_empty()
+        && data.len() % 4 == 0
+        && data.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    (ok_mime && well_formed).then(|| Image {
+        mime_type: mime.to_ascii_lowercase(),
+        base64: data.to_string(),
     })
 }
 
@@ -93,12 +182,14 @@ fn location(loc: &Value) -> Option<Location> {
     Some(Location { kind, uri })
 }
 
-/// The parts of a GetKnowledgeBase answer we show.
+/// The parts of a GetKnowledgeBase answer we use.
 #[derive(Debug, PartialEq)]
 pub(super) struct KbSummary {
     pub(super) status: String,
     pub(super) name: Option<String>,
     pub(super) description: Option<String>,
+    /// `knowledgeBaseConfiguration.type`: VECTOR, MANAGED, KENDRA, SQL.
+    pub(super) kb_type: Option<String>,
 }
 
 /// Parses a GetKnowledgeBase answer.
@@ -113,6 +204,28 @@ pub(super) fn knowledge_base(body: &[u8]) -> Result<KbSummary, String> {
         status: text("status").unwrap_or_else(|| "UNKNOWN".to_string()),
         name: text("name"),
         description: text("description"),
+        kb_type: kb
+            .get("knowledgeBaseConfiguration")
+            .and_then(|c| c.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+/// Parses a GetDocumentContent answer.
+pub(super) fn document_link(body: &[u8]) -> Result<DocumentLink, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| not_json(body))?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let url = text("presignedUrl").ok_or("it has no presignedUrl")?;
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        return Err("its presignedUrl is not an http(s) URL".into());
+    }
+    Ok(DocumentLink {
+        url: url.to_string(),
+        mime_type: text("mimeType")
+            .unwrap_or("application/octet-stream")
+            .to_string(),
+        size_bytes: v.get("documentContentLength").and_then(Value::as_u64),
     })
 }
 
@@ -131,7 +244,7 @@ mod tests {
 
     fn one(result: Value) -> Passage {
         let body = json!({ "retrievalResults": [result] }).to_string();
-        retrieval(body.as_bytes()).unwrap().remove(0)
+        retrieval(body.as_bytes()).unwrap().0.remove(0)
     }
 
     #[test]
@@ -145,6 +258,8 @@ mod tests {
             ("CUSTOM", "customDocumentLocation", "id"),
             ("KENDRA", "kendraDocumentLocation", "uri"),
             ("SQL", "sqlLocation", "query"),
+            ("ONEDRIVE", "oneDriveLocation", "url"),
+            ("GOOGLEDRIVE", "googleDriveLocation", "url"),
         ] {
             let value = format!("{kind}-source");
             let p = one(
@@ -227,7 +342,11 @@ mod tests {
         }
         assert!(retrieval(br#"{"retrievalResults": []}"#)
             .unwrap()
+            .0
             .is_empty());
+        let (_, intervened) =
+            retrieval(br#"{"retrievalResults": [], "guardrailAction": "INTERVENED"}"#).unwrap();
+        assert!(intervened);
     }
 
     #[test]
@@ -240,9 +359,90 @@ mod tests {
             KbSummary {
                 status: "ACTIVE".into(),
                 name: Some("Docs".into()),
-                description: None
+                description: None,
+                kb_type: None,
             }
         );
         assert!(knowledge_base(b"[]").is_err());
+        let body = json!({"knowledgeBase": {"status": "ACTIVE",
+            "knowledgeBaseConfiguration": {"type": "MANAGED"}}});
+        let s = knowledge_base(body.to_string().as_bytes()).unwrap();
+        assert_eq!(s.kb_type.as_deref(), Some("MANAGED"));
+    }
+
+    #[test]
+    fn renders_every_content_type_readably() {
+        let png = "iVBORw0KGgo=";
+        let p = one(json!({
+            "content": {"type": "IMAGE", "byteContent": format!("data:image/png;base64,{png}")},
+            "documentId": "doc 1/é",
+            "metadata": {"_data_source_id": "DS1", "_media_id": "m"}
+        }));
+        let image = p.image.clone().unwrap();
+        assert_eq!(
+            (image.mime_type.as_str(), image.base64.as_str()),
+            ("image/png", png)
+        );
+        assert_eq!(image.size(), 8);
+        assert_eq!(p.document_id.as_deref(), Some("doc 1/é"));
+        assert_eq!(
+            (p.data_source_id.as_deref(), p.media_id.as_deref()),
+            (Some("DS1"), Some("m"))
+        );
+        let p = one(json!({"content": {"type": "ROW", "row": [
+            {"columnName": "region", "columnValue": "EMEA", "type": "STRING"},
+            {"columnName": "revenue", "columnValue": "4.2", "type": "DOUBLE"},
+            {"columnName": "note", "type": "NULL"}
+        ]}, "metadata": {"x-amz-bedrock-kb-data-source-id": "DS2"}}));
+        assert_eq!(p.text, "region: EMEA\nrevenue: 4.2\nnote: null");
+        assert_eq!(p.data_source_id.as_deref(), Some("DS2"));
+        let p = one(
+            json!({"content": {"type": "AUDIO", "audio": {"s3Uri": "s3://b/a.mp3", "transcription": "hello all"}}}),
+        );
+        assert_eq!(
+            (p.text.as_str(), p.media_uri.as_deref()),
+            ("hello all", Some("s3://b/a.mp3"))
+        );
+        let p = one(
+            json!({"content": {"type": "VIDEO", "video": {"s3Uri": "s3://b/v.mp4", "summary": "a demo"}}}),
+        );
+        assert_eq!(
+            (p.text.as_str(), p.media_uri.as_deref()),
+            ("a demo", Some("s3://b/v.mp4"))
+        );
+    }
+
+    #[test]
+    fn refuses_images_an_mcp_client_could_not_decode() {
+        for uri in [
+            "data:image/png;base64,abc",
+            "data:image/png;base64,ab!c",
+            "data:text/html;base64,iVBORw0KGgo=",
+            "data:image/png,iVBORw0KGgo=",
+            "http://x/y.png",
+            "data:image/png;base64,",
+            "data:image/png;base64,a===",
+        ] {
+            let p = one(json!({"content": {"type": "IMAGE", "byteContent": uri}}));
+            assert!(p.image.is_none(), "{uri}");
+            assert!(p.text.contains("could not read"), "{uri}: {}", p.text);
+        }
+    }
+
+    #[test]
+    fn reads_a_document_link() {
+        let body = json!({"presignedUrl": "https://b.s3.amazonaws.com/x?sig=1",
+            "mimeType": "application/pdf", "documentContentLength": 1234});
+        let l = document_link(body.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            (l.url.as_str(), l.mime_type.as_str(), l.size_bytes),
+            (
+                "https://b.s3.amazonaws.com/x?sig=1",
+                "application/pdf",
+                Some(1234)
+            )
+        );
+        assert!(document_link(b"{}").unwrap_err().contains("presignedUrl"));
+        assert!(document_link(br#"{"presignedUrl": "javascript:alert(1)"}"#).is_err());
     }
 }
