@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::client_id;
 use super::secret::ClientSecret;
 use crate::config::{ConfigError, Vars};
+use crate::util::split_list;
 
 /// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -168,14 +169,6 @@ impl AuthSettings {
     pub fn upstream_scope(&self) -> String {
         format!("{} {OIDC_SCOPES}", self.scopes.join(" "))
     }
-}
-
-/// Splits a comma- and/or whitespace-separated list, dropping empty items.
-pub fn split_list(raw: &str) -> Vec<String> {
-    raw.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The last path segment of a fully-qualified scope (`api://x/read` → `read`), as `scp` holds it.

@@ -8,6 +8,7 @@
 pub use super::error::CredentialsError;
 
 use super::container::ContainerSource;
+use super::fetched::Fetched;
 use super::imds::ImdsSource;
 use crate::config::Vars;
 use crate::rfc3339;
@@ -21,14 +22,6 @@ use std::time::{Duration, Instant, SystemTime};
 const REFRESH_BUFFER: Duration = Duration::from_secs(5 * 60);
 /// After a failed refresh while the old credentials still work, wait this long before retrying.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// What a provider returned from one fetch.
-pub(super) struct Fetched {
-    pub(super) credentials: Credentials,
-    pub(super) expires: Option<SystemTime>,
-    /// Non-secret detail for `describe`, e.g. "role MyRole".
-    pub(super) detail: String,
-}
 
 enum Source {
     Environment(Credentials),
