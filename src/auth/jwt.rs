@@ -50,6 +50,12 @@ pub struct Authenticator {
 impl Authenticator {
     /// Builds the validator (installing the ring crypto provider); fetches no keys yet.
     pub fn new(settings: AuthSettings) -> Authenticator {
+        Authenticator::with_clock(settings, crate::clock::system())
+    }
+
+    /// Like `new`, with the JWKS cache reading time from `clock` (tests move it instead of
+    /// sleeping). Token `exp`/`nbf` checks still use the system clock, inside jsonwebtoken.
+    pub fn with_clock(settings: AuthSettings, clock: crate::clock::SharedClock) -> Authenticator {
         crypto::install();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = LEEWAY_SECS;
@@ -59,10 +65,11 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.set_issuer(&settings.issuers());
         validation.set_audience(&settings.audiences);
-        let jwks = JwksCache::new(
+        let jwks = JwksCache::with_clock(
             settings.jwks_url(),
             settings.jwks_cache_ttl,
             settings.jwks_refetch_interval,
+            clock,
         );
         Authenticator {
             settings,
