@@ -326,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_ids_give_the_seed_message() {
+    fn auth_on_without_ids_names_both_variables() {
         let err = AuthSettings::from_vars(&Vars::from_pairs([
             ("ENABLE_AUTH", "true"),
             ("ENTRA_TENANT_ID", T),
