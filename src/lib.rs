@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod aws;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dns;
 pub mod http;

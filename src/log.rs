@@ -55,8 +55,9 @@ pub fn fields(msg: &str, pairs: &[(&str, Option<Field<'_>>)]) -> String {
 /// Targets of our own records: the crate's modules and the access log.
 const OWN_TARGETS: [&str; 2] = ["bedrock_mcp", "access"];
 
-/// Maps the seed's LOG_LEVEL names (DEBUG, INFO, WARNING, ERROR, …) to a filter; TRACE is
-/// refused (see the module header), so DEBUG is the most verbose level.
+/// Maps LOG_LEVEL names, Python's included (DEBUG, INFO, WARNING, ERROR, CRITICAL, so existing
+/// deployments keep their setting), to a filter; TRACE is refused (see the module header),
+/// so DEBUG is the most verbose level.
 pub fn parse_level(raw: &str) -> Option<log::LevelFilter> {
     Some(match raw.to_ascii_uppercase().as_str() {
         "DEBUG" => log::LevelFilter::Debug,
@@ -174,7 +175,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_level_names_parse() {
+    fn python_and_rust_level_names_parse_and_trace_is_refused() {
         assert_eq!(parse_level("WARNING"), Some(log::LevelFilter::Warn));
         assert_eq!(parse_level("debug"), Some(log::LevelFilter::Debug));
         assert_eq!(parse_level("loud"), None);

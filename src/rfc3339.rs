@@ -1,65 +1,27 @@
-//! RFC 3339 timestamps to and from `SystemTime`, in UTC, for credential expirations.
+//! RFC 3339 timestamps to and from `SystemTime`, in UTC, for credential expirations and log
+//! lines.
 //!
-//! Owns only parsing and formatting; must not read the clock or do I/O.
+//! A thin front end over aws-smithy-types' `DateTime` (already in the tree through aws-sigv4),
+//! adding what our callers need: offsets accepted, times before 1970 refused, and a fixed
+//! three-digit millisecond form for logs. Must not read the clock or do I/O.
 
+use aws_smithy_types::date_time::{DateTime, Format};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses `2026-01-02T03:04:05Z`, `…05.123Z` or `…05+02:00`; `None` if malformed or before 1970.
 pub fn parse(text: &str) -> Option<SystemTime> {
-    let b = text.trim().as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let (hour, minute, second) = (
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-    );
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-        return None;
-    }
-    // 60 allows a leap second; it lands on the next second, which is close enough for expiries.
-    if hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut rest = &b[19..];
-    let mut nanos: u64 = 0;
-    if let Some((b'.', frac)) = rest.split_first() {
-        let len = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if len == 0 {
-            return None;
-        }
-        for (i, c) in frac[..len].iter().enumerate().take(9) {
-            nanos += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
-        }
-        rest = &frac[len..];
-    }
-    let offset_secs: i64 = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let off = (h * 3600 + m * 60) as i64;
-            if *sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return None,
+    let text = text.trim();
+    // RFC 3339 §5.6 lets a space stand for the `T`; DateTime accepts only `T` or `t`.
+    let spaced = text.as_bytes().get(10) == Some(&b' ');
+    let text = if spaced {
+        std::borrow::Cow::Owned(format!("{}T{}", &text[..10], &text[11..]))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     };
-    let days = days_from_civil(year as i64, month, day);
-    let secs = days * 86_400 + (hour * 3600 + minute * 60 + second) as i64 - offset_secs;
-    let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_nanos(nanos))
+    let parsed = DateTime::from_str(&text, Format::DateTimeWithOffset).ok()?;
+    // A negative epoch second is representable but never a real expiry: treat it as garbage.
+    let secs = u64::try_from(parsed.secs()).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, parsed.subsec_nanos()))
 }
 
 /// Formats with milliseconds, `2026-01-02T03:04:05.678Z` (UTC), for log lines.
@@ -77,53 +39,12 @@ pub fn format(time: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days-from-civil: exact for the proleptic Gregorian calendar.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    // Past year 9999 RFC 3339 has no form; such a time can only come from a broken clock, and a
+    // log line or expiry note must still print something.
+    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+    DateTime::from_secs(secs)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| "9999-12-31T23:59:59Z".to_string())
 }
 
 #[cfg(test)]
@@ -149,6 +70,7 @@ mod tests {
         assert_eq!(parse("2026-01-01T00:00:00Z"), Some(at(1_767_225_600)));
         assert_eq!(parse("2000-02-29T12:34:56Z"), Some(at(951_827_696)));
         assert_eq!(parse("2024-12-31T23:59:59z"), Some(at(1_735_689_599)));
+        assert_eq!(parse("2024-12-31 23:59:59Z"), Some(at(1_735_689_599)));
     }
 
     #[test]

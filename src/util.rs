@@ -1,5 +1,14 @@
-//! Small shared helpers that belong to no single layer.
+//! Small shared helpers that belong to no single layer: random ids, hex, JSON string escapes,
+//! setting lists, and the strict percent-encoding and base64 front ends the OAuth proxy and
+//! the HTTP layer share.
+//!
+//! The codecs come from crates already in the tree (`percent-encoding` via ureq and aws-sigv4,
+//! `base64` via jsonwebtoken); what stays here is the strictness: malformed input is `None`,
+//! never silently passed through, so callers can answer with a clear error.
 
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::{alphabet, Engine};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `n` bytes from the system CSPRNG, hex-encoded (session ids, request ids).
@@ -65,8 +74,19 @@ mod tests {
     }
 }
 
+/// Splits a comma- and/or whitespace-separated setting into its items, dropping empty ones.
+pub fn split_list(raw: &str) -> Vec<String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Splits an `application/x-www-form-urlencoded` string (or a query string) into decoded
 /// pairs; `None` when an escape is malformed or a value is not UTF-8.
+///
+/// Not `form_urlencoded::parse`: it passes broken escapes through and replaces invalid UTF-8,
+/// where we must refuse both. One pass over the input; callers cap the number of pairs.
 pub fn form_pairs(s: &str) -> Option<Vec<(String, String)>> {
     s.split('&')
         .filter(|p| !p.is_empty())
@@ -79,50 +99,56 @@ pub fn form_pairs(s: &str) -> Option<Vec<(String, String)>> {
 
 /// Decodes `%XX` escapes and `+` (as space); `None` for broken escapes or non-UTF-8 results.
 pub fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    if !escapes_are_well_formed(s.as_bytes()) {
+        return None;
+    }
+    // `+` means space only in form encoding, and an encoded plus (%2B) holds no `+`, so
+    // swapping before decoding is exact.
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+/// Every `%` is followed by two hex digits (the crate's decoder keeps broken ones as text).
+fn escapes_are_well_formed(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let h = hex_val(*bytes.get(i + 1)?)?;
-                let l = hex_val(*bytes.get(i + 2)?)?;
-                out.push(h << 4 | l);
-                i += 2;
+        if bytes[i] == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
             }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+            i += 3;
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            i += 1;
         }
     }
-    out
+    true
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) gets escaped.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Encodes everything but RFC 3986 unreserved characters (space becomes `%20`, not `+`).
+pub fn percent_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
 mod form_tests {
     use super::*;
+
+    #[test]
+    fn split_list_takes_commas_and_whitespace() {
+        assert_eq!(split_list(" a, b\tc,,d "), ["a", "b", "c", "d"]);
+        assert!(split_list(" , ").is_empty());
+    }
 
     #[test]
     fn percent_decoding_handles_escapes_plus_and_garbage() {
@@ -154,30 +180,23 @@ mod form_tests {
     }
 }
 
+/// Lenient on padding and on unused trailing bits, as hand-made headers often are.
+const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
+const URL_SAFE_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
+
 /// Decodes standard or URL-safe base64, with or without padding; `None` on anything else.
+///
+/// For values people and other clients encode (HTTP Basic credentials, the `=?base64?…?=`
+/// form of `Mcp-Name`), where refusing a missing `=` would only cause support tickets. JWTs
+/// are decoded strictly in `auth::jwt`.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim_end_matches('=');
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Six leftover bits cannot come from a valid encoding.
-    (bits < 6).then_some(out)
+    STANDARD_ANY_PADDING
+        .decode(s)
+        .or_else(|_| URL_SAFE_ANY_PADDING.decode(s))
+        .ok()
 }
 
 #[cfg(test)]
@@ -195,7 +214,15 @@ mod base64_tests {
             base64_decode("PT9iYXNlNjQ/bGl0ZXJhbD89").unwrap(),
             b"=?base64?literal?="
         );
+        assert_eq!(base64_decode("-_-_").unwrap(), [0xfb, 0xff, 0xbf]);
+        assert_eq!(base64_decode("+/+/").unwrap(), [0xfb, 0xff, 0xbf]);
+        assert_eq!(
+            base64_decode("QR==").unwrap(),
+            b"A",
+            "stray low bits are tolerated"
+        );
         assert_eq!(base64_decode("").unwrap(), b"");
+        assert_eq!(base64_decode("QQ==="), None, "too much padding");
         assert_eq!(base64_decode("a"), None);
         assert_eq!(base64_decode("ab$d"), None);
     }

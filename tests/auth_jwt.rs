@@ -6,6 +6,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use bedrock_mcp::auth::{oauth, AuthError, AuthSettings, Authenticator};
+use bedrock_mcp::clock::ManualClock;
 use bedrock_mcp::config::Vars;
 use serde_json::{json, Value};
 use support::fake_entra::{
@@ -254,9 +255,9 @@ fn unknown_kids_refetch_at_most_once_per_interval() {
     }
     assert_eq!(fake.jwks_fetches(), 2, "20 unknown kids, one refetch");
 
-    let mut s = settings(&fake, &[]);
-    s.jwks_refetch_interval = Duration::from_secs(1);
-    let quick = Authenticator::new(s);
+    let clock = ManualClock::shared();
+    let quick = Authenticator::with_clock(settings(&fake, &[]), clock.clone());
+    let interval = settings(&fake, &[]).jwks_refetch_interval;
     let before = fake.jwks_fetches();
     check(&quick, &fake.unknown_kid()).unwrap_err();
     assert_eq!(
@@ -267,7 +268,14 @@ fn unknown_kids_refetch_at_most_once_per_interval() {
     check(&quick, &fake.unknown_kid()).unwrap_err(); // first kid-triggered refetch
     check(&quick, &fake.unknown_kid()).unwrap_err(); // rate-limited
     assert_eq!(fake.jwks_fetches() - before, 2);
-    std::thread::sleep(Duration::from_millis(1100));
+    clock.advance(interval - Duration::from_secs(1));
+    check(&quick, &fake.unknown_kid()).unwrap_err();
+    assert_eq!(
+        fake.jwks_fetches() - before,
+        2,
+        "still rate-limited just before the interval ends"
+    );
+    clock.advance(Duration::from_secs(1));
     check(&quick, &fake.unknown_kid()).unwrap_err();
     assert_eq!(
         fake.jwks_fetches() - before,
@@ -279,22 +287,32 @@ fn unknown_kids_refetch_at_most_once_per_interval() {
 #[test]
 fn cached_keys_survive_a_jwks_outage() {
     let fake = FakeEntra::start();
-    let mut s = settings(&fake, &[]);
-    s.jwks_cache_ttl = Duration::from_millis(50);
-    let auth = Authenticator::new(s.clone());
+    let s = settings(&fake, &[]);
+    let (ttl, retry) = (s.jwks_cache_ttl, s.jwks_refetch_interval);
+    let clock = ManualClock::shared();
+    let auth = Authenticator::with_clock(s.clone(), clock.clone());
     check(&auth, &fake.token()).unwrap();
     fake.set_jwks_down(true);
-    std::thread::sleep(Duration::from_millis(80));
+    clock.advance(ttl - Duration::from_secs(1));
+    check(&auth, &fake.token()).unwrap();
+    assert_eq!(fake.jwks_fetches(), 1, "keys are fresh until the TTL ends");
+    clock.advance(Duration::from_secs(1));
     check(&auth, &fake.token()).unwrap(); // refresh fails, stale key used
-    check(&auth, &fake.token()).unwrap(); // within the 60 s retry back-off: no new fetch
+    assert_eq!(fake.jwks_fetches(), 2);
+    clock.advance(retry - Duration::from_secs(1));
+    check(&auth, &fake.token()).unwrap(); // within the retry back-off: no new fetch
     assert_eq!(fake.jwks_fetches(), 2);
     assert_eq!(auth.fetch_count(), 2);
+    clock.advance(Duration::from_secs(1));
+    check(&auth, &fake.token()).expect("still down after the back-off: stale key again");
+    assert_eq!(auth.fetch_count(), 3, "one retry once the back-off is over");
 
     fake.set_jwks_down(false);
-    let other = Authenticator::new(s);
+    let clock = ManualClock::shared();
+    let other = Authenticator::with_clock(s, clock.clone());
     check(&other, &fake.token()).unwrap();
     fake.set_jwks_body(Some("<html>gateway error</html>"));
-    std::thread::sleep(Duration::from_millis(80));
+    clock.advance(ttl);
     check(&other, &fake.token()).expect("a garbage JWKS does not evict good keys");
     assert_eq!(other.fetch_count(), 2);
 }

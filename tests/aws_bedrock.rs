@@ -6,6 +6,7 @@ mod support;
 
 use bedrock_mcp::aws::sigv4::{self, Signable};
 use bedrock_mcp::aws::{CredentialChain, CredentialsError};
+use bedrock_mcp::clock::ManualClock;
 use bedrock_mcp::config::Vars;
 use bedrock_mcp::kb::bedrock::BedrockKb;
 use bedrock_mcp::kb::{KbError, KnowledgeBase, Location};
@@ -245,22 +246,62 @@ fn a_hanging_token_request_mentions_the_hop_limit() {
     );
 }
 
+/// An IMDS chain whose clock the test moves; the fake issues hour-long credentials, stamped
+/// with the real time, which the manual clock starts at.
+fn chain_on_a_manual_clock(imds: &FakeImds) -> (CredentialChain, Arc<ManualClock>) {
+    imds.set_lifetime(Duration::from_secs(3600));
+    let clock = ManualClock::shared();
+    (chain(imds.env()).unwrap().with_clock(clock.clone()), clock)
+}
+
+#[test]
+fn credentials_are_refreshed_five_minutes_before_they_expire() {
+    let imds = FakeImds::start();
+    let (c, clock) = chain_on_a_manual_clock(&imds);
+    c.credentials().unwrap();
+    // The refresh point is 55 minutes after issue; margins of 100 s absorb how long the
+    // fetch itself took in real time.
+    clock.advance(Duration::from_secs(3200));
+    c.credentials().unwrap();
+    assert_eq!(
+        imds.calls().credential_gets,
+        1,
+        "still fresh: served from cache"
+    );
+    clock.advance(Duration::from_secs(200));
+    c.credentials().unwrap();
+    assert_eq!(imds.calls().credential_gets, 2, "refreshed ahead of expiry");
+}
+
 #[test]
 fn a_failed_refresh_keeps_serving_still_valid_credentials() {
     let imds = FakeImds::start();
-    imds.set_lifetime(Duration::from_secs(4));
-    let c = chain(imds.env()).unwrap();
+    let (c, clock) = chain_on_a_manual_clock(&imds);
     let first = c.credentials().unwrap();
-    imds.set_mode(ImdsMode::Unavailable);
-    // Past the half-life refresh point but before expiry: the refresh fails, old keys serve.
-    std::thread::sleep(Duration::from_millis(2500));
+    // The role vanishes: each refresh attempt gets a token (counted), then a 404.
+    imds.set_role(None);
+    // Past the refresh point but before expiry: the refresh fails, old keys serve.
+    clock.advance(Duration::from_secs(3400));
     assert_eq!(
         c.credentials().unwrap().access_key_id(),
         first.access_key_id()
     );
-    // After expiry nothing valid is left.
-    std::thread::sleep(Duration::from_millis(2000));
-    assert!(c.credentials().is_err());
+    assert_eq!(imds.calls().token_puts, 2, "one refresh was tried");
+    // For 10 s after a failure nobody retries; then the next caller does.
+    clock.advance(Duration::from_secs(9));
+    c.credentials().unwrap();
+    assert_eq!(imds.calls().token_puts, 2, "backing off after the failure");
+    clock.advance(Duration::from_secs(1));
+    c.credentials().unwrap();
+    assert_eq!(
+        imds.calls().token_puts,
+        3,
+        "retried once the back-off ended"
+    );
+    // After expiry nothing valid is left, and the error says why.
+    clock.advance(Duration::from_secs(300));
+    let err = c.credentials().unwrap_err();
+    assert!(matches!(err, CredentialsError::Imds { .. }), "{err:?}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 
 const TENANT: &str = "4c7f2a2e-9a63-4b5e-8d4f-0c1e2a3b4c5d";
 const CLIENT: &str = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9";
-/// The only key the warm authenticator knows (a seed corpus entry uses this kid).
+/// The only key the warm authenticator knows (an initial corpus entry from scripts/fuzz.sh uses this kid).
 const KID: &str = "fuzz-kid";
 /// A 2048-bit odd modulus with no known private key, so every signature check fails.
 const MODULUS: &str = "x6hRetQms7bErfc2fphtHPmzJa5dmdVTL3dCk_pAs3o1meY8EzIuN9GfSFvc9rz_UdJ64ZnAxxrsNEl-JUJiHsnaRmyVHPoQ9_GOy9sbDOGR-pEx1Q-m6wUIeMuaeoYiEa5Lzwk91D9gdz1ENlz8C7daqNHtCIqRssZv4TmVpotCxq3WTA_p0JNXQ0i3BfnrZbttu8D1CFKFuJnJWebmBIQC110K6gT8lYjDbbf71w2FsVEoYAGCTjrt_IbGxKl2YSPUrU1svaq06KwiRva6lt5BB3Ihi3hU3xHVY78S5O2Md-xkvd8YsSmtWxEq6Y6tNnHY-Ftm8Jl9Oyus80vNcQ";

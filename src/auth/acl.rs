@@ -5,7 +5,7 @@
 //! decides it. Only `jwt.rs` calls [`user_id`], on claims whose signature, issuer and
 //! audience have been checked; nothing from tool arguments or headers reaches it.
 
-use super::settings::split_list;
+use crate::util::split_list;
 use crate::config::{ConfigError, Vars};
 use serde_json::Value;
 

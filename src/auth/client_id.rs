@@ -7,9 +7,9 @@
 //! fetched: the allowlist is the trust decision, the redirect allowlist and PKCE do the rest.
 //! Must never forward a URL-shaped client id to Entra.
 
-use super::oauth::OAuthError;
-use super::settings::AuthSettings;
+use super::oauth_error::OAuthError;
 use crate::config::{ConfigError, Vars};
+use crate::util::split_list;
 
 /// claude.ai's CIMD client id (the claude.com variant answered 404 in July 2026).
 pub const DEFAULT_METADATA_URL: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
@@ -23,7 +23,7 @@ pub fn metadata_urls(vars: &Vars) -> Result<Vec<String>, ConfigError> {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
-    for url in super::settings::split_list(raw) {
+    for url in split_list(raw) {
         if !is_document_url(&url) {
             return Err(ConfigError::new(
                 "OAUTH_CLIENT_METADATA_URLS",
@@ -62,14 +62,19 @@ pub fn is_url_shaped(client_id: &str) -> bool {
 
 /// The client id to send Entra: allow-listed document URLs become ENTRA_CLIENT_ID, other URLs
 /// are refused, anything else (the Entra id itself, typed in Advanced settings) passes as is.
-pub fn upstream<'a>(settings: &'a AuthSettings, client_id: &'a str) -> Result<&'a str, OAuthError> {
+/// `accepted` is OAUTH_CLIENT_METADATA_URLS as read by `metadata_urls`, `entra` ENTRA_CLIENT_ID.
+pub fn upstream<'a>(
+    accepted: &[String],
+    entra: &'a str,
+    client_id: &'a str,
+) -> Result<&'a str, OAuthError> {
     if !is_url_shaped(client_id) {
         return Ok(client_id);
     }
-    if settings.client_metadata_urls.iter().any(|u| u == client_id) {
-        return Ok(&settings.client_id);
+    if accepted.iter().any(|u| u == client_id) {
+        return Ok(entra);
     }
-    let hint = if settings.client_metadata_urls.is_empty() {
+    let hint = if accepted.is_empty() {
         "client metadata documents are turned off (OAUTH_CLIENT_METADATA_URLS=none)".to_string()
     } else {
         "add it to OAUTH_CLIENT_METADATA_URLS on the server if this client should sign in".into()
@@ -83,6 +88,11 @@ pub fn upstream<'a>(settings: &'a AuthSettings, client_id: &'a str) -> Result<&'
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::AuthSettings;
+
+    fn upstream<'a>(s: &'a AuthSettings, client_id: &'a str) -> Result<&'a str, OAuthError> {
+        super::upstream(&s.client_metadata_urls, &s.client_id, client_id)
+    }
 
     fn settings(extra: &[(&str, &str)]) -> AuthSettings {
         let mut pairs = vec![

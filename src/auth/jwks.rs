@@ -2,7 +2,8 @@
 //!
 //! Owns the single-flight refresh (one fetch at a time; others wait or use stale keys), the
 //! TTL, the unknown-`kid` refetch rate limit and stale-while-down behaviour. Must not validate
-//! tokens (jwt.rs does) and must never drop good keys because a refresh failed.
+//! tokens (jwt.rs does) and must never drop good keys because a refresh failed. Time is read
+//! only through the cache's `Clock`, so tests move it rather than sleep.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,6 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::DecodingKey;
+
+use crate::clock::{self, SharedClock};
 
 /// Largest JWKS we read; Entra's is a few KiB.
 const MAX_JWKS_BYTES: u64 = 1024 * 1024;
@@ -61,11 +64,22 @@ pub struct JwksCache {
     state: Mutex<State>,
     done: Condvar,
     fetches: AtomicU64,
+    clock: SharedClock,
 }
 
 impl JwksCache {
     /// A cold cache for `url`; nothing is fetched until the first key is asked for.
     pub fn new(url: String, ttl: Duration, refetch_interval: Duration) -> JwksCache {
+        JwksCache::with_clock(url, ttl, refetch_interval, clock::system())
+    }
+
+    /// A cold cache that reads time from `clock` (tests move it instead of sleeping).
+    pub fn with_clock(
+        url: String,
+        ttl: Duration,
+        refetch_interval: Duration,
+        clock: SharedClock,
+    ) -> JwksCache {
         JwksCache {
             url,
             ttl,
@@ -73,6 +87,7 @@ impl JwksCache {
             state: Mutex::new(State::default()),
             done: Condvar::new(),
             fetches: AtomicU64::new(0),
+            clock,
         }
     }
 
@@ -86,7 +101,7 @@ impl JwksCache {
         let mut st = self.lock();
         let arrived = st.generation;
         loop {
-            let now = Instant::now();
+            let now = self.clock.instant();
             let known = st.keys.get(kid).cloned();
             let fresh = st
                 .fetched_at
@@ -124,7 +139,7 @@ impl JwksCache {
             match result {
                 Ok(keys) => {
                     st.keys = Arc::new(keys);
-                    st.fetched_at = Some(Instant::now());
+                    st.fetched_at = Some(self.clock.instant());
                     st.failed_at = None;
                     st.last_error = None;
                 }
@@ -140,7 +155,7 @@ impl JwksCache {
                             self.url
                         );
                     }
-                    st.failed_at = Some(Instant::now());
+                    st.failed_at = Some(self.clock.instant());
                     st.last_error = Some(why);
                 }
             }

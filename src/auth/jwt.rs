@@ -53,6 +53,12 @@ pub struct Authenticator {
 impl Authenticator {
     /// Builds the validator (installing the ring crypto provider); fetches no keys yet.
     pub fn new(settings: AuthSettings) -> Authenticator {
+        Authenticator::with_clock(settings, crate::clock::system())
+    }
+
+    /// Like `new`, with the JWKS cache reading time from `clock` (tests move it instead of
+    /// sleeping). Token `exp`/`nbf` checks still use the system clock, inside jsonwebtoken.
+    pub fn with_clock(settings: AuthSettings, clock: crate::clock::SharedClock) -> Authenticator {
         crypto::install();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = LEEWAY_SECS;
@@ -62,10 +68,11 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.set_issuer(&settings.issuers());
         validation.set_audience(&settings.audiences);
-        let jwks = JwksCache::new(
+        let jwks = JwksCache::with_clock(
             settings.jwks_url(),
             settings.jwks_cache_ttl,
             settings.jwks_refetch_interval,
+            clock,
         );
         Authenticator {
             settings,
@@ -284,31 +291,13 @@ fn principal(claims: &Value) -> Principal {
     }
 }
 
-/// Strict unpadded base64url (RFC 4648 §5), as JWS compact serialization uses.
+/// Strict unpadded base64url (RFC 4648 §5), as JWS compact serialization (RFC 7515 §2)
+/// requires and jsonwebtoken itself decodes: padding, `+`, `/` or stray bits are refused.
 pub fn b64url_decode(input: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        match c {
-            b'A'..=b'Z' => Some(u32::from(c - b'A')),
-            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
-            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
-            b'-' => Some(62),
-            b'_' => Some(63),
-            _ => None,
-        }
-    }
-    if input.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(input.len() * 3 / 4);
-    for chunk in input.as_bytes().chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= value(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(input)
+        .ok()
 }
 
 #[cfg(test)]
@@ -329,7 +318,7 @@ mod tests {
         assert_eq!(b64url_decode("Zm9v").unwrap(), b"foo");
         assert_eq!(b64url_decode("-_-_").unwrap(), [0xfb, 0xff, 0xbf]);
         assert_eq!(b64url_decode("Zm9vYg"), Some(b"foob".to_vec()));
-        for bad in ["Zm9vY", "Zm9v=", "Zm+v", "Zm/v", "Zm 9"] {
+        for bad in ["Zm9vY", "Zm9v=", "Zg==", "Zh", "Zm+v", "Zm/v", "Zm 9"] {
             assert_eq!(b64url_decode(bad), None, "{bad}");
         }
     }

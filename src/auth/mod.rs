@@ -3,8 +3,9 @@
 //! Owns settings (settings.rs, secret.rs), the ring crypto provider (crypto.rs), token
 //! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
 //! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
-//! (register.rs) and metadata-document ids (client_id.rs). Knows nothing of tiny_http: inputs
-//! are strings and bytes, outputs plain data the HTTP layer renders.
+//! (register.rs), metadata-document ids (client_id.rs) and the OAuth error they share
+//! (oauth_error.rs). Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
+//! data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
 pub mod acl;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod jwks;
 pub mod jwt;
 pub mod oauth;
+pub mod oauth_error;
 pub mod register;
 pub mod secret;
 pub mod settings;
@@ -23,7 +25,8 @@ use std::time::Duration;
 
 pub use error::AuthError;
 pub use jwt::{Authenticator, Principal};
-pub use oauth::{OAuthError, TokenReply};
+pub use oauth::TokenReply;
+pub use oauth_error::OAuthError;
 pub use settings::AuthSettings;
 
 /// The HTTP client for Entra (JWKS and token endpoints), shared so connections are reused.

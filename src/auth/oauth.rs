@@ -7,12 +7,11 @@
 //! Entra. Must never log codes, tokens or secrets, and must never redirect to a redirect URI
 //! that is not on the allowlist.
 
-use std::fmt;
-
 use crate::util::percent_encode;
 use serde_json::{json, Value};
 
 use super::client_id;
+pub use super::oauth_error::OAuthError;
 use super::settings::AuthSettings;
 
 /// Largest `/token` form body we accept.
@@ -22,41 +21,6 @@ const MAX_REPLY_BYTES: u64 = 256 * 1024;
 /// Client parameters relayed to Entra's authorize endpoint as they are.
 const AUTHORIZE_PASSTHROUGH: [&str; 5] =
     ["state", "code_challenge", "nonce", "prompt", "login_hint"];
-
-/// An OAuth error we answer ourselves, shaped as RFC 6749 §5.2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthError {
-    /// HTTP status (400 for request errors, 502 when Entra is unreachable).
-    pub status: u16,
-    /// RFC 6749 error code.
-    pub error: &'static str,
-    /// What is wrong and what to do.
-    pub description: String,
-}
-
-impl OAuthError {
-    /// A 400 with this RFC 6749 (or RFC 7591) error code.
-    pub(crate) fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
-        OAuthError {
-            status: 400,
-            error,
-            description: description.into(),
-        }
-    }
-
-    /// The JSON body `{"error": …, "error_description": …}`.
-    pub fn body(&self) -> Value {
-        json!({ "error": self.error, "error_description": self.description })
-    }
-}
-
-impl fmt::Display for OAuthError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.error, self.status, self.description)
-    }
-}
-
-impl std::error::Error for OAuthError {}
 
 /// What `/token` answers: Entra's status and JSON, or our own OAuth error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +80,11 @@ pub fn authorize(settings: &AuthSettings, query: &str) -> Result<String, OAuthEr
     };
     let redirect_uri = require(get("redirect_uri"), "redirect_uri")?;
     check_redirect_uri(settings, redirect_uri)?;
-    let client_id = client_id::upstream(settings, require(get("client_id"), "client_id")?)?;
+    let client_id = client_id::upstream(
+        &settings.client_metadata_urls,
+        &settings.client_id,
+        require(get("client_id"), "client_id")?,
+    )?;
     match get("response_type") {
         Some("code") => {}
         Some(_) => {
@@ -243,7 +211,7 @@ fn prepare_token<'a>(
         ));
     }
     let upstream_id = get("client_id")
-        .map(|id| client_id::upstream(settings, id))
+        .map(|id| client_id::upstream(&settings.client_metadata_urls, &settings.client_id, id))
         .transpose()?;
     let grant = require(get("grant_type"), "grant_type")?;
     let mut keep = vec!["grant_type", "client_id", "client_secret"];

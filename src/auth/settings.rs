@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::client_id;
 use super::secret::ClientSecret;
 use crate::config::{ConfigError, Vars};
+use crate::util::split_list;
 
 /// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -173,14 +174,6 @@ impl AuthSettings {
     }
 }
 
-/// Splits a comma- and/or whitespace-separated list, dropping empty items.
-pub fn split_list(raw: &str) -> Vec<String> {
-    raw.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// The last path segment of a fully-qualified scope (`api://x/read` → `read`), as `scp` holds it.
 pub fn short_scope(scope: &str) -> &str {
     if scope.contains("://") {
@@ -336,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_ids_give_the_seed_message() {
+    fn auth_on_without_ids_names_both_variables() {
         let err = AuthSettings::from_vars(&Vars::from_pairs([
             ("ENABLE_AUTH", "true"),
             ("ENTRA_TENANT_ID", T),

@@ -3,12 +3,15 @@
 //!
 //! Temporary credentials are refreshed ahead of expiry, one refresh at a time however many
 //! threads ask; while a refresh runs or after it fails, still-valid credentials keep being
-//! served. Must never log or print a secret key or session token (Debug is redacted).
+//! served. Time is read only through the chain's `Clock`, so tests move it rather than sleep.
+//! Must never log or print a secret key or session token (Debug is redacted).
 
 pub use super::error::CredentialsError;
 
 use super::container::ContainerSource;
+use super::fetched::Fetched;
 use super::imds::ImdsSource;
+use crate::clock::{self, SharedClock};
 use crate::config::Vars;
 use crate::rfc3339;
 use aws_credential_types::Credentials;
@@ -21,14 +24,6 @@ use std::time::{Duration, Instant, SystemTime};
 const REFRESH_BUFFER: Duration = Duration::from_secs(5 * 60);
 /// After a failed refresh while the old credentials still work, wait this long before retrying.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
-
-/// What a provider returned from one fetch.
-pub(super) struct Fetched {
-    pub(super) credentials: Credentials,
-    pub(super) expires: Option<SystemTime>,
-    /// Non-secret detail for `describe`, e.g. "role MyRole".
-    pub(super) detail: String,
-}
 
 enum Source {
     Environment(Credentials),
@@ -85,6 +80,7 @@ pub struct CredentialChain {
     agent: ureq::Agent,
     state: Mutex<State>,
     refreshed: Condvar,
+    clock: SharedClock,
 }
 
 impl fmt::Debug for CredentialChain {
@@ -129,7 +125,14 @@ impl CredentialChain {
             agent: super::http::metadata_agent(),
             state: Mutex::new(State::default()),
             refreshed: Condvar::new(),
+            clock: clock::system(),
         })
+    }
+
+    /// The same chain reading time from `clock` (tests move it instead of sleeping).
+    pub fn with_clock(mut self, clock: SharedClock) -> CredentialChain {
+        self.clock = clock;
+        self
     }
 
     /// Current credentials, fetched or refreshed if needed.
@@ -139,9 +142,9 @@ impl CredentialChain {
         }
         let mut state = self.lock();
         loop {
-            let now = SystemTime::now();
+            let now = self.clock.now();
             if let Some(cached) = &state.current {
-                let backing_off = state.retry_after.is_some_and(|t| Instant::now() < t);
+                let backing_off = state.retry_after.is_some_and(|t| self.clock.instant() < t);
                 if cached.is_fresh(now)
                     || (cached.is_valid(now) && (state.refreshing || backing_off))
                 {
@@ -162,7 +165,7 @@ impl CredentialChain {
             let usable = state
                 .current
                 .as_ref()
-                .is_some_and(|c| c.is_valid(SystemTime::now()));
+                .is_some_and(|c| c.is_valid(self.clock.now()));
             if let (Some(err), false) = (&state.last_error, usable) {
                 return Err(err.clone());
             }
@@ -209,7 +212,7 @@ impl CredentialChain {
             Source::Container(c) => c.fetch(&self.agent),
             Source::Imds(i) => i.fetch(&self.agent),
         };
-        let now = SystemTime::now();
+        let now = self.clock.now();
         let mut state = self.lock();
         let outcome = match result {
             Ok(fetched) => {
@@ -245,7 +248,7 @@ impl CredentialChain {
                         log::warn!(
                             "AWS credentials refresh failed, still using the current ones: {err}"
                         );
-                        state.retry_after = Some(Instant::now() + RETRY_AFTER_FAILURE);
+                        state.retry_after = Some(self.clock.instant() + RETRY_AFTER_FAILURE);
                         Ok(creds)
                     }
                     None => Err(err),

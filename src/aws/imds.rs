@@ -4,7 +4,8 @@
 //! Owns one fetch at a time; caching belongs to `credentials`. Must never log the IMDS
 //! token or the credentials.
 
-use super::credentials::{CredentialsError, Fetched};
+use super::error::CredentialsError;
+use super::fetched::Fetched;
 use super::http::{self, Transport};
 use crate::config::Vars;
 use ureq::Agent;
