@@ -60,7 +60,7 @@ impl BodyBudget {
 const PER_VALUE: usize = 96;
 
 /// An upper bound on the memory `serde_json` may need to parse `body` into a `Value`: the
-/// text itself (strings are copied) plus [`PER_VALUE`] for each value, counted as the `[`,
+/// text itself (strings are copied) plus `PER_VALUE` for each value, counted as the `[`,
 /// `{`, `,` and `:` outside strings (a value is only ever begun after one of them, or first).
 pub fn parse_cost(body: &[u8]) -> usize {
     let (mut values, mut in_string, mut escaped) = (1usize, false, false);

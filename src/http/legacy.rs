@@ -5,10 +5,10 @@
 //! only a token with the same pair may post to it; a token without them gets 403.
 
 use super::app::App;
+use super::error_reply::HttpError;
+use super::log_info::LogInfo;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
-use super::router::LogInfo;
-use super::streamable::rpc_reply;
 use crate::mcp::jsonrpc::{self, RpcError};
 
 /// A GET that wants the legacy stream: accepts SSE and carries none of the newer
@@ -21,12 +21,8 @@ pub fn is_legacy_open(req: &HttpRequest) -> bool {
 }
 
 /// Opens a stream, unless the hub is full or closing.
-pub fn open(app: &App, log: &mut LogInfo) -> Result<Action, Reply> {
-    if let Err(e) = app.hub.admit() {
-        return Err(
-            Reply::error(503, "unavailable", &e.to_string()).with_header("Retry-After", "5")
-        );
-    }
+pub fn open(app: &App, log: &mut LogInfo) -> Result<Action, HttpError> {
+    app.hub.admit()?;
     let owner = caller(log)?;
     let session_id = crate::util::random_hex(16);
     log.session = Some(session_id.clone());
@@ -46,15 +42,13 @@ fn owner_of(p: &crate::auth::Principal) -> Option<String> {
 }
 
 /// The owner key of the caller: `None` with auth off; 403 for a token without `tid`/`oid`.
-fn caller(log: &LogInfo) -> Result<Option<String>, Reply> {
+fn caller(log: &LogInfo) -> Result<Option<String>, HttpError> {
     let Some(principal) = &log.principal else {
         return Ok(None);
     };
     match owner_of(principal) {
         Some(owner) => Ok(Some(owner)),
-        None => Err(Reply::error(
-            403,
-            "forbidden",
+        None => Err(HttpError::Forbidden(
             "this token has no oid (object id) or tid (tenant id) claim, and a legacy SSE \
              session belongs to the tenant and object id of the user who opened it: sign in \
              as a user (a delegated token carries both), or use the stateless /mcp endpoint",
@@ -63,49 +57,36 @@ fn caller(log: &LogInfo) -> Result<Option<String>, Reply> {
 }
 
 /// Delivers one message to a stream; the JSON-RPC response goes out on the stream.
-pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Reply {
+pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, HttpError> {
     let Some(id) = req
         .query_param("session_id")
         .or_else(|| req.query_param("sessionId"))
     else {
-        return Reply::error(
-            400,
-            "invalid_request",
-            "session_id is required: use the endpoint URL the SSE stream announced",
-        );
+        return Err(HttpError::BadRequest(
+            "session_id is required: use the endpoint URL the SSE stream announced".into(),
+        ));
     };
     log.session = Some(id.clone());
-    let owner = match caller(log) {
-        Ok(owner) => owner,
-        Err(reply) => return reply,
-    };
+    let owner = caller(log)?;
     let session = match app.hub.get(&id) {
         // Another user's session is reported as missing, not as forbidden: ids are not a secret channel.
         Some(s) if s.owner == owner => s,
         _ => {
-            return Reply::error(
-                404,
-                "not_found",
-                "Could not find session: open a new stream with GET /sse",
-            )
+            return Err(HttpError::NotFound(
+                "Could not find session: open a new stream with GET /sse".into(),
+            ))
         }
     };
-    let body: serde_json::Value = match serde_json::from_slice(&req.body) {
-        Ok(v) => v,
-        Err(e) => {
-            return rpc_reply(
-                400,
-                &RpcError::new(None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
-            )
-        }
-    };
-    let message = match jsonrpc::parse_message(body) {
-        Ok(m) => m,
-        Err(e) => return rpc_reply(400, &e),
-    };
+    let body: serde_json::Value = serde_json::from_slice(&req.body).map_err(|e| {
+        HttpError::Rpc(
+            400,
+            RpcError::new(None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
+        )
+    })?;
+    let message = jsonrpc::parse_message(body).map_err(|e| HttpError::Rpc(400, e))?;
     let version = session.version();
     log.version = Some(version);
-    let caller = super::router::caller(app, log.principal.as_ref());
+    let caller = super::caller::caller(app, log.principal.as_ref());
     let mut outcome = app.mcp.handle_as(version, message, &caller);
     if let Some(agreed) = outcome.negotiated {
         session.set_version(agreed);
@@ -116,9 +97,9 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Reply {
         }
     }
     log.outcome = outcome;
-    Reply {
+    Ok(Reply {
         status: 202,
         headers: vec![("Content-Type".into(), "text/plain".into())],
         body: b"Accepted".to_vec(),
-    }
+    })
 }

@@ -3,14 +3,18 @@
 
 pub mod app;
 pub mod budget;
+mod caller;
 pub mod cors;
+pub mod error_reply;
 mod health;
 mod legacy;
 mod limits;
+pub mod log_info;
 mod oauth_routes;
 pub mod pool;
 pub mod request;
 pub mod response;
+mod revision;
 pub mod router;
 pub mod server;
 pub mod settings;

@@ -3,42 +3,45 @@
 //! auth is off; none is behind the auth gate.
 
 use super::app::App;
+use super::error_reply::HttpError;
 use super::request::HttpRequest;
 use super::response::Reply;
 use crate::auth::{oauth, register};
 
 /// Answers a `/.well-known/*`, `/authorize`, `/token` or `/register` request.
-pub fn handle(app: &App, req: &HttpRequest) -> Reply {
+pub fn handle(app: &App, req: &HttpRequest) -> Result<Reply, HttpError> {
     let Some(auth) = &app.auth else {
-        return Reply::error(
-            404,
-            "not_found",
-            "Authentication is disabled on this server (ENABLE_AUTH=false)",
-        );
+        return Err(HttpError::NotFound(
+            "Authentication is disabled on this server (ENABLE_AUTH=false)".into(),
+        ));
     };
     let settings = auth.settings();
     let base = app.base_url(req);
-    let get_only = |reply: Reply| match req.method.as_str() {
+    let get_only = |reply: Result<Reply, HttpError>| match req.method.as_str() {
         "GET" | "HEAD" => reply,
-        _ => Reply::error(405, "method_not_allowed", "use GET").with_header("Allow", "GET"),
+        _ => Err(HttpError::MethodNotAllowed {
+            allow: "GET",
+            message: "use GET".into(),
+        }),
     };
     match req.path.trim_end_matches('/') {
         "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp" => {
-            get_only(Reply::json(
+            get_only(Ok(Reply::json(
                 200,
                 &oauth::protected_resource_metadata(settings, &base),
-            ))
+            )))
         }
         "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => {
-            get_only(Reply::json(
+            get_only(Ok(Reply::json(
                 200,
                 &oauth::authorization_server_metadata(settings, &base),
-            ))
+            )))
         }
-        "/authorize" => get_only(match oauth::authorize(settings, &req.query) {
-            Ok(location) => Reply::empty(302).with_header("Location", location),
-            Err(e) => Reply::json(e.status, &e.body()),
-        }),
+        "/authorize" => get_only(
+            oauth::authorize(settings, &req.query)
+                .map(|location| Reply::empty(302).with_header("Location", location))
+                .map_err(HttpError::from),
+        ),
         "/token" if req.method == "POST" => {
             let reply = oauth::token(
                 settings,
@@ -46,29 +49,28 @@ pub fn handle(app: &App, req: &HttpRequest) -> Reply {
                 req.header("authorization"),
                 &req.body,
             );
-            Reply {
+            // Entra's own answer, error or not, passes through with its status.
+            Ok(Reply {
                 status: reply.status,
                 headers: vec![
                     ("Content-Type".into(), "application/json".into()),
                     ("Pragma".into(), "no-cache".into()),
                 ],
                 body: reply.body,
-            }
+            })
         }
-        "/token" => Reply::error(405, "invalid_request", "use POST with a form body")
-            .with_header("Allow", "POST"),
+        "/token" => Err(HttpError::OAuthMethod {
+            allow: "POST",
+            message: "use POST with a form body",
+        }),
         "/register" if req.method == "POST" => {
-            match register::register(settings, req.header("content-type"), &req.body) {
-                Ok(answer) => Reply::json(201, &answer),
-                Err(e) => Reply::json(e.status, &e.body()),
-            }
+            let answer = register::register(settings, req.header("content-type"), &req.body)?;
+            Ok(Reply::json(201, &answer))
         }
-        "/register" => Reply::error(
-            405,
-            "invalid_request",
-            "use POST with a JSON body (RFC 7591)",
-        )
-        .with_header("Allow", "POST"),
-        _ => Reply::error(404, "not_found", "No such discovery document"),
+        "/register" => Err(HttpError::OAuthMethod {
+            allow: "POST",
+            message: "use POST with a JSON body (RFC 7591)",
+        }),
+        _ => Err(HttpError::NotFound("No such discovery document".into())),
     }
 }

@@ -70,6 +70,15 @@ impl std::fmt::Display for BodyError {
     }
 }
 
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BodyError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl HttpRequest {
     /// Copies method, URL and headers out of a tiny_http request, without reading the body.
     pub fn head(rq: &tiny_http::Request) -> HttpRequest {

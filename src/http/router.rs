@@ -4,27 +4,14 @@
 //! (`/mcp`, `/mcp/`, `/`, `/sse`, `/messages`) pass the auth gate first when auth is on.
 
 use super::app::App;
+use super::caller::caller;
 use super::cors::{self, Origin};
+use super::error_reply::HttpError;
+use super::log_info::LogInfo;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::{health, legacy, oauth_routes, streamable};
 use crate::auth::Principal;
-use crate::mcp::protocol::Version;
-use crate::mcp::{Caller, Outcome};
-use serde_json::json;
-
-/// What the access log says about a request beyond method, path and status.
-#[derive(Debug, Default)]
-pub struct LogInfo {
-    /// The authenticated user.
-    pub principal: Option<Principal>,
-    /// MCP method, tool and results.
-    pub outcome: Outcome,
-    /// Protocol revision used.
-    pub version: Option<Version>,
-    /// Legacy SSE session id.
-    pub session: Option<String>,
-}
 
 /// A routed request: what to do, the CORS origin to echo, and what to log.
 pub struct Routed {
@@ -37,7 +24,7 @@ pub struct Routed {
 }
 
 /// The auth gate's verdict on a request: its principal (none with auth off), or the refusal.
-pub type Verdict = Result<Option<Principal>, Reply>;
+pub type Verdict = Result<Option<Principal>, HttpError>;
 
 /// True for the paths behind the auth gate (the MCP paths `dispatch` gates).
 pub fn is_protected(path: &str) -> bool {
@@ -66,13 +53,8 @@ pub fn route_checked(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> 
         Origin::Absent => None,
         Origin::Allowed(o) => Some(o),
         Origin::Denied(o) if req.path != "/health" => {
-            let body = json!({
-                "jsonrpc": "2.0",
-                "error": { "code": -32600, "message": format!(
-                    "Forbidden: origin {o} is not allowed; add it to CORS_ALLOWED_ORIGINS if it should be") },
-            });
             return Routed {
-                action: Action::Reply(Reply::json(403, &body)),
+                action: Action::Reply(HttpError::OriginDenied(o).into()),
                 cors_origin: None,
                 log,
             };
@@ -92,7 +74,7 @@ pub fn route_checked(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> 
                     log,
                 }
             }
-            Err(reply) => reply,
+            Err(e) => e.into(),
         })
     };
     Routed {
@@ -107,16 +89,16 @@ fn dispatch(
     req: &HttpRequest,
     log: &mut LogInfo,
     verdict: Option<Verdict>,
-) -> Result<Action, Reply> {
+) -> Result<Action, HttpError> {
     let method = req.method.as_str();
     let path = req.path.as_str();
     match path {
-        "/health" | "/health/" => Ok(Action::Reply(match method {
-            "GET" | "HEAD" => health::reply(app),
-            _ => not_allowed("GET, HEAD"),
-        })),
+        "/health" | "/health/" => match method {
+            "GET" | "HEAD" => Ok(Action::Reply(health::reply(app))),
+            _ => Err(HttpError::method_not_allowed("GET, HEAD")),
+        },
         p if p.starts_with("/.well-known/") || matches!(p, "/authorize" | "/token" | "/register") => {
-            Ok(Action::Reply(oauth_routes::handle(app, req)))
+            oauth_routes::handle(app, req).map(Action::Reply)
         }
         "/mcp" | "/mcp/" | "/" => {
             log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
@@ -131,7 +113,7 @@ fn dispatch(
                 // A legacy (2024-11-05) client given the root URL opens its stream with GET.
                 "GET" if path == "/" && legacy::is_legacy_open(req) => legacy::open(app, log),
                 "HEAD" => Ok(Action::Reply(Reply::empty(200))),
-                _ => Ok(Action::Reply(not_allowed("POST, OPTIONS"))),
+                _ => Err(HttpError::method_not_allowed("POST, OPTIONS")),
             }
         }
         "/sse" | "/sse/" => {
@@ -139,37 +121,24 @@ fn dispatch(
             match method {
                 "GET" => legacy::open(app, log),
                 // Streamable HTTP clients POST first and fall back to GET on 405.
-                _ => Ok(Action::Reply(not_allowed("GET"))),
+                _ => Err(HttpError::method_not_allowed("GET")),
             }
         }
         "/messages" | "/messages/" => {
             log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
-                "POST" => Ok(Action::Reply(legacy::post(app, req, log))),
-                _ => Ok(Action::Reply(not_allowed("POST"))),
+                "POST" => legacy::post(app, req, log).map(Action::Reply),
+                _ => Err(HttpError::method_not_allowed("POST")),
             }
         }
-        _ => Ok(Action::Reply(Reply::error(
-            404,
-            "not_found",
-            &format!("No such endpoint {path}: MCP is served at /mcp (or /sse for the legacy transport), health at /health"),
+        _ => Err(HttpError::NotFound(format!(
+            "No such endpoint {path}: MCP is served at /mcp (or /sse for the legacy transport), health at /health"
         ))),
     }
 }
 
-/// Whom tool calls run for: the validated token's email for access lists, if it has one.
-pub(super) fn caller(app: &App, principal: Option<&Principal>) -> Caller {
-    match (&app.auth, principal) {
-        (Some(auth), Some(p)) => match &p.acl_user {
-            Some(email) => Caller::User(email.clone()),
-            None => Caller::NoEmail(auth.settings().acl_claims.clone()),
-        },
-        _ => Caller::Anonymous,
-    }
-}
-
 /// With auth on, a request needs a valid bearer token; otherwise 401/403 with a challenge.
-fn gate(app: &App, req: &HttpRequest) -> Result<Option<Principal>, Reply> {
+fn gate(app: &App, req: &HttpRequest) -> Verdict {
     let Some(auth) = &app.auth else {
         return Ok(None);
     };
@@ -193,17 +162,11 @@ fn gate(app: &App, req: &HttpRequest) -> Result<Option<Principal>, Reply> {
                     ]
                 )
             );
-            Err(Reply::json(e.status(), &e.body())
-                .with_header("WWW-Authenticate", e.www_authenticate(&metadata, &scope)))
+            Err(HttpError::Auth {
+                error: e,
+                metadata,
+                scope,
+            })
         }
     }
-}
-
-fn not_allowed(allow: &str) -> Reply {
-    Reply::error(
-        405,
-        "method_not_allowed",
-        &format!("Method not allowed here; use {allow}"),
-    )
-    .with_header("Allow", allow)
 }

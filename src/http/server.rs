@@ -7,10 +7,12 @@
 
 use super::app::App;
 use super::budget::BodyBudget;
+use super::error_reply::HttpError;
+use super::log_info::LogInfo;
 use super::pool::Pool;
 use super::request::{BodyError, HttpRequest};
 use super::response::{Action, Reply};
-use super::router::{self, LogInfo, Routed, Verdict};
+use super::router::{self, Routed, Verdict};
 use super::{cors, limits, signal, socket};
 use crate::log::{fields, Field};
 use std::io::Write;
@@ -40,7 +42,14 @@ impl std::fmt::Display for ServerError {
     }
 }
 
-impl std::error::Error for ServerError {}
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServerError::Bind(_, e) => Some(e),
+            ServerError::Start(_) => None,
+        }
+    }
+}
 
 /// Serves until SIGTERM/SIGINT, then drains in-flight requests and returns.
 pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
@@ -112,13 +121,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
 }
 
 fn overloaded(rq: tiny_http::Request, why: &str) {
-    let reply = Reply::error(
-        503,
-        "unavailable",
-        &format!("server busy ({why}); retry shortly"),
-    )
-    .with_header("Retry-After", "1")
-    .with_header("Connection", "close");
+    let reply = HttpError::Overloaded(format!("server busy ({why}); retry shortly")).into();
     let _ = rq.respond(to_response(reply));
 }
 
@@ -134,7 +137,7 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
         route_catching(app, &req, verdict)
     } else {
         match req.read_body(&mut rq, app.settings.max_body, bodies) {
-            Err(e) => body_refused(&e),
+            Err(e) => body_refused(e),
             Ok(lease) => {
                 _lease = Some(lease);
                 route_catching(app, &req, verdict)
@@ -158,19 +161,9 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
 }
 
 /// The answer to a body that could not be read; the connection closes after it.
-fn body_refused(e: &BodyError) -> Routed {
-    let (status, code) = match e {
-        BodyError::TooLarge(_) | BodyError::TooComplex(_) => (413, "invalid_request"),
-        BodyError::TooSlow => (408, "invalid_request"),
-        BodyError::Busy => (503, "unavailable"),
-        BodyError::Io(_) => (400, "invalid_request"),
-    };
-    let mut reply = Reply::error(status, code, &e.to_string()).with_header("Connection", "close");
-    if status == 503 {
-        reply = reply.with_header("Retry-After", "1");
-    }
+fn body_refused(e: BodyError) -> Routed {
     Routed {
-        action: Action::Reply(reply),
+        action: Action::Reply(HttpError::Body(e).into()),
         cors_origin: None,
         log: LogInfo::default(),
     }
@@ -188,11 +181,7 @@ fn route_catching(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> Rou
                 req.request_id
             );
             Routed {
-                action: Action::Reply(Reply::error(
-                    500,
-                    "internal_error",
-                    "internal error; the server logged it",
-                )),
+                action: Action::Reply(HttpError::Internal.into()),
                 cors_origin: None,
                 log: LogInfo::default(),
             }

@@ -286,6 +286,8 @@ impl std::fmt::Display for SseError {
     }
 }
 
+impl std::error::Error for SseError {}
+
 impl Hub {
     /// A hub that allows at most `max` streams, each of whose write batches must reach the
     /// socket within `write_deadline`.

@@ -7,6 +7,7 @@ mod caller;
 pub mod jsonrpc;
 pub mod protocol;
 mod render;
+mod tool_outcome;
 pub mod tools;
 
 pub use caller::Caller;

@@ -6,7 +6,7 @@
 //! introduced by a text block naming its source; images past the size caps are described
 //! instead, with the ids `get_document_link` needs to open them.
 
-use super::tools::ToolOutcome;
+use super::tool_outcome::ToolOutcome;
 use crate::kb::{DocumentLink, DocumentRef, KbInfo, Passage, Retrieval};
 use serde_json::{json, Value};
 

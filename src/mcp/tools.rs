@@ -8,6 +8,7 @@
 use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
+pub use super::tool_outcome::ToolOutcome;
 use crate::kb::catalog::Catalog;
 use crate::kb::{filter, DocumentRef, Retrieve};
 use serde_json::{json, Map, Value};
@@ -32,19 +33,6 @@ source's fields).";
 /// Bedrock's limit on query text.
 pub const MAX_QUERY_CHARS: usize = 20_000;
 
-/// What a tool call produced, for the response and for the access log.
-#[derive(Debug, Default)]
-pub struct ToolOutcome {
-    /// The CallToolResult (without protocol-revision extras such as `resultType`).
-    pub result: Value,
-    /// Number of passages returned (search only).
-    pub results: Option<usize>,
-    /// Time spent in the upstream knowledge base.
-    pub upstream_ms: Option<u64>,
-    /// Whether the result is a tool error.
-    pub is_error: bool,
-}
-
 /// What a call needs besides its arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -68,6 +56,14 @@ pub struct Choice<'a> {
 /// Why a call could not even start: an unknown tool, or (before 2025-11-25) bad arguments.
 #[derive(Debug, PartialEq)]
 pub struct ProtocolError(pub String);
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
 
 /// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool,
 /// `choice` the `knowledge_base_id` argument.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::kb::testing::FakeKb;
+use serde_json::json;
 use std::sync::Arc;
 
 fn mcp() -> Mcp {

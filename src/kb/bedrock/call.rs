@@ -5,6 +5,7 @@
 //! credentials, signatures or request bodies.
 
 use super::errors::{self, Target, Transient, Verdict};
+use super::op::Op;
 use crate::aws::http::{self as awshttp, Transport};
 use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
@@ -18,34 +19,6 @@ use ureq::{Agent, RequestBuilder};
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(20);
-
-/// The Bedrock operations we call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
-    Retrieve,
-    GetKnowledgeBase,
-    GetDocumentContent,
-}
-
-impl Op {
-    /// The API name, for messages.
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Op::Retrieve => "Retrieve",
-            Op::GetKnowledgeBase => "GetKnowledgeBase",
-            Op::GetDocumentContent => "GetDocumentContent",
-        }
-    }
-
-    /// The IAM action it needs.
-    pub(super) fn action(self) -> &'static str {
-        match self {
-            Op::Retrieve => "bedrock:Retrieve",
-            Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
-            Op::GetDocumentContent => "bedrock:GetDocumentContent",
-        }
-    }
-}
 
 /// One request to make: GET when `body` is `None`, else POST of JSON.
 pub(super) struct Call<'a> {

@@ -8,14 +8,16 @@
 mod call;
 mod errors;
 mod kind;
+mod op;
 mod parse;
 mod request;
 
 use super::{DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve};
 use crate::aws::{sigv4, CredentialChain, CredentialsError};
 use crate::config::{ConfigError, Vars};
-use call::{Call, Client, Op};
+use call::{Call, Client};
 use kind::{Kind, Plan, Search, Setting};
+use op::Op;
 use serde_json::json;
 use std::fmt;
 use std::sync::Arc;
