@@ -2,49 +2,16 @@
 //! it accepts: `managedSearchConfiguration` for MANAGED, `vectorSearchConfiguration` for the
 //! others.
 //!
-//! Owns BEDROCK_KB_TYPE and what has been learnt at run time (from GetKnowledgeBase, or from
+//! Owns what BEDROCK_KB_TYPE (read by `config::bedrock`) means and what has been learnt at run time (from GetKnowledgeBase, or from
 //! a Retrieve refused with the other configuration). Must not do I/O: `mod.rs` makes the calls
 //! and reports what they said here.
 
-use crate::config::{ConfigError, Vars};
+use crate::config::bedrock::KbType as Setting;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often a GetKnowledgeBase that failed for a passing reason (not AccessDenied) is retried.
 const LOOKUP_RETRY: Duration = Duration::from_secs(60);
-
-/// BEDROCK_KB_TYPE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Setting {
-    /// Learn the type from GetKnowledgeBase, else from Bedrock's refusal of a configuration.
-    Auto,
-    /// Always `vectorSearchConfiguration` (VECTOR, KENDRA and SQL knowledge bases).
-    Vector,
-    /// Always `managedSearchConfiguration`.
-    Managed,
-}
-
-impl Setting {
-    /// Reads BEDROCK_KB_TYPE (default auto).
-    pub(super) fn from_vars(vars: &Vars) -> Result<Setting, ConfigError> {
-        match vars
-            .get("BEDROCK_KB_TYPE")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("" | "auto") => Ok(Setting::Auto),
-            Some("vector" | "kendra" | "sql") => Ok(Setting::Vector),
-            Some("managed") => Ok(Setting::Managed),
-            Some(other) => Err(ConfigError::new(
-                "BEDROCK_KB_TYPE",
-                format!(
-                    "{other:?} is not a knowledge base type: use auto (learn it from Bedrock), \
-                     vector or managed"
-                ),
-            )),
-        }
-    }
-}
 
 /// Which retrieval configuration a Retrieve carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,23 +178,6 @@ fn setting_name(s: Setting) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn setting(raw: &str) -> Result<Setting, ConfigError> {
-        Setting::from_vars(&Vars::from_pairs([("BEDROCK_KB_TYPE", raw)]))
-    }
-
-    #[test]
-    fn reads_the_setting() {
-        assert_eq!(
-            Setting::from_vars(&Vars::from_pairs::<_, &str, &str>([])).unwrap(),
-            Setting::Auto
-        );
-        assert_eq!(setting("MANAGED").unwrap(), Setting::Managed);
-        assert_eq!(setting("vector").unwrap(), Setting::Vector);
-        let e = setting("graph").unwrap_err();
-        assert_eq!(e.var, "BEDROCK_KB_TYPE");
-        assert!(e.to_string().contains("auto"), "{e}");
-    }
 
     #[test]
     fn auto_looks_up_once_then_uses_the_answer() {
