@@ -99,7 +99,10 @@ fn check_and_serve_refuse_a_bad_bedrock_setting_alike_before_config_ok() {
         for o in [&check, &serve] {
             assert_eq!(o.status.code(), Some(2), "{env:?}: {}", stderr(o));
             let out = String::from_utf8_lossy(&o.stdout);
-            assert!(!out.contains("config:"), "{var}: printed before failing: {out}");
+            assert!(
+                !out.contains("config:"),
+                "{var}: printed before failing: {out}"
+            );
         }
         let err = stderr(&check);
         assert_eq!(err, stderr(&serve), "check and serve say the same");

@@ -12,7 +12,10 @@ mod kind;
 mod parse;
 mod request;
 
-use super::{DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve};
+use super::{
+    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve,
+    MAX_QUERY_CHARS, MAX_RESULTS,
+};
 use crate::aws::CredentialChain;
 use crate::config::bedrock::{Endpoint, RetrieveSettings};
 use crate::config::{BedrockSettings, ConfigError, Vars};
@@ -21,9 +24,6 @@ use kind::{Kind, Plan, Search};
 use serde_json::json;
 use std::fmt;
 use std::sync::Arc;
-
-/// Bedrock's limit on query text (KnowledgeBaseQueryTextString).
-const MAX_QUERY_CHARS: usize = 20_000;
 
 /// A Bedrock knowledge base. Shared by all worker threads.
 pub struct BedrockKb {
@@ -208,6 +208,19 @@ impl BedrockKb {
     }
 }
 
+/// `20000` as `20,000`, as people write it.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
     if query.trim().is_empty() {
         return Err(KbError::InvalidRequest(
@@ -217,12 +230,13 @@ fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
         return Err(KbError::InvalidRequest(format!(
-            "the query is {chars} characters long; Bedrock allows at most 20,000"
+            "the query is {chars} characters long; Bedrock allows at most {}",
+            thousands(MAX_QUERY_CHARS)
         )));
     }
-    if !(1..=100).contains(&max_results) {
+    if !(1..=MAX_RESULTS).contains(&max_results) {
         return Err(KbError::InvalidRequest(format!(
-            "max_results must be from 1 to 100, got {max_results}"
+            "max_results must be from 1 to {MAX_RESULTS}, got {max_results}"
         )));
     }
     Ok(())
