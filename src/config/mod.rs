@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KbChoice {
     /// One or more AWS Bedrock knowledge bases, with every Bedrock setting checked.
-    Bedrock(BedrockSettings),
+    Bedrock(Box<BedrockSettings>),
     /// A directory of .md/.txt files (`--local-kb` or KB_LOCAL_DIR).
     Local(PathBuf),
 }
@@ -69,9 +69,9 @@ impl Config {
         let document_links = vars.flag("DOCUMENT_LINKS", true)?;
         // Bedrock's own settings come last so the errors above keep their order.
         let kb = match kb {
-            Choice::Bedrock { kb_ids, region } => {
-                KbChoice::Bedrock(BedrockSettings::from_vars(&vars, kb_ids, &region)?)
-            }
+            Choice::Bedrock { kb_ids, region } => KbChoice::Bedrock(Box::new(
+                BedrockSettings::from_vars(&vars, kb_ids, &region)?,
+            )),
             Choice::Local(dir) => KbChoice::Local(dir),
         };
         Ok(Config {
