@@ -2,7 +2,8 @@
 //! with an optional Authorization token (inline or from a file, re-read on every fetch
 //! because EKS rotates it).
 //!
-//! Owns one fetch at a time; caching belongs to `credentials`. Must never log the token.
+//! The variables are read and checked by `config::aws`. Owns one fetch at a time; caching
+//! belongs to `credentials`. Must never log the token.
 
 use super::error::CredentialsError;
 use super::fetched::Fetched;
