@@ -111,14 +111,15 @@ pub fn open_kb(config: &Config) -> Result<(Arc<dyn KnowledgeBase>, KbIdentity), 
 /// Builds every knowledge base the configuration names, by id (the first is the default).
 pub fn open_catalog(config: &Config) -> Result<(Vec<Named>, KbIdentity), ConfigError> {
     match &config.kb {
-        KbChoice::Bedrock { kb_ids, region } => {
-            let kbs = BedrockKb::for_ids(&config.vars, kb_ids, region)?;
+        KbChoice::Bedrock(settings) => {
+            let kbs = BedrockKb::for_settings(settings);
             let identity = KbIdentity {
                 backend: "bedrock".into(),
-                kb_id: kb_ids.join(","),
-                region: region.clone(),
+                kb_id: settings.kb_ids.join(","),
+                region: settings.region.clone(),
             };
-            let catalog = kb_ids
+            let catalog = settings
+                .kb_ids
                 .iter()
                 .cloned()
                 .zip(
@@ -148,7 +149,7 @@ pub fn open_catalog(config: &Config) -> Result<(Vec<Named>, KbIdentity), ConfigE
 }
 
 fn serve(config: Config) -> ExitCode {
-    crate::log::init(config.log_level, config.log_json);
+    crate::log::init(config.log.level, config.log.json);
     let (kbs, identity) = match open_catalog(&config) {
         Ok(k) => k,
         Err(e) => return fail(2, &e.to_string()),
@@ -183,16 +184,11 @@ fn check(config: &Config) -> ExitCode {
         }
     );
     match &config.kb {
-        KbChoice::Bedrock { kb_ids, region } => {
-            let kbs = match BedrockKb::for_ids(&config.vars, kb_ids, region) {
-                Err(e) => {
-                    println!("endpoints:    FAILED: {e}");
-                    return ExitCode::from(2);
-                }
-                Ok(kbs) => kbs,
-            };
-            for (i, kb) in kbs.iter().enumerate() {
-                let kb_id = &kb_ids[i];
+        KbChoice::Bedrock(settings) => {
+            // Every setting was checked before "config: OK", so building cannot fail here.
+            let kbs = BedrockKb::for_settings(settings);
+            let region = &settings.region;
+            for (i, (kb, kb_id)) in kbs.iter().zip(&settings.kb_ids).enumerate() {
                 println!("knowledge base: {kb_id} in {region}");
                 {
                     if i == 0 {

@@ -74,6 +74,44 @@ fn bad_configuration_exits_2_naming_the_variable() {
 }
 
 #[test]
+fn check_and_serve_refuse_a_bad_bedrock_setting_alike_before_config_ok() {
+    let keys = [
+        ("BEDROCK_KB_ID", "ABC"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
+    ];
+    for (extra, var) in [
+        (vec![("BEDROCK_TIMEOUT_SECS", "0")], "BEDROCK_TIMEOUT_SECS"),
+        (vec![("BEDROCK_KB_TYPE", "nope")], "BEDROCK_KB_TYPE"),
+        (vec![("BEDROCK_MAX_ATTEMPTS", "11")], "BEDROCK_MAX_ATTEMPTS"),
+        (vec![("AWS_ENDPOINT_URL", "ftp://x")], "AWS_ENDPOINT_URL"),
+        // No keys and instance metadata off (as `run` sets): no credentials source at all.
+        (vec![], "no AWS credentials found"),
+    ] {
+        let mut env: Vec<(&str, &str)> = if extra.is_empty() {
+            vec![keys[0]]
+        } else {
+            keys.to_vec()
+        };
+        env.extend(extra.iter().copied());
+        let check = run(&["check"], &env);
+        let serve = run(&["serve"], &env);
+        for o in [&check, &serve] {
+            assert_eq!(o.status.code(), Some(2), "{env:?}: {}", stderr(o));
+            let out = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                !out.contains("config:"),
+                "{var}: printed before failing: {out}"
+            );
+        }
+        let err = stderr(&check);
+        assert_eq!(err, stderr(&serve), "check and serve say the same");
+        assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
+        assert!(err.starts_with(&format!("bedrock-mcp: {var}")), "{err}");
+    }
+}
+
+#[test]
 fn dotenv_is_read_and_the_environment_wins() {
     let dir = std::env::temp_dir().join(format!("bedrock-mcp-dotenv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,40 +1,12 @@
 //! Who the signed-in user is for Bedrock's access lists: the email address taken from a
-//! **validated** token's claims (ACL_USER_CLAIMS, default `email,upn,preferred_username`).
+//! **validated** token's claims (ACL_USER_CLAIMS, default `email,upn,preferred_username`,
+//! read by `config::auth`).
 //!
 //! Bedrock trusts the `userContext.userId` it is given, so this is the one place that
 //! decides it. Only `jwt.rs` calls [`user_id`], on claims whose signature, issuer and
 //! audience have been checked; nothing from tool arguments or headers reaches it.
 
-use crate::config::{ConfigError, Vars};
-use crate::util::split_list;
 use serde_json::Value;
-
-/// The claims tried, in order, when ACL_USER_CLAIMS is unset.
-pub const DEFAULT_CLAIMS: [&str; 3] = ["email", "upn", "preferred_username"];
-
-/// Reads ACL_USER_CLAIMS: a comma-separated list of claim names.
-pub fn claims_from_vars(vars: &Vars) -> Result<Vec<String>, ConfigError> {
-    let Some(raw) = vars.get("ACL_USER_CLAIMS") else {
-        return Ok(DEFAULT_CLAIMS.iter().map(|c| c.to_string()).collect());
-    };
-    let claims = split_list(raw);
-    let bad = claims.iter().find(|c| {
-        c.len() > 64
-            || !c
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    });
-    if claims.is_empty() || bad.is_some() {
-        return Err(ConfigError::new(
-            "ACL_USER_CLAIMS",
-            format!(
-                "must list token claim names, e.g. {}; got {raw:?}",
-                DEFAULT_CLAIMS.join(",")
-            ),
-        ));
-    }
-    Ok(claims)
-}
 
 /// The first of `names` present in `claims` whose value looks like an email address.
 pub fn user_id(claims: &Value, names: &[String]) -> Option<String> {
@@ -66,10 +38,11 @@ fn looks_like_email(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::auth::DEFAULT_CLAIMS;
     use serde_json::json;
 
     fn defaults() -> Vec<String> {
-        claims_from_vars(&Vars::from_pairs::<_, &str, &str>([])).unwrap()
+        DEFAULT_CLAIMS.iter().map(|c| c.to_string()).collect()
     }
 
     #[test]
@@ -106,18 +79,12 @@ mod tests {
     }
 
     #[test]
-    fn the_claim_list_is_configurable_and_checked() {
-        let names =
-            claims_from_vars(&Vars::from_pairs([("ACL_USER_CLAIMS", "upn, email")])).unwrap();
-        assert_eq!(names, ["upn", "email"]);
+    fn the_claim_order_decides() {
+        let names = vec!["upn".to_string(), "email".to_string()];
         let claims = json!({"email": "alice@example.com", "upn": "a@corp.example.com"});
         assert_eq!(
             user_id(&claims, &names).as_deref(),
             Some("a@corp.example.com")
         );
-        for raw in [" , ", "email;upn", "e mail@"] {
-            let e = claims_from_vars(&Vars::from_pairs([("ACL_USER_CLAIMS", raw)])).unwrap_err();
-            assert_eq!(e.var, "ACL_USER_CLAIMS", "{raw:?}");
-        }
     }
 }

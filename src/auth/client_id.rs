@@ -8,52 +8,6 @@
 //! Must never forward a URL-shaped client id to Entra.
 
 use super::oauth_error::OAuthError;
-use crate::config::{ConfigError, Vars};
-use crate::util::split_list;
-
-/// claude.ai's CIMD client id (the claude.com variant answered 404 in July 2026).
-pub const DEFAULT_METADATA_URL: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
-
-/// Reads OAUTH_CLIENT_METADATA_URLS: unset → claude.ai's URL; `none` → CIMD off.
-pub fn metadata_urls(vars: &Vars) -> Result<Vec<String>, ConfigError> {
-    let Some(raw) = vars.get("OAUTH_CLIENT_METADATA_URLS") else {
-        return Ok(vec![DEFAULT_METADATA_URL.to_string()]);
-    };
-    if raw.eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for url in split_list(raw) {
-        if !is_document_url(&url) {
-            return Err(ConfigError::new(
-                "OAUTH_CLIENT_METADATA_URLS",
-                format!(
-                    "{url:?} must be an https:// URL with a path and no query, fragment or \
-                     dot segments (like {DEFAULT_METADATA_URL}), or \"none\" to turn CIMD off"
-                ),
-            ));
-        }
-        if !out.contains(&url) {
-            out.push(url);
-        }
-    }
-    Ok(out)
-}
-
-/// What the CIMD draft allows as a client id: https, a host, a path, nothing else.
-fn is_document_url(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://") else {
-        return false;
-    };
-    let Some((host, path)) = rest.split_once('/') else {
-        return false;
-    };
-    !host.is_empty()
-        && !path.is_empty()
-        && !url.contains(['?', '#', '@', '\\'])
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-        && path.split('/').all(|seg| seg != "." && seg != "..")
-}
 
 /// A client id with a scheme is a metadata-document URL (Entra's ids are GUIDs).
 pub fn is_url_shaped(client_id: &str) -> bool {
@@ -62,7 +16,7 @@ pub fn is_url_shaped(client_id: &str) -> bool {
 
 /// The client id to send Entra: allow-listed document URLs become ENTRA_CLIENT_ID, other URLs
 /// are refused, anything else (the Entra id itself, typed in Advanced settings) passes as is.
-/// `accepted` is OAUTH_CLIENT_METADATA_URLS as read by `metadata_urls`, `entra` ENTRA_CLIENT_ID.
+/// `accepted` is OAUTH_CLIENT_METADATA_URLS as read by `config::auth`, `entra` ENTRA_CLIENT_ID.
 pub fn upstream<'a>(
     accepted: &[String],
     entra: &'a str,
@@ -88,7 +42,8 @@ pub fn upstream<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::AuthSettings;
+    use crate::config::auth::DEFAULT_METADATA_URL;
+    use crate::config::{AuthSettings, Vars};
 
     fn upstream<'a>(s: &'a AuthSettings, client_id: &'a str) -> Result<&'a str, OAuthError> {
         super::upstream(&s.client_metadata_urls, &s.client_id, client_id)
@@ -136,24 +91,5 @@ mod tests {
         let off = settings(&[("OAUTH_CLIENT_METADATA_URLS", "None")]);
         assert!(off.client_metadata_urls.is_empty());
         assert!(upstream(&off, DEFAULT_METADATA_URL).is_err());
-    }
-
-    #[test]
-    fn refuses_urls_the_cimd_draft_forbids() {
-        for bad in [
-            "http://a.example/doc",
-            "https://a.example",
-            "https://a.example/",
-            "https://a.example/doc?x=1",
-            "https://a.example/doc#f",
-            "https://u@a.example/doc",
-            "https://a.example/../doc",
-            "https://a.example/./doc",
-            "claude.ai/oauth/doc",
-        ] {
-            let vars = Vars::from_pairs([("OAUTH_CLIENT_METADATA_URLS", bad)]);
-            let e = metadata_urls(&vars).unwrap_err();
-            assert_eq!(e.var, "OAUTH_CLIENT_METADATA_URLS", "{bad}");
-        }
     }
 }

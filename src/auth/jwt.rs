@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
 use super::jwks::{JwksCache, JwksError};
-use super::settings::{short_scope, AuthSettings, GRAPH_AUDIENCES};
 use super::{crypto, AuthError};
+use crate::config::auth::{short_scope, AuthSettings, GRAPH_AUDIENCES};
 
 /// Tokens longer than this are refused before any parsing (Entra's are 1–3 KiB).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;

@@ -1,6 +1,7 @@
 //! Entra ID sign-in: JWT validation against a cached JWKS, and the OAuth proxy for claude.ai.
 //!
-//! Owns settings (settings.rs, secret.rs), the ring crypto provider (crypto.rs), token
+//! Settings are read and validated by `config::auth`. Owns reading the client secret
+//! (secret.rs), the ring crypto provider (crypto.rs), token
 //! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
 //! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
 //! (register.rs), metadata-document ids (client_id.rs) and the OAuth error they share
@@ -18,16 +19,15 @@ pub mod oauth;
 pub mod oauth_error;
 pub mod register;
 pub mod secret;
-pub mod settings;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub use crate::config::AuthSettings;
 pub use error::AuthError;
 pub use jwt::{Authenticator, Principal};
 pub use oauth::TokenReply;
 pub use oauth_error::OAuthError;
-pub use settings::AuthSettings;
 
 /// The HTTP client for Entra (JWKS and token endpoints), shared so connections are reused.
 fn http_agent() -> &'static ureq::Agent {

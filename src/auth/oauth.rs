@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::client_id;
 pub use super::oauth_error::OAuthError;
-use super::settings::AuthSettings;
+use crate::config::AuthSettings;
 
 /// Largest `/token` form body we accept.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -249,7 +249,7 @@ fn prepare_token<'a>(
     let secretless = basic.is_none() && get("client_secret").is_none();
     if let (true, Some(secret), Some(id)) = (secretless, &settings.client_secret, upstream_id) {
         if id == settings.client_id {
-            let value = secret.reveal().map_err(|why| {
+            let value = super::secret::reveal(secret).map_err(|why| {
                 log::error!("oauth token: {why}");
                 OAuthError {
                     status: 500,

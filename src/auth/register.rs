@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::oauth_error::OAuthError;
-use super::settings::AuthSettings;
+use crate::config::AuthSettings;
 
 /// Largest registration body we read; claude.ai's is a few hundred bytes.
 pub const MAX_REGISTRATION_BYTES: usize = 16 * 1024;

@@ -12,6 +12,7 @@ use super::container::ContainerSource;
 use super::fetched::Fetched;
 use super::imds::ImdsSource;
 use crate::clock::{self, SharedClock};
+use crate::config::aws::{self as settings, CredentialSource};
 use crate::config::Vars;
 use crate::rfc3339;
 use aws_credential_types::Credentials;
@@ -92,41 +93,45 @@ impl fmt::Debug for CredentialChain {
 }
 
 impl CredentialChain {
-    /// Picks the first configured source in SDK order; does no network I/O.
-    pub fn from_vars(vars: &Vars) -> Result<CredentialChain, CredentialsError> {
-        let source = match (
-            vars.get("AWS_ACCESS_KEY_ID"),
-            vars.get("AWS_SECRET_ACCESS_KEY"),
-        ) {
-            (Some(key), Some(secret)) => {
-                let token = vars.get("AWS_SESSION_TOKEN").map(str::to_string);
-                Source::Environment(Credentials::new(key, secret, token, None, "environment"))
+    /// The chain for the source `config::aws` picked; does no network I/O.
+    pub fn new(source: &CredentialSource) -> CredentialChain {
+        let source = match source.clone() {
+            CredentialSource::Environment {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => Source::Environment(Credentials::new(
+                access_key_id,
+                secret_access_key,
+                session_token,
+                None,
+                "environment",
+            )),
+            CredentialSource::Container { url, token } => {
+                Source::Container(ContainerSource::new(url, token))
             }
-            (Some(_), None) => {
-                return Err(CredentialsError::config(
-                    "AWS_SECRET_ACCESS_KEY",
-                    "is not set but AWS_ACCESS_KEY_ID is: set both, or neither",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(CredentialsError::config(
-                    "AWS_ACCESS_KEY_ID",
-                    "is not set but AWS_SECRET_ACCESS_KEY is: set both, or neither",
-                ))
-            }
-            (None, None) => match ContainerSource::from_vars(vars)? {
-                Some(container) => Source::Container(container),
-                None if imds_disabled(vars)? => return Err(CredentialsError::NotFound),
-                None => Source::Imds(ImdsSource::from_vars(vars)?),
-            },
+            CredentialSource::Imds { endpoint } => Source::Imds(ImdsSource::new(endpoint)),
         };
-        Ok(CredentialChain {
+        CredentialChain {
             source,
             agent: super::http::metadata_agent(),
             state: Mutex::new(State::default()),
             refreshed: Condvar::new(),
             clock: clock::system(),
-        })
+        }
+    }
+
+    /// Validates the credentials variables through `config::aws`, then builds the chain (for
+    /// tests and embedders; the server builds it from its validated settings).
+    pub fn from_vars(vars: &Vars) -> Result<CredentialChain, CredentialsError> {
+        match settings::credential_source(vars) {
+            Ok(Some(source)) => Ok(CredentialChain::new(&source)),
+            Ok(None) => Err(CredentialsError::NotFound),
+            Err(e) => Err(CredentialsError::Config {
+                var: e.var,
+                message: e.message,
+            }),
+        }
     }
 
     /// The same chain reading time from `clock` (tests move it instead of sleeping).
@@ -277,12 +282,6 @@ impl Drop for RefreshGuard<'_> {
         state.generation += 1;
         self.0.refreshed.notify_all();
     }
-}
-
-fn imds_disabled(vars: &Vars) -> Result<bool, CredentialsError> {
-    let var = "AWS_EC2_METADATA_DISABLED";
-    vars.flag(var, false)
-        .map_err(|e| CredentialsError::config(var, e.message))
 }
 
 #[cfg(test)]

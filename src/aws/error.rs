@@ -3,6 +3,7 @@
 //! Owns only the error type; must never carry a secret (messages name variables and
 //! endpoints, never values read from them).
 
+use crate::config::aws::HOW_TO_GIVE_CREDENTIALS as HOW_TO;
 use std::fmt;
 
 /// Why no credentials could be had. `Display` says what to do.
@@ -38,19 +39,6 @@ pub enum CredentialsError {
         endpoint: String,
     },
 }
-
-impl CredentialsError {
-    pub(super) fn config(var: &str, message: impl Into<String>) -> CredentialsError {
-        CredentialsError::Config {
-            var: var.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-const HOW_TO: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN \
-                      for temporary keys), run on ECS/EKS with a task role, or run on EC2 with \
-                      an instance profile";
 
 impl fmt::Display for CredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

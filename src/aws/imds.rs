@@ -7,11 +7,8 @@
 use super::error::CredentialsError;
 use super::fetched::Fetched;
 use super::http::{self, Transport};
-use crate::config::Vars;
 use ureq::Agent;
 
-const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
-const DEFAULT_ENDPOINT_V6: &str = "http://[fd00:ec2::254]";
 const TOKEN_PATH: &str = "/latest/api/token";
 const ROLES_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 
@@ -22,32 +19,9 @@ pub(super) struct ImdsSource {
 }
 
 impl ImdsSource {
-    /// Reads `AWS_EC2_METADATA_SERVICE_ENDPOINT` (and `_ENDPOINT_MODE=IPv6`).
-    pub(super) fn from_vars(vars: &Vars) -> Result<ImdsSource, CredentialsError> {
-        let var = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
-        let endpoint = match vars.get(var) {
-            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-                url.trim_end_matches('/').to_string()
-            }
-            Some(url) => {
-                return Err(CredentialsError::config(
-                    var,
-                    format!("must be an http:// or https:// URL, got {url:?}"),
-                ))
-            }
-            None => match vars.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE") {
-                Some(mode) if mode.eq_ignore_ascii_case("ipv6") => DEFAULT_ENDPOINT_V6.into(),
-                Some(mode) if mode.eq_ignore_ascii_case("ipv4") => DEFAULT_ENDPOINT.into(),
-                None => DEFAULT_ENDPOINT.into(),
-                Some(mode) => {
-                    return Err(CredentialsError::config(
-                        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                        format!("must be IPv4 or IPv6, got {mode:?}"),
-                    ))
-                }
-            },
-        };
-        Ok(ImdsSource { endpoint })
+    /// The endpoint `config::aws` chose (AWS_EC2_METADATA_SERVICE_ENDPOINT or the default).
+    pub(super) fn new(endpoint: String) -> ImdsSource {
+        ImdsSource { endpoint }
     }
 
     /// The endpoint, e.g. `http://169.254.169.254`.
@@ -138,31 +112,3 @@ impl ImdsSource {
 
 const NO_ROLE: &str = "no IAM role is attached to this instance: attach an instance profile \
                        whose role may call bedrock:Retrieve";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn endpoint(pairs: &[(&str, &str)]) -> Result<String, CredentialsError> {
-        ImdsSource::from_vars(&Vars::from_pairs(pairs.iter().copied())).map(|s| s.endpoint)
-    }
-
-    #[test]
-    fn endpoint_defaults_and_overrides() {
-        assert_eq!(endpoint(&[]).unwrap(), "http://169.254.169.254");
-        assert_eq!(
-            endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6")]).unwrap(),
-            "http://[fd00:ec2::254]"
-        );
-        assert_eq!(
-            endpoint(&[(
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                "http://127.0.0.1:1234/"
-            )])
-            .unwrap(),
-            "http://127.0.0.1:1234"
-        );
-        assert!(endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "169.254.169.254")]).is_err());
-        assert!(endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "v5")]).is_err());
-    }
-}

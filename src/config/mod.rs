@@ -1,31 +1,33 @@
-//! Configuration: raw variables (the environment over an optional `.env`) → validated settings.
+//! Configuration: raw variables (the environment over an optional `.env`) → validated,
+//! typed settings, in one pass that `serve` and `check` share.
 //!
-//! Each module parses its own settings from [`Vars`] (`http::ServerSettings::from_vars`,
-//! `auth::AuthSettings::from_vars`, `aws::credentials::CredentialChain::from_vars`, …); this
-//! module gathers them and decides which knowledge base to serve.
+//! [`Config::from_vars`] checks every setting before anything starts: server (server.rs), log
+//! (logging.rs), the knowledge base choice, auth (auth.rs), and for Bedrock the endpoints, timeouts,
+//! retrieval options (bedrock.rs) and the credentials source (aws.rs). The first problem found
+//! is the error. Modules below read only these settings, never raw variables; this module
+//! imports nothing from them.
 
+pub mod auth;
+pub mod aws;
+pub mod bedrock;
 mod dotenv;
+pub mod logging;
+pub mod server;
 mod vars;
 
+pub use auth::AuthSettings;
+pub use bedrock::BedrockSettings;
+pub use logging::LogSettings;
+pub use server::ServerSettings;
 pub use vars::{ConfigError, Vars};
 
-use crate::auth::AuthSettings;
-use crate::http::ServerSettings;
 use std::path::{Path, PathBuf};
-
-/// The most knowledge bases one server offers (each is described in every tool list).
-const MAX_KNOWLEDGE_BASES: usize = 10;
 
 /// Which knowledge base to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KbChoice {
-    /// One or more AWS Bedrock knowledge bases.
-    Bedrock {
-        /// The knowledge base ids (BEDROCK_KB_ID, comma-separated); the first is the default.
-        kb_ids: Vec<String>,
-        /// The AWS region.
-        region: String,
-    },
+    /// One or more AWS Bedrock knowledge bases, with every Bedrock setting checked.
+    Bedrock(Box<BedrockSettings>),
     /// A directory of .md/.txt files (`--local-kb` or KB_LOCAL_DIR).
     Local(PathBuf),
 }
@@ -33,18 +35,14 @@ pub enum KbChoice {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The raw variables, for modules that read their own (AWS credentials, endpoints).
-    pub vars: Vars,
     /// HTTP settings.
     pub server: ServerSettings,
     /// The knowledge base.
     pub kb: KbChoice,
     /// Auth settings, when ENABLE_AUTH is on.
     pub auth: Option<AuthSettings>,
-    /// Log filter (LOG_LEVEL).
-    pub log_level: log::LevelFilter,
-    /// JSON lines (default) or text (LOG_FORMAT=text).
-    pub log_json: bool,
+    /// LOG_LEVEL and LOG_FORMAT.
+    pub log: LogSettings,
     /// Offer the get_document_link tool (DOCUMENT_LINKS, default true) where the backend can.
     pub document_links: bool,
 }
@@ -64,108 +62,49 @@ pub fn load_vars() -> Result<Vars, ConfigError> {
 impl Config {
     /// Validates everything; the first problem found is returned.
     pub fn from_vars(vars: Vars) -> Result<Config, ConfigError> {
-        let log_level = match vars.get("LOG_LEVEL") {
-            None => log::LevelFilter::Info,
-            Some(raw) if raw.eq_ignore_ascii_case("trace") => {
-                return Err(ConfigError::new(
-                    "LOG_LEVEL",
-                    "TRACE is not offered: it would put tokens and secrets from the HTTP client's wire dumps in the logs; use DEBUG, the most verbose level",
-                ))
-            }
-            Some(raw) => crate::log::parse_level(raw).ok_or_else(|| {
-                ConfigError::new(
-                    "LOG_LEVEL",
-                    format!("{raw:?} is not a level: use DEBUG, INFO, WARNING or ERROR"),
-                )
-            })?,
-        };
-        let log_json = match vars
-            .get("LOG_FORMAT")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("json") => true,
-            Some("text") => false,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "LOG_FORMAT",
-                    format!("{other:?}: use json or text"),
-                ))
-            }
-        };
+        let log = LogSettings::from_vars(&vars)?;
         let server = ServerSettings::from_vars(&vars)?;
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
         let document_links = vars.flag("DOCUMENT_LINKS", true)?;
+        // Bedrock's own settings come last so the errors above keep their order.
+        let kb = match kb {
+            Choice::Bedrock { kb_ids, region } => KbChoice::Bedrock(Box::new(
+                BedrockSettings::from_vars(&vars, kb_ids, &region)?,
+            )),
+            Choice::Local(dir) => KbChoice::Local(dir),
+        };
         Ok(Config {
-            vars,
             server,
             kb,
             auth,
-            log_level,
-            log_json,
+            log,
             document_links,
         })
     }
 }
 
-fn kb_choice(vars: &Vars) -> Result<KbChoice, ConfigError> {
-    let region = region(vars)?;
+/// The backend chosen, before Bedrock's own settings are read.
+enum Choice {
+    Bedrock { kb_ids: Vec<String>, region: String },
+    Local(PathBuf),
+}
+
+fn kb_choice(vars: &Vars) -> Result<Choice, ConfigError> {
+    let region = aws::region(vars)?;
     match (vars.get("BEDROCK_KB_ID"), vars.get("KB_LOCAL_DIR")) {
         (Some(_), Some(_)) => Err(ConfigError::plain(
             "BEDROCK_KB_ID and a local knowledge base (--local-kb / KB_LOCAL_DIR) are both set: choose one",
         )),
-        (None, Some(dir)) => Ok(KbChoice::Local(Path::new(dir).to_path_buf())),
-        (Some(list), None) => {
-            let kb_ids: Vec<String> = list.split(',').map(|id| id.trim().to_string()).collect();
-            for id in &kb_ids {
-                if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(ConfigError::new(
-                        "BEDROCK_KB_ID",
-                        format!("{id:?} is not a Bedrock knowledge base id (up to 10 letters and digits, e.g. ABCDEF1234, or several separated by commas; see `aws bedrock-agent list-knowledge-bases`)"),
-                    ));
-                }
-            }
-            let mut seen = std::collections::HashSet::new();
-            if let Some(dup) = kb_ids.iter().find(|id| !seen.insert(id.as_str())) {
-                return Err(ConfigError::new(
-                    "BEDROCK_KB_ID",
-                    format!("lists {dup} twice: name each knowledge base once"),
-                ));
-            }
-            if kb_ids.len() > MAX_KNOWLEDGE_BASES {
-                return Err(ConfigError::new(
-                    "BEDROCK_KB_ID",
-                    format!("lists {} knowledge bases; at most {MAX_KNOWLEDGE_BASES} are served", kb_ids.len()),
-                ));
-            }
-            Ok(KbChoice::Bedrock { kb_ids, region })
-        }
+        (None, Some(dir)) => Ok(Choice::Local(Path::new(dir).to_path_buf())),
+        (Some(list), None) => Ok(Choice::Bedrock {
+            kb_ids: bedrock::kb_ids(list)?,
+            region,
+        }),
         (None, None) => Err(ConfigError::new(
             "BEDROCK_KB_ID",
             "is required: set it to your knowledge base id, or run `bedrock-mcp --local-kb examples/kb` to try the server on local files",
         )),
-    }
-}
-
-fn region(vars: &Vars) -> Result<String, ConfigError> {
-    let (var, region) = match (vars.get("AWS_REGION"), vars.get("AWS_DEFAULT_REGION")) {
-        (Some(r), _) => ("AWS_REGION", r),
-        (None, Some(r)) => ("AWS_DEFAULT_REGION", r),
-        (None, None) => return Ok("eu-west-1".to_string()),
-    };
-    let ok = region.len() <= 32
-        && region.contains('-')
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(region.to_string())
-    } else {
-        Err(ConfigError::new(
-            var,
-            format!("{region:?} is not an AWS region name such as eu-west-1"),
-        ))
     }
 }
 
@@ -177,27 +116,81 @@ mod tests {
         Config::from_vars(Vars::from_pairs(pairs.iter().copied()))
     }
 
+    // Enough for the Bedrock settings: credentials from the environment, no IMDS.
+    const KEYS: [(&str, &str); 2] = [
+        ("AWS_ACCESS_KEY_ID", "AKIA1"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+
+    fn bedrock(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut all = KEYS.to_vec();
+        all.extend_from_slice(pairs);
+        config(&all)
+    }
+
+    fn region_of(c: &Config) -> &str {
+        match &c.kb {
+            KbChoice::Bedrock(b) => &b.region,
+            KbChoice::Local(_) => "local",
+        }
+    }
+
     #[test]
-    fn bedrock_defaults_follow_the_seed() {
-        let c = config(&[("BEDROCK_KB_ID", "ABCDEF1234")]).unwrap();
-        assert_eq!(
-            c.kb,
-            KbChoice::Bedrock {
-                kb_ids: vec!["ABCDEF1234".into()],
-                region: "eu-west-1".into()
-            }
-        );
-        assert_eq!(c.log_level, log::LevelFilter::Info);
-        assert!(c.log_json && c.auth.is_none());
-        let c = config(&[("BEDROCK_KB_ID", "X1"), ("AWS_DEFAULT_REGION", "us-east-1")]).unwrap();
-        assert!(matches!(c.kb, KbChoice::Bedrock { ref region, .. } if region == "us-east-1"));
-        let c = config(&[
+    fn bedrock_defaults_match_the_readme() {
+        let c = bedrock(&[("BEDROCK_KB_ID", "ABCDEF1234")]).unwrap();
+        let KbChoice::Bedrock(b) = &c.kb else {
+            panic!("not Bedrock: {:?}", c.kb);
+        };
+        assert_eq!(b.kb_ids, ["ABCDEF1234"]);
+        assert_eq!(b.region, "eu-west-1");
+        assert_eq!(b.timeout, std::time::Duration::from_secs(30));
+        assert_eq!((b.max_attempts, b.kb_type), (3, bedrock::KbType::Auto));
+        assert_eq!(c.log.level, ::log::LevelFilter::Info);
+        assert!(c.log.json && c.auth.is_none() && c.document_links);
+        let c = bedrock(&[("BEDROCK_KB_ID", "X1"), ("AWS_DEFAULT_REGION", "us-east-1")]).unwrap();
+        assert_eq!(region_of(&c), "us-east-1");
+        let c = bedrock(&[
             ("BEDROCK_KB_ID", "X1"),
             ("AWS_REGION", "eu-central-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
         ])
         .unwrap();
-        assert!(matches!(c.kb, KbChoice::Bedrock { ref region, .. } if region == "eu-central-1"));
+        assert_eq!(region_of(&c), "eu-central-1");
+    }
+
+    #[test]
+    fn bedrock_settings_are_checked_in_the_same_pass() {
+        for (pairs, var) in [
+            (vec![("BEDROCK_TIMEOUT_SECS", "0")], "BEDROCK_TIMEOUT_SECS"),
+            (vec![("BEDROCK_KB_TYPE", "nope")], "BEDROCK_KB_TYPE"),
+            (
+                vec![("BEDROCK_RERANK_RESULTS", "3")],
+                "BEDROCK_RERANK_RESULTS",
+            ),
+            (vec![("AWS_ENDPOINT_URL", "ftp://x")], "AWS_ENDPOINT_URL"),
+            (
+                vec![("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "x")],
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            ),
+        ] {
+            let mut all = vec![("BEDROCK_KB_ID", "A1")];
+            all.extend(pairs.iter().copied());
+            // Without keys, so the container variable is the source being read.
+            let e = if var.starts_with("AWS_CONTAINER") {
+                config(&all)
+            } else {
+                bedrock(&all)
+            };
+            assert_eq!(e.unwrap_err().var, var, "{pairs:?}");
+        }
+        let e = config(&[("BEDROCK_KB_ID", "A1"), ("AWS_EC2_METADATA_DISABLED", "1")]).unwrap_err();
+        assert!(e.message.starts_with("no AWS credentials found"), "{e}");
+        // The local backend reads no Bedrock settings.
+        let c = config(&[
+            ("KB_LOCAL_DIR", "examples/kb"),
+            ("BEDROCK_TIMEOUT_SECS", "0"),
+        ]);
+        assert!(c.is_ok());
     }
 
     #[test]
@@ -242,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn auth_on_without_ids_uses_the_seed_message() {
+    fn auth_on_without_ids_names_both_variables() {
         let e = config(&[("BEDROCK_KB_ID", "A1"), ("ENABLE_AUTH", "true")]).unwrap_err();
         assert_eq!(
             e.to_string(),

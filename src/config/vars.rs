@@ -94,7 +94,7 @@ impl ConfigError {
         }
     }
 
-    /// A problem stated in full by its message (e.g. the seed's exact auth message).
+    /// A problem stated in full by its message (e.g. the auth message that names two variables).
     pub fn plain(message: impl Into<String>) -> ConfigError {
         ConfigError {
             var: String::new(),

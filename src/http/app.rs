@@ -1,8 +1,8 @@
 //! The shared state every worker reads: settings, the MCP handler, the SSE hub and auth.
 
-use super::settings::ServerSettings;
 use super::sse::Hub;
 use crate::auth::Authenticator;
+use crate::config::ServerSettings;
 use crate::kb::KbIdentity;
 use crate::mcp::Mcp;
 use std::time::Instant;

@@ -5,7 +5,7 @@
 //! origin, and same-origin requests. CORS headers echo only an allowed origin, never `*`.
 
 use super::request::HttpRequest;
-use super::settings::ServerSettings;
+use crate::config::ServerSettings;
 
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, Accept, Mcp-Session-Id, \
 MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID, X-Request-Id";

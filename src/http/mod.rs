@@ -17,12 +17,11 @@ pub mod response;
 mod revision;
 pub mod router;
 pub mod server;
-pub mod settings;
 pub mod signal;
 mod socket;
 pub mod sse;
 pub mod streamable;
 
+pub use crate::config::ServerSettings;
 pub use app::{base_url_warning, App};
 pub use server::{serve, ServerError};
-pub use settings::ServerSettings;

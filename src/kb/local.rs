@@ -30,10 +30,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-/// The longest query accepted, in characters (Bedrock's limit).
-pub const MAX_QUERY_CHARS: usize = 20_000;
-/// The most passages one retrieve call may ask for (Bedrock's limit).
-pub const MAX_RESULTS: u32 = 100;
+use super::{MAX_QUERY_CHARS, MAX_RESULTS};
 
 /// Caps that keep `open` quick and memory bounded whatever directory it is pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,9 +15,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
 
+/// The longest query accepted, in characters: Bedrock's limit (KnowledgeBaseQueryTextString),
+/// applied to every backend and advertised in the tool schema.
+pub const MAX_QUERY_CHARS: usize = 20_000;
+/// The most passages one retrieve may ask for: Bedrock's numberOfResults limit, applied to every
+/// backend and advertised in the tool schema.
+pub const MAX_RESULTS: u32 = 100;
+
 /// A searchable knowledge base. Implementations are shared by all worker threads.
 pub trait KnowledgeBase: Send + Sync {
-    /// Retrieves at most `max_results` (1..=100) passages for `query`, as nobody in particular.
+    /// Retrieves at most `max_results` (1..=[`MAX_RESULTS`]) passages for `query`, as nobody in particular.
     fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError>;
 
     /// Retrieves on behalf of a (verified) user, with the request's options; backends
@@ -58,7 +65,7 @@ pub trait KnowledgeBase: Send + Sync {
 pub struct Retrieve<'a> {
     /// The query text.
     pub query: &'a str,
-    /// At most this many passages (1..=100).
+    /// At most this many passages (1..=[`MAX_RESULTS`]).
     pub max_results: u32,
     /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
     pub user_id: Option<&'a str>,

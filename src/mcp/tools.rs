@@ -10,16 +10,17 @@ use super::protocol::Version;
 use super::render;
 pub use super::tool_outcome::ToolOutcome;
 use crate::kb::catalog::Catalog;
-use crate::kb::{filter, DocumentRef, Retrieve};
+use crate::kb::{filter, DocumentRef, Retrieve, MAX_QUERY_CHARS, MAX_RESULTS};
 use serde_json::{json, Map, Value};
 
-/// Name of the search tool (as in the seed server).
+/// Name of the search tool: the Python FastMCP server's name, so connectors set up against it
+/// keep working.
 pub const SEARCH: &str = "search_knowledge_base";
-/// Name of the info tool (as in the seed server).
+/// Name of the info tool, as the Python FastMCP server named it.
 pub const INFO: &str = "get_knowledge_base_info";
 /// Name of the document-link tool.
 pub const LINK: &str = "get_document_link";
-/// Default number of results, as in the seed.
+/// Default number of results, as the Python FastMCP server had it.
 pub const DEFAULT_MAX_RESULTS: u64 = 5;
 /// How to write a filter, for the model.
 const FILTER_HELP: &str = "Optional metadata filter (Bedrock RetrievalFilter): one operator \
@@ -30,8 +31,6 @@ Example: {\"andAll\": [{\"equals\": {\"key\": \"department\", \"value\": \"HR\"}
 {\"greaterThanOrEquals\": {\"key\": \"year\", \"value\": 2024}}]}. Metadata keys are the \
 ones shown in each result's metadata (from the documents' .metadata.json files or the data \
 source's fields).";
-/// Bedrock's limit on query text.
-pub const MAX_QUERY_CHARS: usize = 20_000;
 
 /// What a call needs besides its arguments.
 #[derive(Debug, Clone, Copy)]
@@ -86,9 +85,9 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
                 },
                 "max_results": {
                     "type": "integer",
-                    "description": "Maximum number of results to return (1-100).",
+                    "description": format!("Maximum number of results to return (1-{MAX_RESULTS})."),
                     "minimum": 1,
-                    "maximum": 100,
+                    "maximum": MAX_RESULTS,
                     "default": DEFAULT_MAX_RESULTS
                 },
                 "filter": {
@@ -346,7 +345,7 @@ fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
     const KNOWN: [&str; 4] = ["query", "max_results", "filter", "search_type"];
     if let Some(unknown) = args.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(format!(
-            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-100, default 5), \"filter\" (a metadata filter object) and \"search_type\" (HYBRID or SEMANTIC)"
+            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-{MAX_RESULTS}, default {DEFAULT_MAX_RESULTS}), \"filter\" (a metadata filter object) and \"search_type\" (HYBRID or SEMANTIC)"
         ));
     }
     let filter = match args.get("filter") {
@@ -385,14 +384,20 @@ fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
             (Some(v), _) => v,
             // Accept 5.0 but not 5.5: some clients send every number as a float.
-            (None, Some(f)) if f.fract() == 0.0 && (1.0..=100.0).contains(&f) => f as u64,
+            (None, Some(f)) if f.fract() == 0.0 && (1.0..=f64::from(MAX_RESULTS)).contains(&f) => {
+                f as u64
+            }
             _ => u64::MAX,
         },
-        Some(_) => return Err("\"max_results\" must be an integer from 1 to 100".into()),
+        Some(_) => {
+            return Err(format!(
+                "\"max_results\" must be an integer from 1 to {MAX_RESULTS}"
+            ))
+        }
     };
-    if !(1..=100).contains(&max_results) {
+    if !(1..=u64::from(MAX_RESULTS)).contains(&max_results) {
         return Err(format!(
-            "\"max_results\" must be an integer from 1 to 100 (default {DEFAULT_MAX_RESULTS})"
+            "\"max_results\" must be an integer from 1 to {MAX_RESULTS} (default {DEFAULT_MAX_RESULTS})"
         ));
     }
     Ok(SearchArgs {

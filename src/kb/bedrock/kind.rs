@@ -2,49 +2,16 @@
 //! it accepts: `managedSearchConfiguration` for MANAGED, `vectorSearchConfiguration` for the
 //! others.
 //!
-//! Owns BEDROCK_KB_TYPE and what has been learnt at run time (from GetKnowledgeBase, or from
+//! Owns what BEDROCK_KB_TYPE (read by `config::bedrock`) means and what has been learnt at run time (from GetKnowledgeBase, or from
 //! a Retrieve refused with the other configuration). Must not do I/O: `mod.rs` makes the calls
 //! and reports what they said here.
 
-use crate::config::{ConfigError, Vars};
+use crate::config::bedrock::KbType;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often a GetKnowledgeBase that failed for a passing reason (not AccessDenied) is retried.
 const LOOKUP_RETRY: Duration = Duration::from_secs(60);
-
-/// BEDROCK_KB_TYPE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Setting {
-    /// Learn the type from GetKnowledgeBase, else from Bedrock's refusal of a configuration.
-    Auto,
-    /// Always `vectorSearchConfiguration` (VECTOR, KENDRA and SQL knowledge bases).
-    Vector,
-    /// Always `managedSearchConfiguration`.
-    Managed,
-}
-
-impl Setting {
-    /// Reads BEDROCK_KB_TYPE (default auto).
-    pub(super) fn from_vars(vars: &Vars) -> Result<Setting, ConfigError> {
-        match vars
-            .get("BEDROCK_KB_TYPE")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("" | "auto") => Ok(Setting::Auto),
-            Some("vector" | "kendra" | "sql") => Ok(Setting::Vector),
-            Some("managed") => Ok(Setting::Managed),
-            Some(other) => Err(ConfigError::new(
-                "BEDROCK_KB_TYPE",
-                format!(
-                    "{other:?} is not a knowledge base type: use auto (learn it from Bedrock), \
-                     vector or managed"
-                ),
-            )),
-        }
-    }
-}
 
 /// Which retrieval configuration a Retrieve carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,13 +75,13 @@ struct Learnt {
 /// The setting plus what has been learnt; shared by all threads.
 #[derive(Debug)]
 pub(super) struct Kind {
-    setting: Setting,
+    setting: KbType,
     learnt: Mutex<Learnt>,
 }
 
 impl Kind {
     /// Nothing learnt yet.
-    pub(super) fn new(setting: Setting) -> Kind {
+    pub(super) fn new(setting: KbType) -> Kind {
         Kind {
             setting,
             learnt: Mutex::new(Learnt::default()),
@@ -130,9 +97,9 @@ impl Kind {
     /// others guess meanwhile, so a slow GetKnowledgeBase holds up nobody else.
     pub(super) fn plan(&self) -> Plan {
         match self.setting {
-            Setting::Vector => return Plan::Known(Search::Vector),
-            Setting::Managed => return Plan::Known(Search::Managed),
-            Setting::Auto => {}
+            KbType::Vector => return Plan::Known(Search::Vector),
+            KbType::Managed => return Plan::Known(Search::Managed),
+            KbType::Auto => {}
         }
         let mut l = self.learnt();
         if let Some((t, _)) = &l.kb_type {
@@ -176,15 +143,15 @@ impl Kind {
     pub(super) fn describe(&self) -> (String, String) {
         if let Some((t, source)) = &self.learnt().kb_type {
             let source = match self.setting {
-                Setting::Auto => source.to_string(),
+                KbType::Auto => source.to_string(),
                 s => format!("{source}; searches use BEDROCK_KB_TYPE={}", setting_name(s)),
             };
             return (t.clone(), source);
         }
         match self.setting {
-            Setting::Vector => ("VECTOR".into(), "BEDROCK_KB_TYPE=vector".into()),
-            Setting::Managed => ("MANAGED".into(), "BEDROCK_KB_TYPE=managed".into()),
-            Setting::Auto => (
+            KbType::Vector => ("VECTOR".into(), "BEDROCK_KB_TYPE=vector".into()),
+            KbType::Managed => ("MANAGED".into(), "BEDROCK_KB_TYPE=managed".into()),
+            KbType::Auto => (
                 "UNKNOWN".into(),
                 "BEDROCK_KB_TYPE=auto and GetKnowledgeBase has not told it: searches send \
                  vectorSearchConfiguration and switch to managedSearchConfiguration if Bedrock \
@@ -196,15 +163,15 @@ impl Kind {
 
     /// Whether a refused configuration may be retried with the other one.
     pub(super) fn is_auto(&self) -> bool {
-        self.setting == Setting::Auto
+        self.setting == KbType::Auto
     }
 }
 
-fn setting_name(s: Setting) -> &'static str {
+fn setting_name(s: KbType) -> &'static str {
     match s {
-        Setting::Auto => "auto",
-        Setting::Vector => "vector",
-        Setting::Managed => "managed",
+        KbType::Auto => "auto",
+        KbType::Vector => "vector",
+        KbType::Managed => "managed",
     }
 }
 
@@ -212,33 +179,16 @@ fn setting_name(s: Setting) -> &'static str {
 mod tests {
     use super::*;
 
-    fn setting(raw: &str) -> Result<Setting, ConfigError> {
-        Setting::from_vars(&Vars::from_pairs([("BEDROCK_KB_TYPE", raw)]))
-    }
-
-    #[test]
-    fn reads_the_setting() {
-        assert_eq!(
-            Setting::from_vars(&Vars::from_pairs::<_, &str, &str>([])).unwrap(),
-            Setting::Auto
-        );
-        assert_eq!(setting("MANAGED").unwrap(), Setting::Managed);
-        assert_eq!(setting("vector").unwrap(), Setting::Vector);
-        let e = setting("graph").unwrap_err();
-        assert_eq!(e.var, "BEDROCK_KB_TYPE");
-        assert!(e.to_string().contains("auto"), "{e}");
-    }
-
     #[test]
     fn auto_looks_up_once_then_uses_the_answer() {
-        let k = Kind::new(Setting::Auto);
+        let k = Kind::new(KbType::Auto);
         assert_eq!(k.plan(), Plan::LookUp);
         // While the lookup runs, others guess instead of waiting.
         assert_eq!(k.plan(), Plan::Guess(Search::Vector));
         k.looked_up(Ok(Some("MANAGED")));
         assert_eq!(k.plan(), Plan::Known(Search::Managed));
         assert_eq!(k.describe().0, "MANAGED");
-        let k = Kind::new(Setting::Auto);
+        let k = Kind::new(KbType::Auto);
         assert_eq!(k.plan(), Plan::LookUp);
         k.looked_up(Ok(Some("SQL")));
         assert_eq!(k.plan(), Plan::Known(Search::Vector));
@@ -246,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_denied_lookup_is_not_repeated_and_a_refusal_is_remembered() {
-        let k = Kind::new(Setting::Auto);
+        let k = Kind::new(KbType::Auto);
         assert_eq!(k.plan(), Plan::LookUp);
         k.looked_up(Err(true));
         assert_eq!(k.plan(), Plan::Guess(Search::Vector));
@@ -256,7 +206,7 @@ mod tests {
         assert_eq!(k.plan(), Plan::Known(Search::Managed));
         assert!(k.describe().1.contains("refused"), "{:?}", k.describe());
         // A passing failure is retried later, not on the very next search.
-        let k = Kind::new(Setting::Auto);
+        let k = Kind::new(KbType::Auto);
         assert_eq!(k.plan(), Plan::LookUp);
         k.looked_up(Err(false));
         assert_eq!(k.plan(), Plan::Guess(Search::Vector));
@@ -264,7 +214,7 @@ mod tests {
 
     #[test]
     fn a_configured_type_is_used_without_asking() {
-        let k = Kind::new(Setting::Managed);
+        let k = Kind::new(KbType::Managed);
         assert_eq!(k.plan(), Plan::Known(Search::Managed));
         assert!(!k.is_auto());
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Bedrock knowledge base: Retrieve and GetDocumentContent (agent runtime) and
 //! GetKnowledgeBase (agent control plane), signed with SigV4, over one shared pooled HTTP agent.
 //!
-//! Owns configuration (endpoints, timeouts, attempts) and input checks; `call` sends and
+//! Built from `config::BedrockSettings` (endpoints, timeouts, attempts, type, retrieval options,
+//! credentials source), validated before start; owns input checks. `call` sends and
 //! retries, `errors` words failures, `parse` reads answers, `kind` tracks the knowledge-base
 //! type. Must not log queries' results, user ids, credentials or signatures.
 
@@ -12,20 +13,19 @@ mod op;
 mod parse;
 mod request;
 
-use super::{DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve};
-use crate::aws::{sigv4, CredentialChain, CredentialsError};
-use crate::config::{ConfigError, Vars};
+use super::{
+    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve,
+    MAX_QUERY_CHARS, MAX_RESULTS,
+};
+use crate::aws::CredentialChain;
+use crate::config::bedrock::{Endpoint, RetrieveSettings};
+use crate::config::{BedrockSettings, ConfigError, Vars};
 use call::{Call, Client};
-use kind::{Kind, Plan, Search, Setting};
+use kind::{Kind, Plan, Search};
 use op::Op;
 use serde_json::json;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
-use ureq::http::Uri;
-
-/// Bedrock's limit on query text (KnowledgeBaseQueryTextString).
-const MAX_QUERY_CHARS: usize = 20_000;
 
 /// A Bedrock knowledge base. Shared by all worker threads.
 pub struct BedrockKb {
@@ -33,27 +33,7 @@ pub struct BedrockKb {
     runtime: Endpoint,
     agent: Endpoint,
     kind: Kind,
-    request: request::Settings,
-}
-
-fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
-    if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(ConfigError::new(
-            "BEDROCK_KB_ID",
-            format!(
-                "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
-                 and digits, e.g. ABCDE12345; got {kb_id:?}"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// A base URL and the Host header it implies.
-#[derive(Clone)]
-struct Endpoint {
-    base: String,
-    host: String,
+    request: RetrieveSettings,
 }
 
 impl fmt::Debug for BedrockKb {
@@ -69,89 +49,38 @@ impl fmt::Debug for BedrockKb {
 }
 
 impl BedrockKb {
-    /// Reads endpoints, BEDROCK_TIMEOUT_SECS, BEDROCK_MAX_ATTEMPTS and the credentials chain.
-    pub fn from_vars(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockKb, ConfigError> {
-        check_kb_id(kb_id)?;
-        let region_ok = !region.is_empty()
-            && region.len() <= 32
-            && region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !region_ok {
-            return Err(ConfigError::new(
-                "AWS_REGION",
-                format!("must be an AWS region such as eu-west-1, got {region:?}"),
-            ));
-        }
-        let runtime = endpoint(
-            vars,
-            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
-            format!("https://bedrock-agent-runtime.{region}.amazonaws.com"),
-        )?;
-        let agent = endpoint(
-            vars,
-            "AWS_ENDPOINT_URL_BEDROCK_AGENT",
-            format!("https://bedrock-agent.{region}.amazonaws.com"),
-        )?;
-        let timeout = Duration::from_secs(vars.number("BEDROCK_TIMEOUT_SECS", 30, 1, 300)?);
-        let max_attempts = vars.number("BEDROCK_MAX_ATTEMPTS", 3, 1, 10)? as u32;
-        let kind = Kind::new(Setting::from_vars(vars)?);
-        let request = request::Settings::from_vars(vars, region)?;
-        let chain = Arc::new(CredentialChain::from_vars(vars).map_err(|e| match e {
-            CredentialsError::Config { var, message } => ConfigError::new(&var, message),
-            other => ConfigError::plain(other.to_string()),
-        })?);
-        Ok(BedrockKb {
-            client: Client {
-                agent: Client::agent(timeout),
-                chain,
-                kb_id: kb_id.to_string(),
-                region: region.to_string(),
-                timeout,
-                max_attempts,
-            },
-            runtime,
-            agent,
-            kind,
-            request,
-        })
+    /// One client per knowledge base in `settings.kb_ids` (the first is the default), sharing
+    /// the HTTP agent, the credentials and the settings; each learns its own type.
+    pub fn for_settings(settings: &BedrockSettings) -> Vec<BedrockKb> {
+        let agent = Client::agent(settings.timeout);
+        let chain = Arc::new(CredentialChain::new(&settings.credentials));
+        settings
+            .kb_ids
+            .iter()
+            .map(|id| BedrockKb {
+                client: Client {
+                    agent: agent.clone(),
+                    chain: chain.clone(),
+                    kb_id: id.clone(),
+                    region: settings.region.clone(),
+                    timeout: settings.timeout,
+                    max_attempts: settings.max_attempts,
+                },
+                runtime: settings.runtime.clone(),
+                agent: settings.agent.clone(),
+                kind: Kind::new(settings.kb_type),
+                request: settings.retrieve.clone(),
+            })
+            .collect()
     }
 
-    /// One client per knowledge base id (BEDROCK_KB_ID may list several), sharing the HTTP
-    /// agent, the credentials and the settings; each learns its own type.
-    pub fn for_ids(
-        vars: &Vars,
-        kb_ids: &[String],
-        region: &str,
-    ) -> Result<Vec<BedrockKb>, ConfigError> {
-        let Some(first) = kb_ids.first() else {
-            return Err(ConfigError::new(
-                "BEDROCK_KB_ID",
-                "lists no knowledge base id",
-            ));
-        };
-        let first = BedrockKb::from_vars(vars, first, region)?;
-        let setting = Setting::from_vars(vars)?;
-        let mut all = Vec::with_capacity(kb_ids.len());
-        for id in &kb_ids[1..] {
-            check_kb_id(id)?;
-            all.push(BedrockKb {
-                client: Client {
-                    agent: first.client.agent.clone(),
-                    chain: first.client.chain.clone(),
-                    kb_id: id.clone(),
-                    region: region.to_string(),
-                    timeout: first.client.timeout,
-                    max_attempts: first.client.max_attempts,
-                },
-                runtime: first.runtime.clone(),
-                agent: first.agent.clone(),
-                kind: Kind::new(setting),
-                request: first.request.clone(),
-            });
-        }
-        all.insert(0, first);
-        Ok(all)
+    /// Validates the Bedrock variables through `config` for one knowledge base, then builds it
+    /// (for tests and embedders; the server builds from its validated `Config`).
+    pub fn from_vars(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockKb, ConfigError> {
+        let settings = BedrockSettings::from_vars(vars, vec![kb_id.to_string()], region)?;
+        BedrockKb::for_settings(&settings)
+            .pop()
+            .ok_or_else(|| ConfigError::new("BEDROCK_KB_ID", "lists no knowledge base id"))
     }
 
     /// Resolves credentials now and says where they came from (for `bedrock-mcp check`).
@@ -182,7 +111,7 @@ impl BedrockKb {
 impl BedrockKb {
     /// One Retrieve with `search`'s configuration.
     fn retrieve_with(&self, search: Search, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
-        let body = self.request.body(search, r)?.to_string();
+        let body = request::body(&self.request, search, r)?.to_string();
         let url = format!(
             "{}/knowledgebases/{}/retrieve",
             self.runtime.base, self.client.kb_id
@@ -281,6 +210,19 @@ impl BedrockKb {
     }
 }
 
+/// `20000` as `20,000`, as people write it.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
     if query.trim().is_empty() {
         return Err(KbError::InvalidRequest(
@@ -290,12 +232,13 @@ fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
         return Err(KbError::InvalidRequest(format!(
-            "the query is {chars} characters long; Bedrock allows at most 20,000"
+            "the query is {chars} characters long; Bedrock allows at most {}",
+            thousands(MAX_QUERY_CHARS)
         )));
     }
-    if !(1..=100).contains(&max_results) {
+    if !(1..=MAX_RESULTS).contains(&max_results) {
         return Err(KbError::InvalidRequest(format!(
-            "max_results must be from 1 to 100, got {max_results}"
+            "max_results must be from 1 to {MAX_RESULTS}, got {max_results}"
         )));
     }
     Ok(())
@@ -451,37 +394,6 @@ impl KnowledgeBase for BedrockKb {
     }
 }
 
-/// The service-specific override, then AWS_ENDPOINT_URL, then the default.
-fn endpoint(vars: &Vars, specific: &str, default: String) -> Result<Endpoint, ConfigError> {
-    let (var, raw) = match (vars.get(specific), vars.get("AWS_ENDPOINT_URL")) {
-        (Some(url), _) => (specific, url.to_string()),
-        (None, Some(url)) => ("AWS_ENDPOINT_URL", url.to_string()),
-        (None, None) => ("", default),
-    };
-    let bad = |why: &str| {
-        ConfigError::new(
-            var,
-            format!(
-                "{why}, e.g. https://bedrock-agent-runtime.eu-west-1.amazonaws.com; got {raw:?}"
-            ),
-        )
-    };
-    let uri: Uri = raw
-        .parse()
-        .map_err(|_| bad("must be an http:// or https:// URL"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
-        return Err(bad("must be an http:// or https:// URL"));
-    }
-    if uri.query().is_some() || raw.contains('#') {
-        return Err(bad("must not have a query or fragment"));
-    }
-    let host = sigv4::host_header(&raw).map_err(|e| bad(&e.to_string()))?;
-    Ok(Endpoint {
-        base: raw.trim_end_matches('/').to_string(),
-        host,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,75 +408,19 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_follow_sdk_precedence() {
-        let kb = BedrockKb::from_vars(&env(&[]), "KB12345678", "eu-west-1").unwrap();
-        assert_eq!(
-            kb.runtime.base,
-            "https://bedrock-agent-runtime.eu-west-1.amazonaws.com"
-        );
-        assert_eq!(kb.agent.host, "bedrock-agent.eu-west-1.amazonaws.com");
-        let vars = env(&[
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
-            (
-                "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
-                "http://localhost:9001",
-            ),
-        ]);
-        let kb = BedrockKb::from_vars(&vars, "KB1", "us-east-1").unwrap();
-        assert_eq!(
-            (kb.runtime.base.as_str(), kb.runtime.host.as_str()),
-            ("http://localhost:9001", "localhost:9001")
-        );
-        assert_eq!(
-            (kb.agent.base.as_str(), kb.agent.host.as_str()),
-            ("http://127.0.0.1:9000", "127.0.0.1:9000")
-        );
-    }
-
-    #[test]
-    fn refuses_bad_settings_naming_the_variable() {
-        // (extra settings, kb id, region, the variable the error must name)
-        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
-        let cases: [Case<'_>; 7] = [
-            (&[], "kb-1", "eu-west-1", "BEDROCK_KB_ID"),
-            (&[], "KB12345678901", "eu-west-1", "BEDROCK_KB_ID"),
-            (&[], "KB1", "EU WEST", "AWS_REGION"),
-            (
-                &[("AWS_ENDPOINT_URL", "ftp://x")],
-                "KB1",
-                "eu-west-1",
-                "AWS_ENDPOINT_URL",
-            ),
-            (
-                &[("AWS_ENDPOINT_URL_BEDROCK_AGENT", "http://h/?a=1")],
-                "KB1",
-                "eu-west-1",
-                "AWS_ENDPOINT_URL_BEDROCK_AGENT",
-            ),
-            (
-                &[("BEDROCK_TIMEOUT_SECS", "0")],
-                "KB1",
-                "eu-west-1",
-                "BEDROCK_TIMEOUT_SECS",
-            ),
-            (
-                &[("BEDROCK_MAX_ATTEMPTS", "11")],
-                "KB1",
-                "eu-west-1",
-                "BEDROCK_MAX_ATTEMPTS",
-            ),
-        ];
-        for (extra, kb, region, var) in cases {
-            let e = BedrockKb::from_vars(&env(extra), kb, region).unwrap_err();
-            assert_eq!(e.var, var, "{e}");
-        }
-        let e = BedrockKb::from_vars(
-            &Vars::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]),
-            "KB1",
-            "eu-west-1",
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("no AWS credentials found"), "{e}");
+    fn one_client_per_id_sharing_the_settings() {
+        let vars = env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
+        let settings =
+            BedrockSettings::from_vars(&vars, vec!["KB1".into(), "KB2".into()], "us-east-1")
+                .unwrap();
+        let kbs = BedrockKb::for_settings(&settings);
+        let ids: Vec<&str> = kbs.iter().map(|kb| kb.client.kb_id.as_str()).collect();
+        assert_eq!(ids, ["KB1", "KB2"]);
+        assert!(Arc::ptr_eq(&kbs[0].client.chain, &kbs[1].client.chain));
+        assert_eq!(kbs[1].runtime.host, "127.0.0.1:9");
+        assert_eq!(kbs[1].client.region, "us-east-1");
+        let e = BedrockKb::from_vars(&vars, "kb-1", "eu-west-1").unwrap_err();
+        assert_eq!(e.var, "BEDROCK_KB_ID");
     }
 
     #[test]

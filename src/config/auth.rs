@@ -1,15 +1,23 @@
-//! Entra ID settings: parses and validates the auth variables from [`Vars`].
+//! Entra ID settings: parses and validates the auth variables from [`Vars`], including the
+//! client secret's source (ENTRA_CLIENT_SECRET or _FILE), the accepted client metadata
+//! documents (OAUTH_CLIENT_METADATA_URLS) and the access-list claims (ACL_USER_CLAIMS).
 //!
 //! Owns the defaults (audiences, scopes, redirect allowlist, cache lifetimes) and the URLs
 //! derived from them. Must not do I/O: it only turns strings into a checked [`AuthSettings`]
-//! (the client-secret file is read when used, by secret.rs).
+//! (the client-secret file is read when used, by `auth::secret`).
 
+use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::client_id;
-use super::secret::ClientSecret;
-use crate::config::{ConfigError, Vars};
+use super::{ConfigError, Vars};
 use crate::util::split_list;
+
+/// claude.ai's CIMD client id (the claude.com variant answered 404 in July 2026).
+pub const DEFAULT_METADATA_URL: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
+
+/// The claims tried, in order, when ACL_USER_CLAIMS is unset.
+pub const DEFAULT_CLAIMS: [&str; 3] = ["email", "upn", "preferred_username"];
 
 /// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -125,8 +133,8 @@ impl AuthSettings {
             public_base_url,
             scopes,
             redirect_uris,
-            client_metadata_urls: client_id::metadata_urls(vars)?,
-            client_secret: ClientSecret::from_vars(vars)?,
+            client_metadata_urls: metadata_urls(vars)?,
+            client_secret: client_secret(vars)?,
             required_roles: split_list(vars.get("AUTH_REQUIRED_ROLES").unwrap_or("")),
             required_scopes,
             jwks_cache_ttl: Duration::from_secs(vars.number(
@@ -136,7 +144,7 @@ impl AuthSettings {
                 86_400,
             )?),
             jwks_refetch_interval: Duration::from_secs(60),
-            acl_claims: super::acl::claims_from_vars(vars)?,
+            acl_claims: acl_claims(vars)?,
         }))
     }
 
@@ -172,6 +180,107 @@ impl AuthSettings {
     pub fn upstream_scope(&self) -> String {
         format!("{} {OIDC_SCOPES}", self.scopes.join(" "))
     }
+}
+
+/// Where the Entra app's client secret lives. The file is read on each use (by
+/// `auth::secret::reveal`), so a mounted secret can rotate.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientSecret {
+    /// The value of ENTRA_CLIENT_SECRET.
+    Inline(String),
+    /// The path in ENTRA_CLIENT_SECRET_FILE.
+    File(PathBuf),
+}
+
+// The value must never be printed; the file path is not secret and helps debugging.
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientSecret::Inline(_) => f.write_str("ClientSecret::Inline(<redacted>)"),
+            ClientSecret::File(p) => write!(f, "ClientSecret::File({})", p.display()),
+        }
+    }
+}
+
+/// Reads ENTRA_CLIENT_SECRET and _FILE; `Ok(None)` when neither is set (a public-client app).
+fn client_secret(vars: &Vars) -> Result<Option<ClientSecret>, ConfigError> {
+    match (
+        vars.get("ENTRA_CLIENT_SECRET"),
+        vars.get("ENTRA_CLIENT_SECRET_FILE"),
+    ) {
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            "ENTRA_CLIENT_SECRET_FILE",
+            "set either ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE, not both",
+        )),
+        (Some(value), None) => Ok(Some(ClientSecret::Inline(value.to_string()))),
+        (None, Some(path)) => Ok(Some(ClientSecret::File(PathBuf::from(path)))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Reads OAUTH_CLIENT_METADATA_URLS: unset → claude.ai's URL; `none` → CIMD off.
+fn metadata_urls(vars: &Vars) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = vars.get("OAUTH_CLIENT_METADATA_URLS") else {
+        return Ok(vec![DEFAULT_METADATA_URL.to_string()]);
+    };
+    if raw.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for url in split_list(raw) {
+        if !is_document_url(&url) {
+            return Err(ConfigError::new(
+                "OAUTH_CLIENT_METADATA_URLS",
+                format!(
+                    "{url:?} must be an https:// URL with a path and no query, fragment or \
+                     dot segments (like {DEFAULT_METADATA_URL}), or \"none\" to turn CIMD off"
+                ),
+            ));
+        }
+        if !out.contains(&url) {
+            out.push(url);
+        }
+    }
+    Ok(out)
+}
+
+/// What the CIMD draft allows as a client id: https, a host, a path, nothing else.
+fn is_document_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return false;
+    };
+    let Some((host, path)) = rest.split_once('/') else {
+        return false;
+    };
+    !host.is_empty()
+        && !path.is_empty()
+        && !url.contains(['?', '#', '@', '\\'])
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && path.split('/').all(|seg| seg != "." && seg != "..")
+}
+
+/// Reads ACL_USER_CLAIMS: a comma-separated list of claim names.
+fn acl_claims(vars: &Vars) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = vars.get("ACL_USER_CLAIMS") else {
+        return Ok(DEFAULT_CLAIMS.iter().map(|c| c.to_string()).collect());
+    };
+    let claims = split_list(raw);
+    let bad = claims.iter().find(|c| {
+        c.len() > 64
+            || !c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if claims.is_empty() || bad.is_some() {
+        return Err(ConfigError::new(
+            "ACL_USER_CLAIMS",
+            format!(
+                "must list token claim names, e.g. {}; got {raw:?}",
+                DEFAULT_CLAIMS.join(",")
+            ),
+        ));
+    }
+    Ok(claims)
 }
 
 /// The last path segment of a fully-qualified scope (`api://x/read` → `read`), as `scp` holds it.
@@ -414,6 +523,77 @@ mod tests {
         ] {
             let err = parse(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");
+        }
+    }
+
+    #[test]
+    fn client_secret_inline_file_both_or_none() {
+        let v = |pairs: &[(&str, &str)]| client_secret(&Vars::from_pairs(pairs.to_vec()));
+        assert_eq!(v(&[]), Ok(None));
+        let inline = v(&[("ENTRA_CLIENT_SECRET", "s3cr3t~value")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(inline, ClientSecret::Inline("s3cr3t~value".into()));
+        assert!(!format!("{inline:?}").contains("s3cr3t"));
+        let file = v(&[("ENTRA_CLIENT_SECRET_FILE", "/run/secret")]).unwrap();
+        assert_eq!(file, Some(ClientSecret::File("/run/secret".into())));
+        let both = v(&[
+            ("ENTRA_CLIENT_SECRET", "a"),
+            ("ENTRA_CLIENT_SECRET_FILE", "/x"),
+        ]);
+        assert_eq!(both.unwrap_err().var, "ENTRA_CLIENT_SECRET_FILE");
+    }
+
+    #[test]
+    fn metadata_urls_default_list_and_none() {
+        assert_eq!(
+            parse(&[]).unwrap().unwrap().client_metadata_urls,
+            [DEFAULT_METADATA_URL]
+        );
+        let s = parse(&[(
+            "OAUTH_CLIENT_METADATA_URLS",
+            "https://a.example/cimd.json, https://b.example/x/y, https://a.example/cimd.json",
+        )])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            s.client_metadata_urls,
+            ["https://a.example/cimd.json", "https://b.example/x/y"]
+        );
+        let off = parse(&[("OAUTH_CLIENT_METADATA_URLS", "None")])
+            .unwrap()
+            .unwrap();
+        assert!(off.client_metadata_urls.is_empty());
+    }
+
+    #[test]
+    fn refuses_metadata_urls_the_cimd_draft_forbids() {
+        for bad in [
+            "http://a.example/doc",
+            "https://a.example",
+            "https://a.example/",
+            "https://a.example/doc?x=1",
+            "https://a.example/doc#f",
+            "https://u@a.example/doc",
+            "https://a.example/../doc",
+            "https://a.example/./doc",
+            "claude.ai/oauth/doc",
+        ] {
+            let vars = Vars::from_pairs([("OAUTH_CLIENT_METADATA_URLS", bad)]);
+            let e = metadata_urls(&vars).unwrap_err();
+            assert_eq!(e.var, "OAUTH_CLIENT_METADATA_URLS", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_acl_claim_list_is_configurable_and_checked() {
+        let none = Vars::from_pairs::<_, &str, &str>([]);
+        assert_eq!(acl_claims(&none).unwrap(), DEFAULT_CLAIMS);
+        let names = acl_claims(&Vars::from_pairs([("ACL_USER_CLAIMS", "upn, email")])).unwrap();
+        assert_eq!(names, ["upn", "email"]);
+        for raw in [" , ", "email;upn", "e mail@"] {
+            let e = acl_claims(&Vars::from_pairs([("ACL_USER_CLAIMS", raw)])).unwrap_err();
+            assert_eq!(e.var, "ACL_USER_CLAIMS", "{raw:?}");
         }
     }
 }

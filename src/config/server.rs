@@ -1,6 +1,7 @@
-//! HTTP server settings, parsed from the raw variables.
+//! HTTP server settings (SERVER_*, limits, timeouts, CORS, PUBLIC_BASE_URL), validated from the
+//! raw variables. The `http` module consumes [`ServerSettings`]; it reads no variables itself.
 
-use crate::config::{ConfigError, Vars};
+use super::{ConfigError, Vars};
 use std::time::Duration;
 
 /// Origins allowed by default: claude.ai's web app and its claude.com successor.
@@ -125,7 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_match_the_seed() {
+    fn defaults_match_the_readme() {
         let s = ServerSettings::from_vars(&Vars::default()).unwrap();
         assert_eq!(
             (s.host.as_str(), s.port, s.max_body),

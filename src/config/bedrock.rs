@@ -1,0 +1,575 @@
+//! Bedrock settings: which knowledge bases (BEDROCK_KB_ID), the endpoints
+//! (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_BEDROCK_AGENT and _AGENT_RUNTIME), BEDROCK_TIMEOUT_SECS,
+//! BEDROCK_MAX_ATTEMPTS, BEDROCK_KB_TYPE, reranking (BEDROCK_RERANK_MODEL,
+//! BEDROCK_RERANK_RESULTS) and the guardrail (BEDROCK_GUARDRAIL_ID, BEDROCK_GUARDRAIL_VERSION),
+//! plus the region and credentials source from `aws.rs`.
+//!
+//! Owns reading and checking them; `kb::bedrock` consumes [`BedrockSettings`] and reads no
+//! variables itself. Must not do I/O.
+
+use super::aws::{self, CredentialSource};
+use super::{ConfigError, Vars};
+use std::time::Duration;
+use ureq::http::Uri;
+
+/// The most knowledge bases one server offers (each is described in every tool list).
+const MAX_KNOWLEDGE_BASES: usize = 10;
+
+/// Validated settings for the Bedrock backend, shared by every knowledge base it serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BedrockSettings {
+    /// The knowledge base ids (BEDROCK_KB_ID, comma-separated); the first is the default.
+    pub kb_ids: Vec<String>,
+    /// The AWS region.
+    pub region: String,
+    /// Where the credentials come from.
+    pub credentials: CredentialSource,
+    /// The agent runtime endpoint (Retrieve, GetDocumentContent).
+    pub runtime: Endpoint,
+    /// The agent control-plane endpoint (GetKnowledgeBase).
+    pub agent: Endpoint,
+    /// Per-attempt timeout (BEDROCK_TIMEOUT_SECS).
+    pub timeout: Duration,
+    /// Attempts per call, first included (BEDROCK_MAX_ATTEMPTS).
+    pub max_attempts: u32,
+    /// BEDROCK_KB_TYPE.
+    pub kb_type: KbType,
+    /// What shapes every Retrieve: reranking and the guardrail.
+    pub retrieve: RetrieveSettings,
+}
+
+/// A base URL (no trailing slash) and the Host header it implies (SigV4 signs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// E.g. `https://bedrock-agent-runtime.eu-west-1.amazonaws.com`.
+    pub base: String,
+    /// E.g. `bedrock-agent-runtime.eu-west-1.amazonaws.com`; the port only when not the default.
+    pub host: String,
+}
+
+/// BEDROCK_KB_TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KbType {
+    /// Learn the type from GetKnowledgeBase, else from Bedrock's refusal of a configuration.
+    Auto,
+    /// Always `vectorSearchConfiguration` (VECTOR, KENDRA and SQL knowledge bases).
+    Vector,
+    /// Always `managedSearchConfiguration`.
+    Managed,
+}
+
+/// Reranking, from BEDROCK_RERANK_MODEL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rerank {
+    /// Unset: vector knowledge bases do not rerank; managed ones use Bedrock's default (MANAGED).
+    Default,
+    /// `none`: managed knowledge bases are told NONE; vector ones do not rerank.
+    Off,
+    /// `managed`: managed knowledge bases are told MANAGED explicitly.
+    Managed,
+    /// A reranking model (its ARN): CUSTOM on managed knowledge bases.
+    Model(String),
+}
+
+/// Settings that shape every Retrieve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrieveSettings {
+    /// Reranking.
+    pub rerank: Rerank,
+    /// numberOfRerankedResults.
+    pub rerank_results: Option<u64>,
+    /// (guardrailId, guardrailVersion).
+    pub guardrail: Option<(String, String)>,
+}
+
+impl RetrieveSettings {
+    /// The reranking model's ARN, if one is set.
+    pub fn rerank_model(&self) -> Option<&str> {
+        match &self.rerank {
+            Rerank::Model(arn) => Some(arn),
+            _ => None,
+        }
+    }
+}
+
+impl BedrockSettings {
+    /// Reads every Bedrock setting for `kb_ids` in `region` (both already checked by
+    /// [`kb_ids`] and `aws::region`, or given by a test).
+    pub fn from_vars(
+        vars: &Vars,
+        kb_ids: Vec<String>,
+        region: &str,
+    ) -> Result<BedrockSettings, ConfigError> {
+        for id in &kb_ids {
+            check_kb_id(id)?;
+        }
+        check_region(region)?;
+        let runtime = endpoint(
+            vars,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
+            format!("https://bedrock-agent-runtime.{region}.amazonaws.com"),
+        )?;
+        let agent = endpoint(
+            vars,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT",
+            format!("https://bedrock-agent.{region}.amazonaws.com"),
+        )?;
+        let timeout = Duration::from_secs(vars.number("BEDROCK_TIMEOUT_SECS", 30, 1, 300)?);
+        let max_attempts = vars.number("BEDROCK_MAX_ATTEMPTS", 3, 1, 10)? as u32;
+        let kb_type = kb_type(vars)?;
+        let retrieve = retrieve_settings(vars, region)?;
+        let credentials = aws::credentials(vars)?;
+        Ok(BedrockSettings {
+            kb_ids,
+            region: region.to_string(),
+            credentials,
+            runtime,
+            agent,
+            timeout,
+            max_attempts,
+            kb_type,
+            retrieve,
+        })
+    }
+}
+
+/// Splits and checks BEDROCK_KB_ID: one to ten ids, each named once.
+pub fn kb_ids(list: &str) -> Result<Vec<String>, ConfigError> {
+    let kb_ids: Vec<String> = list.split(',').map(|id| id.trim().to_string()).collect();
+    for id in &kb_ids {
+        if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError::new(
+                "BEDROCK_KB_ID",
+                format!("{id:?} is not a Bedrock knowledge base id (up to 10 letters and digits, e.g. ABCDEF1234, or several separated by commas; see `aws bedrock-agent list-knowledge-bases`)"),
+            ));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = kb_ids.iter().find(|id| !seen.insert(id.as_str())) {
+        return Err(ConfigError::new(
+            "BEDROCK_KB_ID",
+            format!("lists {dup} twice: name each knowledge base once"),
+        ));
+    }
+    if kb_ids.len() > MAX_KNOWLEDGE_BASES {
+        return Err(ConfigError::new(
+            "BEDROCK_KB_ID",
+            format!(
+                "lists {} knowledge bases; at most {MAX_KNOWLEDGE_BASES} are served",
+                kb_ids.len()
+            ),
+        ));
+    }
+    Ok(kb_ids)
+}
+
+fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
+    if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ConfigError::new(
+            "BEDROCK_KB_ID",
+            format!(
+                "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
+                 and digits, e.g. ABCDE12345; got {kb_id:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_region(region: &str) -> Result<(), ConfigError> {
+    let ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "AWS_REGION",
+            format!("must be an AWS region such as eu-west-1, got {region:?}"),
+        ))
+    }
+}
+
+/// Reads BEDROCK_KB_TYPE (default auto).
+pub fn kb_type(vars: &Vars) -> Result<KbType, ConfigError> {
+    match vars
+        .get("BEDROCK_KB_TYPE")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("" | "auto") => Ok(KbType::Auto),
+        Some("vector" | "kendra" | "sql") => Ok(KbType::Vector),
+        Some("managed") => Ok(KbType::Managed),
+        Some(other) => Err(ConfigError::new(
+            "BEDROCK_KB_TYPE",
+            format!(
+                "{other:?} is not a knowledge base type: use auto (learn it from Bedrock), \
+                     vector or managed"
+            ),
+        )),
+    }
+}
+
+/// The ARN partition of `region`.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// Reads and checks the reranking and guardrail settings.
+pub fn retrieve_settings(vars: &Vars, region: &str) -> Result<RetrieveSettings, ConfigError> {
+    let rerank = match vars.get("BEDROCK_RERANK_MODEL") {
+        None => Rerank::Default,
+        Some(raw) if raw.eq_ignore_ascii_case("none") => Rerank::Off,
+        Some(raw) if raw.eq_ignore_ascii_case("managed") => Rerank::Managed,
+        Some(raw) if raw.starts_with("arn:") => {
+            let ok = raw.split(':').nth(2) == Some("bedrock")
+                && raw.contains("::foundation-model/")
+                && raw.len() <= 2048
+                && !raw.ends_with('/');
+            if !ok {
+                return Err(ConfigError::new(
+                    "BEDROCK_RERANK_MODEL",
+                    format!("{raw:?} is not a foundation-model ARN such as arn:aws:bedrock:{region}::foundation-model/amazon.rerank-v1:0"),
+                ));
+            }
+            Rerank::Model(raw.to_string())
+        }
+        Some(raw) => {
+            let ok = raw.len() <= 200
+                && raw
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'_'));
+            if !ok {
+                return Err(ConfigError::new(
+                    "BEDROCK_RERANK_MODEL",
+                    format!("{raw:?} is not a model id: use e.g. amazon.rerank-v1:0 or cohere.rerank-v3-5:0, a model ARN, managed or none"),
+                ));
+            }
+            Rerank::Model(format!(
+                "arn:{}:bedrock:{region}::foundation-model/{raw}",
+                partition(region)
+            ))
+        }
+    };
+    let rerank_results = match vars.get("BEDROCK_RERANK_RESULTS") {
+        None => None,
+        Some(_) if !matches!(rerank, Rerank::Model(_)) => {
+            return Err(ConfigError::new(
+                "BEDROCK_RERANK_RESULTS",
+                "applies only to a reranking model: set BEDROCK_RERANK_MODEL too, or unset it",
+            ))
+        }
+        Some(_) => Some(vars.number("BEDROCK_RERANK_RESULTS", 0, 1, 100)?),
+    };
+    let guardrail = match (
+        vars.get("BEDROCK_GUARDRAIL_ID"),
+        vars.get("BEDROCK_GUARDRAIL_VERSION"),
+    ) {
+        (None, None) => None,
+        (Some(id), Some(version)) => {
+            if id.is_empty()
+                || id.len() > 64
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(ConfigError::new(
+                    "BEDROCK_GUARDRAIL_ID",
+                    format!("{id:?} is not a guardrail id (lower-case letters and digits, e.g. abc123def456)"),
+                ));
+            }
+            let numbered = !version.is_empty()
+                && version.len() <= 8
+                && !version.starts_with('0')
+                && version.bytes().all(|b| b.is_ascii_digit());
+            if version != "DRAFT" && !numbered {
+                return Err(ConfigError::new(
+                    "BEDROCK_GUARDRAIL_VERSION",
+                    format!(
+                        "{version:?} is not a guardrail version: use a number such as 1, or DRAFT"
+                    ),
+                ));
+            }
+            Some((id.to_string(), version.to_string()))
+        }
+        (Some(_), None) | (None, Some(_)) => return Err(ConfigError::plain(
+            "BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION go together: set both, or neither",
+        )),
+    };
+    Ok(RetrieveSettings {
+        rerank,
+        rerank_results,
+        guardrail,
+    })
+}
+
+/// The service-specific override, then AWS_ENDPOINT_URL, then the default.
+fn endpoint(vars: &Vars, specific: &str, default: String) -> Result<Endpoint, ConfigError> {
+    let (var, raw) = match (vars.get(specific), vars.get("AWS_ENDPOINT_URL")) {
+        (Some(url), _) => (specific, url.to_string()),
+        (None, Some(url)) => ("AWS_ENDPOINT_URL", url.to_string()),
+        (None, None) => ("", default),
+    };
+    let bad = |why: &str| {
+        ConfigError::new(
+            var,
+            format!(
+                "{why}, e.g. https://bedrock-agent-runtime.eu-west-1.amazonaws.com; got {raw:?}"
+            ),
+        )
+    };
+    let uri: Uri = raw
+        .parse()
+        .map_err(|_| bad("must be an http:// or https:// URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("must be an http:// or https:// URL"));
+    }
+    if uri.query().is_some() || raw.contains('#') {
+        return Err(bad("must not have a query or fragment"));
+    }
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return Err(bad("must name a host"));
+    };
+    // The Host header SigV4 signs: the port only when it is not the scheme's default.
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let host = match uri.port_u16() {
+        Some(port) if port != default_port => format!("{host}:{port}"),
+        _ => host.to_string(),
+    };
+    Ok(Endpoint {
+        base: raw.trim_end_matches('/').to_string(),
+        host,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<RetrieveSettings, ConfigError> {
+        retrieve_settings(&Vars::from_pairs(pairs.iter().copied()), "eu-west-1")
+    }
+
+    fn env(extra: &[(&str, &str)]) -> Vars {
+        let mut pairs = vec![
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ];
+        pairs.extend_from_slice(extra);
+        Vars::from_pairs(pairs)
+    }
+
+    fn bedrock(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockSettings, ConfigError> {
+        BedrockSettings::from_vars(vars, vec![kb_id.to_string()], region)
+    }
+
+    #[test]
+    fn endpoints_follow_sdk_precedence() {
+        let s = bedrock(&env(&[]), "KB12345678", "eu-west-1").unwrap();
+        assert_eq!(
+            s.runtime.base,
+            "https://bedrock-agent-runtime.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(s.agent.host, "bedrock-agent.eu-west-1.amazonaws.com");
+        let vars = env(&[
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000/"),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
+                "http://localhost:9001",
+            ),
+        ]);
+        let s = bedrock(&vars, "KB1", "us-east-1").unwrap();
+        assert_eq!(
+            (s.runtime.base.as_str(), s.runtime.host.as_str()),
+            ("http://localhost:9001", "localhost:9001")
+        );
+        assert_eq!(
+            (s.agent.base.as_str(), s.agent.host.as_str()),
+            ("http://127.0.0.1:9000", "127.0.0.1:9000")
+        );
+        let s = bedrock(
+            &env(&[("AWS_ENDPOINT_URL", "https://h.example:443")]),
+            "KB1",
+            "eu-west-1",
+        )
+        .unwrap();
+        assert_eq!(s.agent.host, "h.example");
+    }
+
+    #[test]
+    fn refuses_bad_bedrock_settings_naming_the_variable() {
+        // (extra settings, kb id, region, the variable the error must name)
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+        let cases: [Case<'_>; 8] = [
+            (&[], "kb-1", "eu-west-1", "BEDROCK_KB_ID"),
+            (&[], "KB12345678901", "eu-west-1", "BEDROCK_KB_ID"),
+            (&[], "KB1", "EU WEST", "AWS_REGION"),
+            (
+                &[("AWS_ENDPOINT_URL", "ftp://x")],
+                "KB1",
+                "eu-west-1",
+                "AWS_ENDPOINT_URL",
+            ),
+            (
+                &[("AWS_ENDPOINT_URL_BEDROCK_AGENT", "http://h/?a=1")],
+                "KB1",
+                "eu-west-1",
+                "AWS_ENDPOINT_URL_BEDROCK_AGENT",
+            ),
+            (
+                &[("BEDROCK_TIMEOUT_SECS", "0")],
+                "KB1",
+                "eu-west-1",
+                "BEDROCK_TIMEOUT_SECS",
+            ),
+            (
+                &[("BEDROCK_MAX_ATTEMPTS", "11")],
+                "KB1",
+                "eu-west-1",
+                "BEDROCK_MAX_ATTEMPTS",
+            ),
+            (
+                &[("BEDROCK_KB_TYPE", "graph")],
+                "KB1",
+                "eu-west-1",
+                "BEDROCK_KB_TYPE",
+            ),
+        ];
+        for (extra, kb, region, var) in cases {
+            let e = bedrock(&env(extra), kb, region).unwrap_err();
+            assert_eq!(e.var, var, "{e}");
+        }
+        let e = bedrock(
+            &Vars::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]),
+            "KB1",
+            "eu-west-1",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no AWS credentials found"), "{e}");
+    }
+
+    #[test]
+    fn kb_ids_are_checked_once_each() {
+        assert_eq!(kb_ids("A1, B2").unwrap(), ["A1", "B2"]);
+        for bad in [
+            "",
+            "A1,,B2",
+            "A1,A1",
+            "has-dash",
+            "ABCDEFGHIJK",
+            "A,B,C,D,E,F,G,H,I,J,K",
+        ] {
+            assert_eq!(kb_ids(bad).unwrap_err().var, "BEDROCK_KB_ID", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reads_the_kb_type() {
+        let kind = |raw: &str| kb_type(&Vars::from_pairs([("BEDROCK_KB_TYPE", raw)]));
+        assert_eq!(kb_type(&Vars::default()).unwrap(), KbType::Auto);
+        assert_eq!(kind("MANAGED").unwrap(), KbType::Managed);
+        assert_eq!(kind("vector").unwrap(), KbType::Vector);
+        assert_eq!(kind("kendra").unwrap(), KbType::Vector);
+        let e = kind("graph").unwrap_err();
+        assert_eq!(e.var, "BEDROCK_KB_TYPE");
+        assert!(e.to_string().contains("auto"), "{e}");
+    }
+
+    #[test]
+    fn reads_rerank_and_guardrail_settings() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (s.rerank, s.rerank_results, s.guardrail),
+            (Rerank::Default, None, None)
+        );
+        let s = settings(&[
+            ("BEDROCK_RERANK_MODEL", "cohere.rerank-v3-5:0"),
+            ("BEDROCK_RERANK_RESULTS", "4"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.rerank_model(),
+            Some("arn:aws:bedrock:eu-west-1::foundation-model/cohere.rerank-v3-5:0")
+        );
+        assert_eq!(s.rerank_results, Some(4));
+        let cn = retrieve_settings(
+            &Vars::from_pairs([("BEDROCK_RERANK_MODEL", "amazon.rerank-v1:0")]),
+            "cn-north-1",
+        )
+        .unwrap();
+        assert!(cn
+            .rerank_model()
+            .unwrap()
+            .starts_with("arn:aws-cn:bedrock:cn-north-1::"));
+        assert_eq!(
+            settings(&[("BEDROCK_RERANK_MODEL", "NONE")])
+                .unwrap()
+                .rerank,
+            Rerank::Off
+        );
+        let s = settings(&[
+            ("BEDROCK_GUARDRAIL_ID", "gr1abc"),
+            ("BEDROCK_GUARDRAIL_VERSION", "DRAFT"),
+        ])
+        .unwrap();
+        assert_eq!(s.guardrail, Some(("gr1abc".into(), "DRAFT".into())));
+    }
+
+    #[test]
+    fn refuses_bad_settings_naming_the_variable() {
+        for (pairs, var) in [
+            (
+                &[("BEDROCK_RERANK_MODEL", "rerank me")][..],
+                "BEDROCK_RERANK_MODEL",
+            ),
+            (
+                &[("BEDROCK_RERANK_MODEL", "arn:aws:s3:::bucket")][..],
+                "BEDROCK_RERANK_MODEL",
+            ),
+            (
+                &[("BEDROCK_RERANK_RESULTS", "3")][..],
+                "BEDROCK_RERANK_RESULTS",
+            ),
+            (
+                &[
+                    ("BEDROCK_RERANK_MODEL", "amazon.rerank-v1:0"),
+                    ("BEDROCK_RERANK_RESULTS", "0"),
+                ][..],
+                "BEDROCK_RERANK_RESULTS",
+            ),
+            (
+                &[
+                    ("BEDROCK_GUARDRAIL_ID", "GR-1"),
+                    ("BEDROCK_GUARDRAIL_VERSION", "1"),
+                ][..],
+                "BEDROCK_GUARDRAIL_ID",
+            ),
+            (
+                &[
+                    ("BEDROCK_GUARDRAIL_ID", "gr1"),
+                    ("BEDROCK_GUARDRAIL_VERSION", "01"),
+                ][..],
+                "BEDROCK_GUARDRAIL_VERSION",
+            ),
+        ] {
+            let e = settings(pairs).unwrap_err();
+            assert_eq!(e.var, var, "{pairs:?}: {e}");
+        }
+        let e = settings(&[("BEDROCK_GUARDRAIL_ID", "gr1")]).unwrap_err();
+        assert!(e.to_string().contains("set both"), "{e}");
+    }
+}
