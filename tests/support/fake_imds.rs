@@ -16,7 +16,7 @@
 //! let vars = Vars::from_pairs(imds.env());   // AWS_EC2_METADATA_SERVICE_ENDPOINT
 //! ```
 
-use super::fake_bedrock::serve::{reply, FakeServer, Incoming, Reply};
+use super::fake_server::{reply, FakeServer, Incoming, Reply};
 use super::fake_bedrock::KeyRing;
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};

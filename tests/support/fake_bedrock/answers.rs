@@ -6,7 +6,7 @@
 //! their list (none at all without one).
 
 use super::corpus::{self, FakeDoc};
-use super::serve::Reply;
+use super::super::fake_server::Reply;
 use super::{Fault, KbView, Shared};
 use serde_json::{json, Value};
 

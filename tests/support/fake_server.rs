@@ -1,9 +1,10 @@
-//! A tiny_http server on 127.0.0.1:0 that hands each request to a handler on its own thread
-//! (so a slow or hanging answer never blocks the others), stopped on Drop. Shared by the
-//! fake Bedrock and the fake IMDS.
+//! The one scaffold every fake upstream (Bedrock, IMDS, Entra) runs on: a tiny_http server
+//! on 127.0.0.1:0 that hands each request to a handler on its own thread (so a slow or
+//! hanging answer never blocks the others), counts the requests it has answered so tests
+//! can wait on that event instead of the clock, and stops on Drop.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -78,6 +79,7 @@ pub fn reply(request: Request, reply: Reply) {
 /// The running server; stops accepting on Drop.
 pub struct FakeServer {
     url: String,
+    answered: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -92,6 +94,8 @@ impl FakeServer {
         let port = server.server_addr().to_ip().expect("tcp address").port();
         let stop = Arc::new(AtomicBool::new(false));
         let handler = Arc::new(handler);
+        let answered = Arc::new(AtomicUsize::new(0));
+        let counter = answered.clone();
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
@@ -99,6 +103,7 @@ impl FakeServer {
                     continue;
                 };
                 let handler = handler.clone();
+                let counter = counter.clone();
                 std::thread::spawn(move || {
                     let mut body = Vec::new();
                     let _ = request.as_reader().take(4 << 20).read_to_end(&mut body);
@@ -119,11 +124,13 @@ impl FakeServer {
                         request,
                     };
                     handler(incoming);
+                    counter.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
         FakeServer {
             url: format!("http://127.0.0.1:{port}"),
+            answered,
             stop,
             thread: Some(thread),
         }
@@ -132,6 +139,25 @@ impl FakeServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How many requests the handler has finished with (answered or dropped).
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// Blocks until at least `n` requests have been answered; panics after 30 s so a
+    /// broken test fails instead of hanging. The bound is a hang guard, not a speed check.
+    pub fn wait_answered(&self, n: usize) {
+        let guard = std::time::Instant::now() + Duration::from_secs(30);
+        while self.answered() < n {
+            assert!(
+                std::time::Instant::now() < guard,
+                "fake upstream answered {} of {n} requests",
+                self.answered()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
