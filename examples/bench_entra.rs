@@ -16,10 +16,10 @@ mod support {
     pub mod fake_server;
 }
 
-use support::fake_entra::{FakeEntra, CLIENT_ID, TENANT};
 use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
+use support::fake_entra::{FakeEntra, CLIENT_ID, TENANT};
 
 fn main() -> ExitCode {
     let mut valid_secs: u64 = 3600;

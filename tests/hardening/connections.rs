@@ -18,7 +18,11 @@ fn connections_over_the_cap_get_503_and_the_cap_frees_up() {
     // timeout per connection); then one more pass shows the other fifty got nothing.
     let mut answers: Vec<Option<String>> = vec![None; idle.len()];
     let poll = |answers: &mut Vec<Option<String>>| {
-        for (mut c, a) in idle.iter().zip(answers.iter_mut()).filter(|(_, a)| a.is_none()) {
+        for (mut c, a) in idle
+            .iter()
+            .zip(answers.iter_mut())
+            .filter(|(_, a)| a.is_none())
+        {
             c.set_nonblocking(true).unwrap();
             let mut buf = [0u8; 256];
             match c.read(&mut buf) {

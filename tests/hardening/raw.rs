@@ -45,19 +45,23 @@ pub fn raw(s: &Server, bytes: &[u8]) -> String {
     read_all(&mut stream, Duration::from_secs(10))
 }
 
-/// GET /health answers 200 within a generous bound.
+/// A legitimate request held up behind attackers would wait for their socket timeout (60 s
+/// in the attack tests); this bound catches that without asserting how fast this machine is.
+const PROMPT: Duration = Duration::from_secs(30);
+
+/// GET /health answers 200 well before an attacker's socket timeout.
 pub fn assert_healthy(s: &Server) {
     let started = Instant::now();
     let r = s.request("GET", "/health", &[], "");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < PROMPT,
         "/health took {:?}",
         started.elapsed()
     );
 }
 
-/// A search tool call answers within a generous bound.
+/// A search tool call answers well before an attacker's socket timeout.
 pub fn assert_tool_call_works(s: &Server) {
     let started = Instant::now();
     let r = s.mcp(
@@ -68,7 +72,7 @@ pub fn assert_tool_call_works(s: &Server) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["result"]["isError"], false, "{}", r.body);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < PROMPT,
         "tools/call took {:?}",
         started.elapsed()
     );

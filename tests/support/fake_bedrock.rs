@@ -24,8 +24,8 @@ pub mod sigv4;
 pub use corpus::{default_corpus, FakeDoc};
 pub use sigv4::{KeyRing, Rejection};
 
-use answers::{document_content, error, fault_reply, info, retrieve};
 use super::fake_server::{reply, FakeServer, Incoming};
+use answers::{document_content, error, fault_reply, info, retrieve};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
