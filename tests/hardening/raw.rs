@@ -2,7 +2,7 @@
 
 use crate::support::server::Server;
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,29 @@ pub fn read_all(stream: &mut TcpStream, timeout: Duration) -> String {
         out.extend_from_slice(&buf[..n]);
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sends `bytes` on a fresh connection and reads until the server closes it: the answer, or
+/// `None` if the connection was still open after 30 s (a hang guard, not a speed check).
+pub fn raw_until_close(s: &Server, bytes: &[u8]) -> Option<String> {
+    let mut stream = TcpStream::connect(addr(s)).unwrap();
+    let _ = stream.write_all(bytes);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None
+            }
+            // A reset is a close too (the server may close before reading everything).
+            Err(_) => return Some(String::from_utf8_lossy(&out).into_owned()),
+        }
+    }
 }
 
 /// The status code of a raw response, if one arrived.
