@@ -5,8 +5,8 @@
 //! decides it. Only `jwt.rs` calls [`user_id`], on claims whose signature, issuer and
 //! audience have been checked; nothing from tool arguments or headers reaches it.
 
-use crate::util::split_list;
 use crate::config::{ConfigError, Vars};
+use crate::util::split_list;
 use serde_json::Value;
 
 /// The claims tried, in order, when ACL_USER_CLAIMS is unset.
