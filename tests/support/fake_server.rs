@@ -1,10 +1,10 @@
 //! The one scaffold every fake upstream (Bedrock, IMDS, Entra) runs on: a tiny_http server
 //! on 127.0.0.1:0 that hands each request to a handler on its own thread (so a slow or
-//! hanging answer never blocks the others), counts the requests it has answered so tests
-//! can wait on that event instead of the clock, and stops on Drop.
+//! hanging answer never blocks the others), and stops on Drop. Each fake records and counts
+//! what it needs itself, so tests can wait on those events instead of the clock.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -79,7 +79,6 @@ pub fn reply(request: Request, reply: Reply) {
 /// The running server; stops accepting on Drop.
 pub struct FakeServer {
     url: String,
-    answered: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -94,8 +93,6 @@ impl FakeServer {
         let port = server.server_addr().to_ip().expect("tcp address").port();
         let stop = Arc::new(AtomicBool::new(false));
         let handler = Arc::new(handler);
-        let answered = Arc::new(AtomicUsize::new(0));
-        let counter = answered.clone();
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::SeqCst) {
@@ -103,7 +100,6 @@ impl FakeServer {
                     continue;
                 };
                 let handler = handler.clone();
-                let counter = counter.clone();
                 std::thread::spawn(move || {
                     let mut body = Vec::new();
                     let _ = request.as_reader().take(4 << 20).read_to_end(&mut body);
@@ -124,13 +120,11 @@ impl FakeServer {
                         request,
                     };
                     handler(incoming);
-                    counter.fetch_add(1, Ordering::SeqCst);
                 });
             }
         });
         FakeServer {
             url: format!("http://127.0.0.1:{port}"),
-            answered,
             stop,
             thread: Some(thread),
         }
@@ -139,25 +133,6 @@ impl FakeServer {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// How many requests the handler has finished with (answered or dropped).
-    pub fn answered(&self) -> usize {
-        self.answered.load(Ordering::SeqCst)
-    }
-
-    /// Blocks until at least `n` requests have been answered; panics after 30 s so a
-    /// broken test fails instead of hanging. The bound is a hang guard, not a speed check.
-    pub fn wait_answered(&self, n: usize) {
-        let guard = std::time::Instant::now() + Duration::from_secs(30);
-        while self.answered() < n {
-            assert!(
-                std::time::Instant::now() < guard,
-                "fake upstream answered {} of {n} requests",
-                self.answered()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
 }
 
