@@ -7,15 +7,19 @@
 //!
 //! Usage: `bench_entra [--valid-secs N]` (token lifetime, default 3600).
 
-// The fake serves many tests; this program uses a few of its helpers.
+// The fake serves many tests; this program uses a few of its helpers. An inline module
+// with a path, so fake_entra.rs finds the server scaffold beside it as it does under tests/.
 #[allow(dead_code)]
-#[path = "../tests/support/fake_entra.rs"]
-mod fake_entra;
+#[path = "../tests/support"]
+mod support {
+    pub mod fake_entra;
+    pub mod fake_server;
+}
 
-use fake_entra::{FakeEntra, CLIENT_ID, TENANT};
 use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
+use support::fake_entra::{FakeEntra, CLIENT_ID, TENANT};
 
 fn main() -> ExitCode {
     let mut valid_secs: u64 = 3600;
@@ -35,7 +39,7 @@ fn main() -> ExitCode {
         }
     }
     let entra = FakeEntra::start();
-    let now = fake_entra::now();
+    let now = support::fake_entra::now();
     let token = entra.token_with(json!({"exp": now + valid_secs, "iat": now - 10}));
     let hello = json!({
         "authority": entra.authority(),

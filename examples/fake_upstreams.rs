@@ -17,6 +17,7 @@
 #[path = "../tests/support"]
 mod support {
     pub mod fake_bedrock;
+    pub mod fake_server;
 }
 
 use serde_json::json;

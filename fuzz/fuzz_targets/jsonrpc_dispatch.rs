@@ -11,10 +11,11 @@ use std::sync::{Arc, OnceLock};
 
 use bedrock_mcp::http::request::HttpRequest;
 use bedrock_mcp::http::streamable;
-use bedrock_mcp::kb::{KbError, KbInfo, KnowledgeBase, Location, Passage, Retrieval};
+use bedrock_mcp::kb::testing::FakeKb;
+use bedrock_mcp::kb::KbError;
 use bedrock_mcp::mcp::{protocol, Mcp};
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 const VERSIONS: [Option<&str>; 8] = [
     None,
@@ -45,46 +46,15 @@ const SESSIONS: [Option<&str>; 4] = [
     Some("not-a-session-we-minted"),
 ];
 
-/// A knowledge base that answers from memory: canned passages, or an error for "!" queries.
-struct CannedKb;
-
-impl KnowledgeBase for CannedKb {
-    fn retrieve(&self, query: &str, max_results: u32) -> Result<Retrieval, KbError> {
-        if query.starts_with('!') {
-            return Err(KbError::Unavailable("canned failure".into()));
-        }
-        let passage = |i: u32| Passage {
-            text: format!("canned passage {i} for {query}"),
-            content_type: "TEXT".into(),
-            score: Some(0.5),
-            location: Some(Location {
-                kind: "S3".into(),
-                uri: Some(format!("s3://bucket/{i}.md")),
-            }),
-            metadata: Map::new(),
-            ..Passage::default()
-        };
-        Ok(Retrieval {
-            results: (0..max_results.min(2)).map(passage).collect(),
-            upstream_ms: 1,
-            ..Retrieval::default()
-        })
-    }
-
-    fn info(&self) -> KbInfo {
-        KbInfo {
-            backend: "canned".into(),
-            kb_id: "KBFUZZ0001".into(),
-            region: "eu-west-1".into(),
-            status: "ACTIVE".into(),
-            ..KbInfo::default()
-        }
-    }
-}
-
 fn mcp() -> &'static Mcp {
     static MCP: OnceLock<Mcp> = OnceLock::new();
-    MCP.get_or_init(|| Mcp::new(Arc::new(CannedKb)))
+    // Queries starting with "!" fail, so the error paths are fuzzed too.
+    MCP.get_or_init(|| {
+        Mcp::new(Arc::new(FakeKb::failing_on(
+            "!",
+            KbError::Unavailable("canned failure".into()),
+        )))
+    })
 }
 
 /// Standard padded base64, for the `=?base64?…?=` form of Mcp-Name.

@@ -175,33 +175,74 @@ mod tests {
         assert!(pool.threads() <= 64);
     }
 
+    /// Waits until every worker is parked (no job queued or running); the guard turns a
+    /// stuck pool into a failure instead of a hang.
+    fn wait_all_parked(pool: &Pool) {
+        let guard = Instant::now() + Duration::from_secs(30);
+        loop {
+            {
+                let st = pool.shared.lock();
+                if st.jobs.is_empty() && st.running == 0 && st.idle == st.threads {
+                    return;
+                }
+            }
+            assert!(Instant::now() < guard, "the pool never went idle");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
     fn steady_concurrent_load_does_not_grow_the_pool() {
-        // 16 clients, each waiting for its job before sending the next (as 16 kept-alive
-        // connections do): idle threads take the next jobs, so the pool stays near 16.
+        // 16 clients send one job each per round and wait for it, as 16 kept-alive
+        // connections do. First all 16 jobs block together, so exactly 16 threads exist (one
+        // per running job, at most one spawned per job). Later rounds start only once every
+        // worker is parked (an event, so the outcome does not depend on how fast the machine
+        // is): then idle threads take every job and the pool never spawns another thread.
         let pool = Pool::new(512);
+        let warm = Arc::new(Barrier::new(17));
+        for _ in 0..16 {
+            let w = warm.clone();
+            pool.execute(Box::new(move || {
+                w.wait();
+            }))
+            .ok()
+            .unwrap();
+        }
+        warm.wait();
+        wait_all_parked(&pool);
+        assert_eq!(pool.threads(), 16, "one thread per blocked job");
+        let start = Arc::new(Barrier::new(17));
+        let done = Arc::new(Barrier::new(17));
+        let rounds = 50;
         let clients: Vec<_> = (0..16)
             .map(|_| {
-                let pool = pool.clone();
+                let (pool, start, done) = (pool.clone(), start.clone(), done.clone());
                 thread::spawn(move || {
-                    for _ in 0..300 {
+                    for _ in 0..rounds {
+                        start.wait();
                         let (tx, rx) = std::sync::mpsc::channel();
                         pool.execute(Box::new(move || tx.send(()).unwrap()))
                             .ok()
                             .unwrap();
                         rx.recv().unwrap();
+                        done.wait();
                     }
                 })
             })
             .collect();
+        for round in 0..rounds {
+            start.wait();
+            done.wait();
+            wait_all_parked(&pool);
+            assert_eq!(
+                pool.threads(),
+                16,
+                "round {round}: a thread was spawned while 16 were idle"
+            );
+        }
         for c in clients {
             c.join().unwrap();
         }
-        assert!(
-            pool.threads() <= 32,
-            "{} threads for 16 clients",
-            pool.threads()
-        );
     }
 
     #[test]

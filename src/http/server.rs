@@ -277,27 +277,16 @@ mod tests {
     use super::*;
     use crate::config::Vars;
     use crate::http::ServerSettings;
-    use crate::kb::{KbError, KbIdentity, KbInfo, KnowledgeBase, Retrieval};
+    use crate::kb::testing::FakeKb;
+    use crate::kb::KbIdentity;
     use crate::mcp::Mcp;
-
-    /// A knowledge base whose searches panic, standing in for any bug below the router.
-    struct PanickingKb;
-
-    impl KnowledgeBase for PanickingKb {
-        fn retrieve(&self, _: &str, _: u32) -> Result<Retrieval, KbError> {
-            panic!("bug in a backend");
-        }
-        fn info(&self) -> KbInfo {
-            KbInfo::default()
-        }
-    }
 
     #[test]
     fn a_panicking_request_gets_500_and_the_next_one_is_served() {
         let settings = ServerSettings::from_vars(&Vars::default()).unwrap();
         let app = App::new(
             settings,
-            Mcp::new(Arc::new(PanickingKb)),
+            Mcp::new(Arc::new(FakeKb::panicking())),
             KbIdentity::default(),
             None,
         );

@@ -8,7 +8,8 @@ pub mod bedrock;
 pub mod catalog;
 pub mod filter;
 pub mod local;
-#[cfg(test)]
+// Shared with integration tests and the fuzz crate, which cannot see `cfg(test)` items.
+#[doc(hidden)]
 pub mod testing;
 
 use serde::Serialize;

@@ -106,18 +106,13 @@ fn garbage_request_lines_get_400_505_or_a_close_and_never_a_crash_or_a_hung_thre
         b"\r\n\r\n\r\n",
     ];
     for bytes in cases {
-        let started = Instant::now();
-        let response = raw(&s, bytes);
         let shown = String::from_utf8_lossy(bytes);
+        // Upstream answered HTTP/2 on a writer that waited for itself: no answer, no close.
+        let response = raw_until_close(&s, bytes)
+            .unwrap_or_else(|| panic!("{shown:?}: the connection was never closed"));
         assert!(
             matches!(status(&response), Some(400 | 505)) || response.is_empty(),
             "{shown:?} -> {response:?}"
-        );
-        // Upstream answered HTTP/2 on a writer that waited for itself: no answer, no close.
-        let took = started.elapsed();
-        assert!(
-            took < Duration::from_secs(5),
-            "{shown:?}: closed after {took:?}"
         );
         assert_healthy(&s);
     }

@@ -2,7 +2,7 @@
 
 use crate::support::server::Server;
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,29 @@ pub fn read_all(stream: &mut TcpStream, timeout: Duration) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Sends `bytes` on a fresh connection and reads until the server closes it: the answer, or
+/// `None` if the connection was still open after 30 s (a hang guard, not a speed check).
+pub fn raw_until_close(s: &Server, bytes: &[u8]) -> Option<String> {
+    let mut stream = TcpStream::connect(addr(s)).unwrap();
+    let _ = stream.write_all(bytes);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(String::from_utf8_lossy(&out).into_owned()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None
+            }
+            // A reset is a close too (the server may close before reading everything).
+            Err(_) => return Some(String::from_utf8_lossy(&out).into_owned()),
+        }
+    }
+}
+
 /// The status code of a raw response, if one arrived.
 pub fn status(response: &str) -> Option<u16> {
     response.strip_prefix("HTTP/1.")?.get(2..5)?.parse().ok()
@@ -45,19 +68,23 @@ pub fn raw(s: &Server, bytes: &[u8]) -> String {
     read_all(&mut stream, Duration::from_secs(10))
 }
 
-/// GET /health answers 200 within a generous bound.
+/// A legitimate request held up behind attackers would wait for their socket timeout (60 s
+/// in the attack tests); this bound catches that without asserting how fast this machine is.
+const PROMPT: Duration = Duration::from_secs(30);
+
+/// GET /health answers 200 well before an attacker's socket timeout.
 pub fn assert_healthy(s: &Server) {
     let started = Instant::now();
     let r = s.request("GET", "/health", &[], "");
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < PROMPT,
         "/health took {:?}",
         started.elapsed()
     );
 }
 
-/// A search tool call answers within a generous bound.
+/// A search tool call answers well before an attacker's socket timeout.
 pub fn assert_tool_call_works(s: &Server) {
     let started = Instant::now();
     let r = s.mcp(
@@ -68,7 +95,7 @@ pub fn assert_tool_call_works(s: &Server) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["result"]["isError"], false, "{}", r.body);
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < PROMPT,
         "tools/call took {:?}",
         started.elapsed()
     );

@@ -19,14 +19,13 @@
 
 pub mod answers;
 pub mod corpus;
-pub mod serve;
 pub mod sigv4;
 
 pub use corpus::{default_corpus, FakeDoc};
 pub use sigv4::{KeyRing, Rejection};
 
+use super::fake_server::{reply, FakeServer, Incoming};
 use answers::{document_content, error, fault_reply, info, retrieve};
-use serve::{reply, FakeServer, Incoming};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};

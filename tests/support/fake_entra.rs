@@ -7,11 +7,10 @@
 //! Test-only: signs with the throwaway keys in tests/fixtures; never talks to the network.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::fake_server::{reply, FakeServer, Incoming, Reply};
 
 use ring::signature::{RsaKeyPair, RsaPublicKeyComponents, RSA_PKCS1_SHA256};
 use serde_json::{json, Value};
@@ -102,43 +101,33 @@ pub struct FakeEntra {
     authority: String,
     keys: Arc<Vec<TestKey>>,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Kept for its Drop, which stops the server.
+    _server: FakeServer,
 }
 
 impl FakeEntra {
     /// Starts on a free loopback port, publishing `kid-1` only.
     pub fn start() -> FakeEntra {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = server.server_addr().to_ip().expect("ip listener").port();
         let keys = Arc::new((0..3).map(TestKey::load).collect::<Vec<_>>());
         let state = Arc::new(Mutex::new(State {
             published: vec![0],
             ..State::default()
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let authority = format!("http://127.0.0.1:{port}");
+        // The handler needs the authority (issuer, endpoints), known only once bound.
+        let authority = Arc::new(std::sync::OnceLock::<String>::new());
         let ctx = Ctx {
             authority: authority.clone(),
             keys: keys.clone(),
             state: state.clone(),
         };
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::SeqCst) {
-                match server.recv_timeout(Duration::from_millis(50)) {
-                    Ok(Some(request)) => ctx.handle(request),
-                    Ok(None) => {}
-                    Err(_) => break,
-                }
-            }
-        });
+        let server = FakeServer::start(move |req| ctx.handle(req));
+        let url = server.url().to_string();
+        let _ = authority.set(url.clone());
         FakeEntra {
-            authority,
+            authority: url,
             keys,
             state,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -348,27 +337,17 @@ impl FakeEntra {
     }
 }
 
-impl Drop for FakeEntra {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 struct Ctx {
-    authority: String,
+    authority: Arc<std::sync::OnceLock<String>>,
     keys: Arc<Vec<TestKey>>,
     state: Arc<Mutex<State>>,
 }
 
 impl Ctx {
-    fn handle(&self, mut request: tiny_http::Request) {
-        let url = request.url().to_string();
+    fn handle(&self, request: Incoming) {
+        let url = request.target.clone();
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-        let mut body = String::new();
-        let _ = request.as_reader().take(1 << 20).read_to_string(&mut body);
+        let body = String::from_utf8_lossy(&request.body).into_owned();
         let prefix = format!("/{TENANT}");
         let (status, content, location) = match path.strip_prefix(&prefix) {
             Some("/v2.0/.well-known/openid-configuration") => {
@@ -377,22 +356,22 @@ impl Ctx {
             Some("/discovery/v2.0/keys") => self.jwks(),
             Some("/oauth2/v2.0/authorize") => self.authorize(query),
             Some("/oauth2/v2.0/token") => {
-                let basic = request
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("Authorization"))
-                    .map(|h| h.value.as_str().to_string());
+                let basic = request.header("authorization").map(str::to_string);
                 self.token(&body, basic.as_deref())
             }
             _ => (404, json!({"error": "not_found"}).to_string(), None),
         };
-        let mut response = tiny_http::Response::from_string(content)
-            .with_status_code(status)
-            .with_header(header("Content-Type", "application/json"));
+        let mut answer = Reply::text(status, &content);
+        answer.headers = vec![("Content-Type".into(), "application/json".into())];
         if let Some(l) = location {
-            response = response.with_header(header("Location", &l));
+            answer = answer.with("Location", &l);
         }
-        let _ = request.respond(response);
+        reply(request.request, answer);
+    }
+
+    /// `http://127.0.0.1:port`, set as soon as the server is bound.
+    fn authority(&self) -> &str {
+        self.authority.get().map_or("", String::as_str)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -400,7 +379,7 @@ impl Ctx {
     }
 
     fn openid_configuration(&self) -> String {
-        let base = format!("{}/{TENANT}", self.authority);
+        let base = format!("{}/{TENANT}", self.authority());
         json!({
             "issuer": format!("{base}/v2.0"),
             "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
@@ -584,7 +563,7 @@ impl Ctx {
             .filter_map(|s| s.strip_prefix(&api))
             .collect();
         let claims = json!({
-            "iss": format!("{}/{TENANT}/v2.0", self.authority), "aud": CLIENT_ID, "exp": now + 3600,
+            "iss": format!("{}/{TENANT}/v2.0", self.authority()), "aud": CLIENT_ID, "exp": now + 3600,
             "nbf": now - 5, "iat": now - 5, "ver": "2.0", "tid": TENANT, "oid": "11111111-0000-0000-0000-000000000003",
             "preferred_username": "flow@contoso.example", "scp": scp.join(" "), "azp": CLIENT_ID
         });
@@ -605,10 +584,6 @@ fn error(status: u16, code: &str, description: &str) -> (u16, String, Option<Str
         json!({"error": code, "error_description": description}).to_string(),
         None,
     )
-}
-
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
 }
 
 fn sign_with(key: &TestKey, header: &Value, claims: &Value) -> String {

@@ -16,8 +16,8 @@
 //! let vars = Vars::from_pairs(imds.env());   // AWS_EC2_METADATA_SERVICE_ENDPOINT
 //! ```
 
-use super::fake_bedrock::serve::{reply, FakeServer, Incoming, Reply};
 use super::fake_bedrock::KeyRing;
+use super::fake_server::{reply, FakeServer, Incoming, Reply};
 use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};

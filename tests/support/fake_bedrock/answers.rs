@@ -5,8 +5,8 @@
 //! message; documents behind access lists are returned only to a `userContext.userId` on
 //! their list (none at all without one).
 
+use super::super::fake_server::Reply;
 use super::corpus::{self, FakeDoc};
-use super::serve::Reply;
 use super::{Fault, KbView, Shared};
 use serde_json::{json, Value};
 

@@ -1,6 +1,7 @@
-//! A tiny_http server on 127.0.0.1:0 that hands each request to a handler on its own thread
-//! (so a slow or hanging answer never blocks the others), stopped on Drop. Shared by the
-//! fake Bedrock and the fake IMDS.
+//! The one scaffold every fake upstream (Bedrock, IMDS, Entra) runs on: a tiny_http server
+//! on 127.0.0.1:0 that hands each request to a handler on its own thread (so a slow or
+//! hanging answer never blocks the others), and stops on Drop. Each fake records and counts
+//! what it needs itself, so tests can wait on those events instead of the clock.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
