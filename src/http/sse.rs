@@ -589,7 +589,11 @@ mod tests {
         let (dropped, _) = mpsc::channel();
         let writer = Stuck { go: go_rx, dropped };
         assert!(hub.open(id.into(), None, Box::new(writer), None, "/e"));
-        (hub.get(id).unwrap(), go)
+        let session = hub.get(id).unwrap();
+        // Wait until the writer thread holds the endpoint event alone: on a busy machine it
+        // could otherwise start late and take later frames into its stuck batch.
+        assert!(eventually(|| lock(&session.outbox).queued.is_empty()));
+        (session, go)
     }
 
     #[test]
