@@ -501,7 +501,8 @@ mod tests {
         assert!(hub.open(
             "a".into(),
             None,
-            Box::new(sink.clone()), None,
+            Box::new(sink.clone()),
+            None,
             "/messages?session_id=a"
         ));
         let s = hub.get("a").unwrap();
