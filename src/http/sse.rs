@@ -8,8 +8,10 @@
 //! its own writer and nobody else. A stream whose writer has not finished a batch within its
 //! deadline (one keep-alive period), or whose backlog passes [`MAX_QUEUED_BYTES`] (or would
 //! take all streams' past [`MAX_BACKLOG_BYTES`]), is closed with a log line; the keep-alive
-//! thread checks this on every round (load balancers cut idle connections at 60 s). Sessions live in this process only, so this transport needs
-//! sticky load balancing.
+//! thread checks this on every round (load balancers cut idle connections at 60 s). Closing
+//! a stream shuts its socket down through its [`Closer`], so a writer thread blocked on a
+//! stalled client returns at once. Sessions live in this process only, so this transport
+//! needs sticky load balancing.
 
 use crate::log::{fields, Field};
 use crate::mcp::protocol::Version;
