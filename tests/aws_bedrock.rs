@@ -229,8 +229,9 @@ fn imds_without_a_role_says_to_attach_one() {
 #[test]
 fn a_hanging_token_request_mentions_the_hop_limit() {
     let imds = FakeImds::start();
-    // Far longer than the client's timeout: a timeout error (rather than the fake's late
-    // answer) proves the client gave up on its own, with no clock reading in the test.
+    // Far longer than the client's timeout (AWS_METADATA_SERVICE_TIMEOUT, 1 s by default): a
+    // timeout error (rather than the fake's late answer) proves the client gave up on its own,
+    // with no clock reading in the test.
     imds.set_mode(ImdsMode::Hang(Duration::from_secs(30)));
     let err = chain(imds.env()).unwrap().credentials().unwrap_err();
     assert!(
@@ -240,6 +241,43 @@ fn a_hanging_token_request_mentions_the_hop_limit() {
     assert!(
         err.to_string().contains("--http-put-response-hop-limit 2"),
         "{err}"
+    );
+}
+
+#[test]
+fn imds_failures_are_tried_again_up_to_aws_metadata_service_num_attempts() {
+    let imds = FakeImds::start();
+    imds.set_mode(ImdsMode::Unavailable);
+    // The SDKs' default: one attempt, so a 503 is reported at once.
+    assert!(chain(imds.env()).unwrap().credentials().is_err());
+    assert_eq!(imds.calls().unavailable, 1);
+    let mut env = imds.env();
+    env.push(("AWS_METADATA_SERVICE_NUM_ATTEMPTS".into(), "3".into()));
+    let err = chain(env).unwrap().credentials().unwrap_err();
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
+    assert_eq!(
+        imds.calls().unavailable,
+        1 + 3,
+        "three attempts, then the error"
+    );
+}
+
+#[test]
+fn a_bad_aws_metadata_service_timeout_names_the_variable() {
+    let imds = FakeImds::start();
+    let mut env = imds.env();
+    env.push(("AWS_METADATA_SERVICE_TIMEOUT".into(), "soon".into()));
+    let Err(err) = chain(env) else {
+        panic!("a bad AWS_METADATA_SERVICE_TIMEOUT was accepted")
+    };
+    assert!(
+        err.to_string().contains("AWS_METADATA_SERVICE_TIMEOUT"),
+        "{err}"
+    );
+    assert_eq!(
+        imds.calls(),
+        Default::default(),
+        "no IMDS call with bad settings"
     );
 }
 

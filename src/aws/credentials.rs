@@ -110,7 +110,11 @@ impl CredentialChain {
             CredentialSource::Container { url, token } => {
                 Source::Container(ContainerSource::new(url, token))
             }
-            CredentialSource::Imds { endpoint } => Source::Imds(ImdsSource::new(endpoint)),
+            CredentialSource::Imds {
+                endpoint,
+                timeout,
+                attempts,
+            } => Source::Imds(ImdsSource::new(endpoint, timeout, attempts)),
         };
         CredentialChain {
             source,

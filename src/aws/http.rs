@@ -74,6 +74,21 @@ pub(crate) fn metadata_agent() -> Agent {
     crate::dns::agent(config)
 }
 
+/// The agent for EC2 instance metadata: `timeout` (AWS_METADATA_SERVICE_TIMEOUT) bounds the
+/// connect and the wait for each answer, as in the AWS SDKs; three of them bound a whole call,
+/// body included, so a trickling answer cannot hold a fetch for long either.
+pub(crate) fn imds_agent(timeout: Duration) -> Agent {
+    let config = Agent::config_builder()
+        .timeout_connect(Some(timeout))
+        .timeout_recv_response(Some(timeout))
+        .timeout_global(Some(timeout * 3))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .build();
+    crate::dns::agent(config)
+}
+
 /// Reads a credential endpoint's body (small, capped), as text.
 pub(crate) fn read_metadata(response: &mut Response<Body>) -> Result<String, ureq::Error> {
     let bytes = read_capped(response, METADATA_BODY_LIMIT)?;
@@ -83,7 +98,7 @@ pub(crate) fn read_metadata(response: &mut Response<Body>) -> Result<String, ure
 /// Describes a transport failure in a few words, without any response content.
 pub(crate) fn transport_message(error: &ureq::Error) -> String {
     match classify(error) {
-        Transport::ConnectTimeout => "could not connect within 1 s".to_string(),
+        Transport::ConnectTimeout => "could not connect in time".to_string(),
         Transport::Timeout => "no answer in time".to_string(),
         Transport::Connect => format!("connection failed ({error})"),
         Transport::Other => error.to_string(),

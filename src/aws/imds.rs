@@ -1,12 +1,15 @@
 //! EC2 instance metadata (IMDSv2) credentials: PUT a session token, list the instance
 //! profile's role, then GET that role's temporary credentials.
 //!
-//! Owns one fetch at a time; caching belongs to `credentials`. Must never log the IMDS
+//! Owns one fetch at a time, tried up to AWS_METADATA_SERVICE_NUM_ATTEMPTS times when IMDS
+//! timed out, could not be reached or answered 5xx, each call bounded by
+//! AWS_METADATA_SERVICE_TIMEOUT; caching belongs to `credentials`. Must never log the IMDS
 //! token or the credentials.
 
 use super::error::CredentialsError;
 use super::fetched::Fetched;
 use super::http::{self, Transport};
+use std::time::Duration;
 use ureq::Agent;
 
 const TOKEN_PATH: &str = "/latest/api/token";
@@ -16,12 +19,25 @@ const ROLES_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 #[derive(Debug)]
 pub(super) struct ImdsSource {
     endpoint: String,
+    /// Its own agent: IMDS has its own timeout (AWS_METADATA_SERVICE_TIMEOUT).
+    agent: Agent,
+    attempts: u32,
+}
+
+/// A failed try, and whether another may go better.
+struct Failure {
+    error: CredentialsError,
+    retry: bool,
 }
 
 impl ImdsSource {
-    /// The endpoint `config::aws` chose (AWS_EC2_METADATA_SERVICE_ENDPOINT or the default).
-    pub(super) fn new(endpoint: String) -> ImdsSource {
-        ImdsSource { endpoint }
+    /// The endpoint, timeout and attempts `config::aws` chose.
+    pub(super) fn new(endpoint: String, timeout: Duration, attempts: u32) -> ImdsSource {
+        ImdsSource {
+            endpoint,
+            agent: http::imds_agent(timeout),
+            attempts: attempts.max(1),
+        }
     }
 
     /// The endpoint, e.g. `http://169.254.169.254`.
@@ -29,19 +45,33 @@ impl ImdsSource {
         &self.endpoint
     }
 
-    /// Fetches the instance role's credentials once.
-    pub(super) fn fetch(&self, agent: &Agent) -> Result<Fetched, CredentialsError> {
+    /// Fetches the instance role's credentials, trying again after a transient failure.
+    /// The chain's shared agent is not used: IMDS calls keep to their own timeout.
+    pub(super) fn fetch(&self, _shared: &Agent) -> Result<Fetched, CredentialsError> {
+        let mut tries = 1;
+        loop {
+            match self.fetch_once(&self.agent) {
+                Ok(fetched) => return Ok(fetched),
+                Err(f) if f.retry && tries < self.attempts => tries += 1,
+                Err(f) => return Err(f.error),
+            }
+        }
+    }
+
+    fn fetch_once(&self, agent: &Agent) -> Result<Fetched, Failure> {
         let token = self.session_token(agent)?;
         let roles = self.get(agent, ROLES_PATH, &token)?;
         let Some(role) = roles.lines().map(str::trim).find(|l| !l.is_empty()) else {
-            return Err(self.fail(NO_ROLE.to_string()));
+            return Err(self.fail(NO_ROLE.to_string()).into());
         };
         if role.contains(['/', '?', '#', '%']) {
-            return Err(self.fail(format!("IMDS listed an odd role name {role:?}")));
+            return Err(self
+                .fail(format!("IMDS listed an odd role name {role:?}"))
+                .into());
         }
         let body = self.get(agent, &format!("{ROLES_PATH}{role}"), &token)?;
         let (credentials, expires) =
-            http::parse_credentials(&body, "imds").map_err(|m| self.fail(m))?;
+            http::parse_credentials(&body, "imds").map_err(|m| Failure::from(self.fail(m)))?;
         Ok(Fetched {
             credentials,
             expires,
@@ -49,7 +79,7 @@ impl ImdsSource {
         })
     }
 
-    fn session_token(&self, agent: &Agent) -> Result<String, CredentialsError> {
+    fn session_token(&self, agent: &Agent) -> Result<String, Failure> {
         let url = format!("{}{TOKEN_PATH}", self.endpoint);
         let result = agent
             .put(&url)
@@ -59,12 +89,13 @@ impl ImdsSource {
             Ok(r) => r,
             Err(e) => {
                 return Err(match http::classify(&e) {
-                    Transport::ConnectTimeout | Transport::Timeout => {
-                        CredentialsError::ImdsTokenTimeout {
+                    Transport::ConnectTimeout | Transport::Timeout => Failure {
+                        error: CredentialsError::ImdsTokenTimeout {
                             endpoint: self.endpoint.clone(),
-                        }
-                    }
-                    _ => self.fail(http::transport_message(&e)),
+                        },
+                        retry: true,
+                    },
+                    _ => self.transport(&e),
                 })
             }
         };
@@ -72,17 +103,19 @@ impl ImdsSource {
         let body = http::read_metadata(&mut response).map_err(|e| self.transport(&e))?;
         match status {
             200 if !body.trim().is_empty() => Ok(body.trim().to_string()),
-            200 => Err(self.fail("IMDS returned an empty session token".into())),
-            403 => Err(self.fail(
+            200 => Err(self.fail("IMDS returned an empty session token".into()).into()),
+            403 => Err(self
+                .fail(
                 "IMDS refused a session token (HTTP 403): instance metadata may be disabled \
                  for this instance (aws ec2 modify-instance-metadata-options --http-endpoint enabled)"
                     .into(),
-            )),
-            s => Err(self.fail(format!("the IMDSv2 token request got HTTP {s}"))),
+                )
+                .into()),
+            s => Err(self.status(s, format!("the IMDSv2 token request got HTTP {s}"))),
         }
     }
 
-    fn get(&self, agent: &Agent, path: &str, token: &str) -> Result<String, CredentialsError> {
+    fn get(&self, agent: &Agent, path: &str, token: &str) -> Result<String, Failure> {
         let url = format!("{}{path}", self.endpoint);
         let mut response = agent
             .get(&url)
@@ -93,19 +126,40 @@ impl ImdsSource {
         let body = http::read_metadata(&mut response).map_err(|e| self.transport(&e))?;
         match status {
             200 => Ok(body),
-            404 => Err(self.fail(NO_ROLE.to_string())),
-            s => Err(self.fail(format!("GET {path} got HTTP {s}"))),
+            404 => Err(self.fail(NO_ROLE.to_string()).into()),
+            s => Err(self.status(s, format!("GET {path} got HTTP {s}"))),
         }
     }
 
-    fn transport(&self, e: &ureq::Error) -> CredentialsError {
-        self.fail(http::transport_message(e))
+    /// A transport failure; worth another try unless retrying cannot help.
+    fn transport(&self, e: &ureq::Error) -> Failure {
+        Failure {
+            error: self.fail(http::transport_message(e)),
+            retry: http::classify(e) != Transport::Other,
+        }
+    }
+
+    /// An unexpected status; a server error is worth another try, a client error is not.
+    fn status(&self, status: u16, message: String) -> Failure {
+        Failure {
+            error: self.fail(message),
+            retry: status >= 500,
+        }
     }
 
     fn fail(&self, message: String) -> CredentialsError {
         CredentialsError::Imds {
             endpoint: self.endpoint.clone(),
             message,
+        }
+    }
+}
+
+impl From<CredentialsError> for Failure {
+    fn from(error: CredentialsError) -> Failure {
+        Failure {
+            error,
+            retry: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! AWS settings: the region (AWS_REGION, AWS_DEFAULT_REGION) and which credentials source the
 //! chain uses, in SDK order: environment keys, then ECS/EKS container credentials
-//! (AWS_CONTAINER_*), then EC2 instance metadata (AWS_EC2_METADATA_*).
+//! (AWS_CONTAINER_*), then EC2 instance metadata (AWS_EC2_METADATA_*, with the SDKs'
+//! AWS_METADATA_SERVICE_TIMEOUT and _NUM_ATTEMPTS).
 //!
 //! Owns reading and checking those variables; `aws::credentials` consumes the result and
 //! does the fetching. Must not do I/O, and `Debug` never shows a secret key or token.
@@ -9,6 +10,7 @@ use super::{ConfigError, Vars};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use ureq::http::Uri;
 
 /// Where ECS serves task-role credentials for a relative URI.
@@ -48,6 +50,10 @@ pub enum CredentialSource {
     Imds {
         /// The endpoint, e.g. `http://169.254.169.254`.
         endpoint: String,
+        /// How long to wait to connect, and then for each answer (AWS_METADATA_SERVICE_TIMEOUT).
+        timeout: Duration,
+        /// How many times to try a fetch before giving up (AWS_METADATA_SERVICE_NUM_ATTEMPTS).
+        attempts: u32,
     },
 }
 
@@ -70,9 +76,16 @@ impl fmt::Debug for CredentialSource {
                 .field("url", url)
                 .field("token", token)
                 .finish(),
-            CredentialSource::Imds { endpoint } => {
-                f.debug_struct("Imds").field("endpoint", endpoint).finish()
-            }
+            CredentialSource::Imds {
+                endpoint,
+                timeout,
+                attempts,
+            } => f
+                .debug_struct("Imds")
+                .field("endpoint", endpoint)
+                .field("timeout", timeout)
+                .field("attempts", attempts)
+                .finish(),
         }
     }
 }
@@ -239,7 +252,14 @@ fn imds(vars: &Vars) -> Result<CredentialSource, ConfigError> {
             }
         },
     };
-    Ok(CredentialSource::Imds { endpoint })
+    // The AWS SDKs' variables and defaults (1 s, one attempt), in whole seconds as they read them.
+    let timeout = vars.number("AWS_METADATA_SERVICE_TIMEOUT", 1, 1, 60)?;
+    let attempts = vars.number("AWS_METADATA_SERVICE_NUM_ATTEMPTS", 1, 1, 10)?;
+    Ok(CredentialSource::Imds {
+        endpoint,
+        timeout: Duration::from_secs(timeout),
+        attempts: attempts as u32,
+    })
 }
 
 #[cfg(test)]
@@ -252,7 +272,7 @@ mod tests {
 
     fn imds_endpoint(pairs: &[(&str, &str)]) -> Result<String, ConfigError> {
         match source(pairs)? {
-            Some(CredentialSource::Imds { endpoint }) => Ok(endpoint),
+            Some(CredentialSource::Imds { endpoint, .. }) => Ok(endpoint),
             other => panic!("not IMDS: {other:?}"),
         }
     }
@@ -366,5 +386,33 @@ mod tests {
             imds_endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "169.254.169.254")]).is_err()
         );
         assert!(imds_endpoint(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "v5")]).is_err());
+    }
+
+    #[test]
+    fn imds_timeout_and_attempts_default_as_the_sdks_and_are_checked() {
+        let imds = |pairs: &[(&str, &str)]| match source(pairs) {
+            Ok(Some(CredentialSource::Imds {
+                timeout, attempts, ..
+            })) => Ok((timeout, attempts)),
+            Ok(other) => panic!("not IMDS: {other:?}"),
+            Err(e) => Err(e.var),
+        };
+        assert_eq!(imds(&[]), Ok((Duration::from_secs(1), 1)));
+        assert_eq!(
+            imds(&[
+                ("AWS_METADATA_SERVICE_TIMEOUT", "5"),
+                ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "3")
+            ]),
+            Ok((Duration::from_secs(5), 3))
+        );
+        for (var, bad) in [
+            ("AWS_METADATA_SERVICE_TIMEOUT", "0"),
+            ("AWS_METADATA_SERVICE_TIMEOUT", "0.5"),
+            ("AWS_METADATA_SERVICE_TIMEOUT", "61"),
+            ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "0"),
+            ("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "11"),
+        ] {
+            assert_eq!(imds(&[(var, bad)]), Err(var.to_string()), "{var}={bad}");
+        }
     }
 }

@@ -197,6 +197,10 @@ fn open_stream(
     id: String,
     owner: Option<String>,
 ) {
+    // Taken before the writer: closing the stream ends the socket at once (tiny_http patch 17).
+    let closer = rq
+        .socket_closer()
+        .map(|c| Box::new(move || c.close()) as super::sse::Closer);
     let mut writer = rq.into_writer();
     let mut head = String::from(
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
@@ -214,7 +218,7 @@ fn open_stream(
         return;
     }
     let endpoint = format!("/messages?session_id={id}");
-    app.hub.open(id, owner, writer, &endpoint);
+    app.hub.open(id, owner, writer, closer, &endpoint);
 }
 
 fn common_headers(req: &HttpRequest, cors_origin: Option<&str>) -> Vec<(String, String)> {

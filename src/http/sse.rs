@@ -8,8 +8,10 @@
 //! its own writer and nobody else. A stream whose writer has not finished a batch within its
 //! deadline (one keep-alive period), or whose backlog passes [`MAX_QUEUED_BYTES`] (or would
 //! take all streams' past [`MAX_BACKLOG_BYTES`]), is closed with a log line; the keep-alive
-//! thread checks this on every round (load balancers cut idle connections at 60 s). Sessions live in this process only, so this transport needs
-//! sticky load balancing.
+//! thread checks this on every round (load balancers cut idle connections at 60 s). Closing
+//! a stream shuts its socket down through its [`Closer`], so a writer thread blocked on a
+//! stalled client returns at once. Sessions live in this process only, so this transport
+//! needs sticky load balancing.
 
 use crate::log::{fields, Field};
 use crate::mcp::protocol::Version;
@@ -20,6 +22,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 type Writer = Box<dyn Write + Send>;
+
+/// Ends the stream's socket from any thread, so a writer thread blocked on a client that
+/// stopped reading returns at once and the client sees the end of the stream.
+pub type Closer = Box<dyn Fn() + Send>;
 
 /// Most bytes waiting for one stream beyond the batch being written; more closes the stream.
 /// Room for a hundred large search results, yet bounded per stream.
@@ -46,6 +52,8 @@ struct Outbox {
     busy_since: Option<Instant>,
     /// No more frames are taken; a running writer thread drops the socket when it sees this.
     closed: bool,
+    /// Ends the socket when the stream is closed (none where the transport cannot).
+    closer: Option<Closer>,
 }
 
 /// What every stream of a hub shares.
@@ -231,6 +239,12 @@ impl Session {
         // Only an idle writer is here, and it was flushed, so dropping it under the lock
         // cannot block; a running writer thread holds its own and drops it when it sees this.
         ob.writer = None;
+        // Dropping the writer alone would leave the socket open until the connection's reader
+        // gave up, and a writer thread blocked on a stalled client until the socket's write
+        // timeout: a shutdown (which never blocks) ends both now, after what was sent.
+        if let Some(close) = ob.closer.take() {
+            close();
+        }
         let queued = std::mem::take(&mut ob.queued).len();
         self.shared.backlog.fetch_sub(queued, Ordering::AcqRel);
         if let Some(why) = why {
@@ -316,8 +330,16 @@ impl Hub {
         Ok(())
     }
 
-    /// Registers a stream whose HTTP head is already written, and sends the `endpoint` event.
-    pub fn open(&self, id: String, owner: Option<String>, writer: Writer, endpoint: &str) -> bool {
+    /// Registers a stream whose HTTP head is already written, and sends the `endpoint` event;
+    /// `closer` ends its socket when the stream is closed.
+    pub fn open(
+        &self,
+        id: String,
+        owner: Option<String>,
+        writer: Writer,
+        closer: Option<Closer>,
+        endpoint: &str,
+    ) -> bool {
         let session = Arc::new(Session {
             id: id.clone(),
             outbox: Mutex::new(Outbox {
@@ -325,6 +347,7 @@ impl Hub {
                 writer: Some(writer),
                 busy_since: None,
                 closed: false,
+                closer,
             }),
             version: Mutex::new(Version::V2024_11_05),
             shared: self.shared.clone(),
@@ -481,6 +504,7 @@ mod tests {
             "a".into(),
             None,
             Box::new(sink.clone()),
+            None,
             "/messages?session_id=a"
         ));
         let s = hub.get("a").unwrap();
@@ -502,7 +526,7 @@ mod tests {
     #[test]
     fn capacity_and_shutdown_are_enforced() {
         let hub = Hub::new(1, DEADLINE);
-        assert!(hub.open("a".into(), None, Box::new(Sink::default()), "/e"));
+        assert!(hub.open("a".into(), None, Box::new(Sink::default()), None, "/e"));
         assert_eq!(hub.admit(), Err(SseError::Full(1)));
         hub.close_all();
         assert!(hub.is_empty());
@@ -513,7 +537,7 @@ mod tests {
     fn data_with_newlines_is_split_into_data_lines() {
         let hub = Hub::new(1, DEADLINE);
         let sink = Sink::default();
-        hub.open("a".into(), None, Box::new(sink.clone()), "/e");
+        hub.open("a".into(), None, Box::new(sink.clone()), None, "/e");
         hub.get("a").unwrap().send("message", "l1\nl2");
         assert!(eventually(|| sink
             .text()
@@ -530,9 +554,9 @@ mod tests {
             dropped: dropped_tx,
         };
         // The endpoint event already blocks its writer thread, as a full socket would.
-        assert!(hub.open("slow".into(), None, Box::new(stuck), "/e"));
+        assert!(hub.open("slow".into(), None, Box::new(stuck), None, "/e"));
         let sink = Sink::default();
-        assert!(hub.open("ok".into(), None, Box::new(sink.clone()), "/e"));
+        assert!(hub.open("ok".into(), None, Box::new(sink.clone()), None, "/e"));
         let slow = hub.get("slow").unwrap();
         assert!(slow.send("message", "queued behind the stuck write"));
 
@@ -567,8 +591,12 @@ mod tests {
         let (go, go_rx) = mpsc::channel();
         let (dropped, _) = mpsc::channel();
         let writer = Stuck { go: go_rx, dropped };
-        assert!(hub.open(id.into(), None, Box::new(writer), "/e"));
-        (hub.get(id).unwrap(), go)
+        assert!(hub.open(id.into(), None, Box::new(writer), None, "/e"));
+        let session = hub.get(id).unwrap();
+        // Wait until the writer thread holds the endpoint event alone: on a busy machine it
+        // could otherwise start late and take later frames into its stuck batch.
+        assert!(eventually(|| lock(&session.outbox).queued.is_empty()));
+        (session, go)
     }
 
     #[test]
@@ -609,7 +637,7 @@ mod tests {
             go: go_rx,
             dropped: dropped_tx,
         };
-        hub.open("a".into(), None, Box::new(stuck), "/e");
+        hub.open("a".into(), None, Box::new(stuck), None, "/e");
         let s = hub.get("a").unwrap();
         let big = "x".repeat(MAX_QUEUED_BYTES / 4);
         let accepted = (0..8).take_while(|_| s.send("message", &big)).count();
@@ -619,5 +647,35 @@ mod tests {
         );
         hub.ping_all();
         assert!(hub.is_empty());
+    }
+
+    #[test]
+    fn closing_a_stalled_stream_ends_its_socket_at_once() {
+        let hub = Hub::new(1, DEADLINE);
+        let (go, go_rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let stuck = Stuck {
+            go: go_rx,
+            dropped: dropped_tx,
+        };
+        // As a socket shutdown does, the closer makes the blocked write return.
+        let (closed_tx, closed) = mpsc::channel();
+        let closer: Closer = Box::new(move || {
+            let _ = closed_tx.send(());
+            let _ = go.send(());
+        });
+        assert!(hub.open("a".into(), None, Box::new(stuck), Some(closer), "/e"));
+        assert!(
+            eventually(|| {
+                hub.ping_all();
+                hub.get("a").is_none()
+            }),
+            "the stalled stream is closed"
+        );
+        assert!(closed.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert!(
+            dropped.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the writer thread let go of the socket without the client reading"
+        );
     }
 }

@@ -91,8 +91,17 @@ fn a_client_that_stops_reading_is_closed_and_other_streams_keep_their_keepalive_
     assert_eq!(s.request("POST", &endpoint, &h, &big).status, 404);
     assert_eq!(s.request("GET", "/health", &[], "").status, 200);
 
-    // Watch a few more periods, then check every healthy stream's gaps since the flood began.
-    std::thread::sleep(PERIOD * 3);
+    // Watch until every healthy stream has had two more keep-alives (about two periods; the
+    // guard turns silence into a failure), then check their gaps since the flood began.
+    let closed_at = Instant::now();
+    let guard = closed_at + Duration::from_secs(30);
+    while healthy.iter().any(|w| {
+        let arrivals = w.arrivals.lock().unwrap();
+        arrivals.iter().filter(|t| **t >= closed_at).count() < 2
+    }) {
+        assert!(Instant::now() < guard, "a healthy stream fell silent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let until = Instant::now();
     for (i, w) in healthy.iter().enumerate() {
         let arrivals = w.arrivals.lock().unwrap().clone();

@@ -63,6 +63,8 @@ pub struct ImdsCalls {
     pub unauthorized: usize,
     /// Container endpoint GETs (authorized or not).
     pub container_gets: usize,
+    /// Requests of any kind answered 503 in `ImdsMode::Unavailable`.
+    pub unavailable: usize,
 }
 
 struct State {
@@ -84,6 +86,7 @@ struct Counts {
     credential_gets: AtomicUsize,
     unauthorized: AtomicUsize,
     container_gets: AtomicUsize,
+    unavailable: AtomicUsize,
 }
 
 struct Shared {
@@ -191,6 +194,7 @@ impl FakeImds {
             credential_gets: c.credential_gets.load(SeqCst),
             unauthorized: c.unauthorized.load(SeqCst),
             container_gets: c.container_gets.load(SeqCst),
+            unavailable: c.unavailable.load(SeqCst),
         }
     }
 
@@ -250,7 +254,8 @@ fn handle(shared: &Shared, req: Incoming) {
     match mode {
         ImdsMode::Up => {}
         ImdsMode::Unavailable => {
-            return reply(req.request, Reply::text(503, "Service Unavailable"))
+            shared.counts.unavailable.fetch_add(1, SeqCst);
+            return reply(req.request, Reply::text(503, "Service Unavailable"));
         }
         ImdsMode::Hang(d) => std::thread::sleep(d),
     }

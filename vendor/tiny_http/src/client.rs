@@ -233,6 +233,8 @@ impl ClientConnection {
 
         // building the writer for the request
         let writer = self.sink.next().unwrap();
+        // bedrock-mcp patch: kept so the request can hand out a `SocketCloser`
+        let socket = writer.shared();
         // bedrock-mcp patch: when the answer is out, the idle wait begins
         let writer = ResponseSink {
             inner: writer,
@@ -274,7 +276,7 @@ impl ClientConnection {
         })?;
 
         // return the request
-        Ok(request)
+        Ok(request.with_socket(socket))
     }
 }
 

@@ -103,6 +103,23 @@ impl Connection {
         }
     }
 }
+/// bedrock-mcp patch: ends a connection from any thread. A write blocked on a client that
+/// stopped reading returns at once, the connection's reader sees the end, and the client gets
+/// what was already sent and then the end of the stream. Holds its own handle on the socket.
+#[derive(Debug)]
+pub struct SocketCloser(TcpStream);
+
+impl SocketCloser {
+    pub(crate) fn new(socket: TcpStream) -> SocketCloser {
+        SocketCloser(socket)
+    }
+
+    /// Shuts the socket down both ways; later calls do nothing.
+    pub fn close(&self) {
+        let _ = self.0.shutdown(Shutdown::Both);
+    }
+}
+
 impl From<TcpStream> for Connection {
     fn from(s: TcpStream) -> Self {
         Self::Tcp(s)

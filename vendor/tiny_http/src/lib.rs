@@ -111,7 +111,7 @@ use connection::Connection;
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
-pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use connection::{ConfigListenAddr, ListenAddr, Listener, SocketCloser};
 pub use limits::{limits, set_limits, Limits};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};

@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
+// bedrock-mcp patch: for `socket_closer`
+use std::io::BufWriter;
+use std::sync::{Arc, Mutex};
 
-use crate::util::{EqualReader, FusedReader};
+use crate::util::{EqualReader, FusedReader, RefinedTcpStream};
+use crate::SocketCloser;
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -68,6 +72,9 @@ pub struct Request {
     headers: Vec<Header>,
 
     body_length: Option<usize>,
+
+    // bedrock-mcp patch: the connection's shared writer, to hand out a `SocketCloser`
+    socket: Option<Arc<Mutex<BufWriter<RefinedTcpStream>>>>,
 
     // true if a `100 Continue` response must be sent when `as_reader()` is called
     must_send_continue: bool,
@@ -226,10 +233,27 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        socket: None,
     })
 }
 
 impl Request {
+    /// bedrock-mcp patch: remembers the connection's writer (see `socket_closer`).
+    pub(crate) fn with_socket(mut self, socket: Arc<Mutex<BufWriter<RefinedTcpStream>>>) -> Self {
+        self.socket = Some(socket);
+        self
+    }
+
+    /// bedrock-mcp patch: a handle that ends this request's connection, for a response
+    /// written on after `into_writer` (a stream) whose writer may block on a client that
+    /// stopped reading. `None` on a non-TCP connection, or while an earlier response on the
+    /// connection is still being written. Duplicates the socket handle: call it only for
+    /// such streams.
+    pub fn socket_closer(&self) -> Option<SocketCloser> {
+        let sink = self.socket.as_ref()?.try_lock().ok()?;
+        sink.get_ref().closer()
+    }
+
     /// Returns true if the request was made through HTTPS.
     #[inline]
     pub fn secure(&self) -> bool {

@@ -127,6 +127,14 @@ impl RefinedTcpStream {
         self.stream.peer_addr()
     }
 
+    /// bedrock-mcp patch: a second handle that can end the socket (TCP only).
+    pub(crate) fn closer(&self) -> Option<crate::SocketCloser> {
+        match &self.stream {
+            Stream::Http(Connection::Tcp(sock)) => sock.try_clone().ok().map(crate::SocketCloser::new),
+            _ => None,
+        }
+    }
+
     /// bedrock-mcp patch: the socket's own read timeout, where no deadline bounds a read.
     pub(crate) fn read_timeout(&self) -> Option<std::time::Duration> {
         self.read_timer.as_ref().and_then(|t| t.idle())

@@ -124,6 +124,13 @@ impl<R: Read + Send> Read for SequentialReader<R> {
     }
 }
 
+impl<W: Write + Send> SequentialWriter<W> {
+    /// bedrock-mcp patch: the writer all responses of the connection share.
+    pub(crate) fn shared(&self) -> Arc<Mutex<W>> {
+        self.writer.clone()
+    }
+}
+
 impl<W: Write + Send> Write for SequentialWriter<W> {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
         if let Some(v) = self.trigger.as_mut() {
