@@ -7,12 +7,7 @@ fn settings(pairs: &[(&str, &str)]) -> Result<RetrieveSettings, ConfigError> {
 }
 
 fn env(extra: &[(&str, &str)]) -> Vars {
-    let mut pairs = vec![
-        ("AWS_ACCESS_KEY_ID", "AKIA1"),
-        ("AWS_SECRET_ACCESS_KEY", "s"),
-    ];
-    pairs.extend_from_slice(extra);
-    Vars::from_pairs(pairs)
+    Vars::with_test_keys(extra)
 }
 
 fn bedrock(vars: &Vars, kb_id: &str, region: &str) -> Result<BedrockSettings, ConfigError> {

@@ -3,12 +3,7 @@
 use super::*;
 
 fn env(extra: &[(&str, &str)]) -> Vars {
-    let mut pairs = vec![
-        ("AWS_ACCESS_KEY_ID", "AKIA1"),
-        ("AWS_SECRET_ACCESS_KEY", "s"),
-    ];
-    pairs.extend_from_slice(extra);
-    Vars::from_pairs(pairs)
+    Vars::with_test_keys(extra)
 }
 
 #[test]
