@@ -48,6 +48,15 @@ fn alice_and_bob() -> (FakeBedrock, FakeEntra, Server, String, String) {
     (bedrock, entra, s, alice, bob)
 }
 
+/// Whether the last Retrieve sent to `bedrock` went without a userContext.
+fn no_user_context(bedrock: &FakeBedrock) -> bool {
+    let sent = bedrock
+        .retrieve_bodies()
+        .pop()
+        .expect("a Retrieve was sent");
+    sent.get("userContext").is_none()
+}
+
 fn search(s: &Server, t: Transport, token: Option<&str>, query: &str) -> Value {
     let r = tool_call::call(
         s,
@@ -178,12 +187,7 @@ fn a_token_without_an_email_searches_without_user_context_and_says_what_is_hidde
             text.contains("hidden") && text.contains("optional claim \"email\""),
             "{text}"
         );
-        assert!(bedrock
-            .retrieve_bodies()
-            .pop()
-            .unwrap()
-            .get("userContext")
-            .is_none());
+        assert!(no_user_context(&bedrock));
         if t != Transport::Sse {
             let note = r["result"]["structuredContent"]["note"]
                 .as_str()
@@ -208,12 +212,7 @@ fn with_auth_off_no_user_context_is_sent_and_acl_documents_stay_hidden() {
             !text.contains("optional claim"),
             "no note without sign-in: {text}"
         );
-        assert!(bedrock
-            .retrieve_bodies()
-            .pop()
-            .unwrap()
-            .get("userContext")
-            .is_none());
+        assert!(no_user_context(&bedrock));
     }
 }
 
