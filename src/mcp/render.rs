@@ -1,5 +1,6 @@
 //! Turning knowledge-base answers into CallToolResults: readable text for the model, plus
-//! `structuredContent` matching the declared `outputSchema` on revisions that have one.
+//! `structuredContent` matching the declared `outputSchema` (in `render/schema.rs`) on revisions
+//! that have one.
 //!
 //! Text is capped well under claude.ai's ~150,000-character limit on tool results. IMAGE
 //! results become MCP `image` content blocks (in every revision since 2024-11-05), each
@@ -9,6 +10,9 @@
 use super::tool_outcome::ToolOutcome;
 use crate::kb::{DocumentLink, DocumentRef, KbInfo, Passage, Retrieval};
 use serde_json::{json, Value};
+
+mod schema;
+pub use schema::{info_output_schema, link_output_schema, search_output_schema};
 
 /// Total characters of passage text we put in one result; the rest is cut with a note.
 const MAX_TEXT_CHARS: usize = 100_000;
@@ -332,89 +336,6 @@ pub fn infos_result(infos: &[(&str, KbInfo)], structured: bool) -> ToolOutcome {
         result,
         ..ToolOutcome::default()
     }
-}
-
-/// The `outputSchema` of the search tool.
-pub fn search_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "query": { "type": "string" },
-            "count": { "type": "integer" },
-            "results": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": { "type": "string" },
-                        "contentType": { "type": "string" },
-                        "score": { "type": ["number", "null"] },
-                        "location": {
-                            "type": ["object", "null"],
-                            "properties": {
-                                "type": { "type": "string" },
-                                "uri": { "type": ["string", "null"] }
-                            }
-                        },
-                        "metadata": { "type": "object" },
-                        "documentId": { "type": "string" },
-                        "dataSourceId": { "type": "string" },
-                        "mediaId": { "type": "string" },
-                        "mediaUri": { "type": "string" },
-                        "image": {
-                            "type": "object",
-                            "properties": {
-                                "mimeType": { "type": "string" },
-                                "sizeBytes": { "type": "integer" },
-                                "shown": { "type": "boolean" }
-                            },
-                            "required": ["mimeType", "sizeBytes", "shown"]
-                        }
-                    },
-                    "required": ["text", "contentType", "metadata"]
-                }
-            },
-            "note": { "type": "string" },
-            "guardrailAction": { "type": "string" }
-        },
-        "required": ["query", "count", "results"]
-    })
-}
-
-/// The `outputSchema` of the link tool.
-pub fn link_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "url": { "type": "string" },
-            "mimeType": { "type": "string" },
-            "sizeBytes": { "type": "integer" },
-            "documentId": { "type": "string" },
-            "dataSourceId": { "type": "string" },
-            "mediaId": { "type": "string" }
-        },
-        "required": ["url", "mimeType", "documentId", "dataSourceId"]
-    })
-}
-
-/// The `outputSchema` of the info tool.
-pub fn info_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "backend": { "type": "string" },
-            "kb_id": { "type": "string" },
-            "region": { "type": "string" },
-            "status": { "type": "string" },
-            "kb_type": { "type": "string" },
-            "type_source": { "type": "string" },
-            "name": { "type": "string" },
-            "description": { "type": "string" },
-            "note": { "type": "string" },
-            "knowledge_bases": { "type": "array", "items": { "type": "object" } }
-        },
-        "required": ["backend", "kb_id", "region", "status", "kb_type"]
-    })
 }
 
 #[cfg(test)]
