@@ -39,6 +39,24 @@ fn token_for(entra: &FakeEntra, email: &str) -> String {
     )
 }
 
+/// A server with auth on, and tokens for ALICE and BOB; the fakes live as long as the tuple.
+fn alice_and_bob() -> (FakeBedrock, FakeEntra, Server, String, String) {
+    let bedrock = managed();
+    let entra = FakeEntra::start();
+    let s = start(&bedrock, Some(&entra), &[]);
+    let (alice, bob) = (token_for(&entra, ALICE), token_for(&entra, BOB));
+    (bedrock, entra, s, alice, bob)
+}
+
+/// Whether the last Retrieve sent to `bedrock` went without a userContext.
+fn no_user_context(bedrock: &FakeBedrock) -> bool {
+    let sent = bedrock
+        .retrieve_bodies()
+        .pop()
+        .expect("a Retrieve was sent");
+    sent.get("userContext").is_none()
+}
+
 fn search(s: &Server, t: Transport, token: Option<&str>, query: &str) -> Value {
     let r = tool_call::call(
         s,
@@ -87,10 +105,7 @@ fn b64decode(s: &str) -> Option<Vec<u8>> {
 
 #[test]
 fn each_user_sees_only_what_their_access_list_allows_over_every_transport() {
-    let bedrock = managed();
-    let entra = FakeEntra::start();
-    let s = start(&bedrock, Some(&entra), &[]);
-    let (alice, bob) = (token_for(&entra, ALICE), token_for(&entra, BOB));
+    let (bedrock, _entra, s, alice, bob) = alice_and_bob();
     for t in ALL {
         let a = search(&s, t, Some(&alice), "salary bands engineering");
         assert!(tool_call::text(&a).contains(SALARY), "{t:?} alice: {a}");
@@ -172,12 +187,7 @@ fn a_token_without_an_email_searches_without_user_context_and_says_what_is_hidde
             text.contains("hidden") && text.contains("optional claim \"email\""),
             "{text}"
         );
-        assert!(bedrock
-            .retrieve_bodies()
-            .pop()
-            .unwrap()
-            .get("userContext")
-            .is_none());
+        assert!(no_user_context(&bedrock));
         if t != Transport::Sse {
             let note = r["result"]["structuredContent"]["note"]
                 .as_str()
@@ -202,12 +212,7 @@ fn with_auth_off_no_user_context_is_sent_and_acl_documents_stay_hidden() {
             !text.contains("optional claim"),
             "no note without sign-in: {text}"
         );
-        assert!(bedrock
-            .retrieve_bodies()
-            .pop()
-            .unwrap()
-            .get("userContext")
-            .is_none());
+        assert!(no_user_context(&bedrock));
     }
 }
 
@@ -311,10 +316,7 @@ fn an_image_over_the_size_cap_is_described_with_a_way_to_open_it() {
 
 #[test]
 fn get_document_link_gives_the_reader_a_url_and_refuses_the_other_user() {
-    let bedrock = managed();
-    let entra = FakeEntra::start();
-    let s = start(&bedrock, Some(&entra), &[]);
-    let (alice, bob) = (token_for(&entra, ALICE), token_for(&entra, BOB));
+    let (bedrock, _entra, s, alice, bob) = alice_and_bob();
     for t in ALL {
         let r = link(&s, t, Some(&alice), AWKWARD_DOC_ID, "DSSHAREPT1");
         assert_eq!(r["result"]["isError"], false, "{t:?}: {r}");

@@ -11,24 +11,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use support::auth::{assert_not_logged, assert_search_ok, bearer, search, start};
+use support::auth::{
+    assert_not_logged, assert_search_ok, bearer, form, search, start, CALLBACK, CHALLENGE, FORM,
+    VERIFIER,
+};
 use support::fake_entra::{enc, parse_pairs, FakeEntra, CLIENT_ID, CLIENT_SECRET};
 use support::server::{request, Resp, Server};
 
-const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
 const CIMD: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
-/// RFC 7636 appendix B's verifier and challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    encoded.join("&")
-}
 
 fn query_of(location: &str) -> HashMap<String, String> {
     let (_, q) = location.split_once('?').unwrap_or((location, ""));

@@ -10,26 +10,13 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use support::auth::{
-    access_line, assert_not_logged, assert_search_ok, bearer, call, search, start,
+    access_line, assert_not_logged, assert_search_ok, bearer, call, form, search, start, CALLBACK,
+    CHALLENGE, FORM, VERIFIER,
 };
-use support::fake_entra::{b64std, enc, parse_pairs, FakeEntra, CLIENT_ID, CLIENT_SECRET, TENANT};
+use support::fake_entra::{b64std, parse_pairs, FakeEntra, CLIENT_ID, CLIENT_SECRET, TENANT};
 use support::server::{request, Resp, Server};
 
-const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
-/// RFC 7636 appendix B's verifier and challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 const PRM: &str = "/.well-known/oauth-protected-resource/mcp";
-
-/// A query string or form body from pairs, percent-encoded independently of the server.
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    encoded.join("&")
-}
 
 /// `defaults` with `changes` applied (an empty value drops the pair), as a form or query.
 fn changed<'a>(mut pairs: Vec<(&'a str, &'a str)>, changes: &[(&'a str, &'a str)]) -> String {

@@ -38,6 +38,11 @@ fn search(s: &Server, t: Transport, query: &str) -> Value {
     r
 }
 
+/// A get_knowledge_base_info call over `t`, without a token.
+fn info(s: &Server, t: Transport) -> Value {
+    tool_call::call(s, t, None, "get_knowledge_base_info", json!({}))
+}
+
 fn config_kinds(bedrock: &FakeBedrock) -> Vec<String> {
     bedrock
         .retrieve_bodies()
@@ -74,13 +79,7 @@ fn a_managed_knowledge_base_is_searched_with_managed_search_over_every_transport
             ["numberOfResults"],
         3
     );
-    let info = tool_call::call(
-        &s,
-        Transport::Mcp("2025-06-18"),
-        None,
-        "get_knowledge_base_info",
-        json!({}),
-    );
+    let info = info(&s, Transport::Mcp("2025-06-18"));
     assert_eq!(
         info["result"]["structuredContent"]["kb_type"], "MANAGED",
         "{info}"
@@ -101,13 +100,7 @@ fn a_vector_knowledge_base_still_gets_vector_search() {
     }
     assert_eq!(config_kinds(&bedrock), vec!["vectorSearchConfiguration"; 3]);
     assert_eq!(bedrock.info_calls(), 1);
-    let info = tool_call::call(
-        &s,
-        Transport::Sse,
-        None,
-        "get_knowledge_base_info",
-        json!({}),
-    );
+    let info = info(&s, Transport::Sse);
     assert!(tool_call::text(&info).contains("Type: VECTOR"), "{info}");
 }
 
@@ -132,13 +125,7 @@ fn without_get_knowledge_base_auto_mode_switches_once_and_remembers() {
         ]
     );
     assert_eq!(bedrock.info_calls(), 1);
-    let info = tool_call::call(
-        &s,
-        Transport::Mcp("2025-06-18"),
-        None,
-        "get_knowledge_base_info",
-        json!({}),
-    );
+    let info = info(&s, Transport::Mcp("2025-06-18"));
     let text = tool_call::text(&info);
     assert!(
         text.contains("Type: MANAGED") && text.contains("refused"),

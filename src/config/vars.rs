@@ -25,6 +25,17 @@ impl Vars {
         }
     }
 
+    /// Static AWS keys (so the credentials chain resolves without a network) plus `extra`.
+    #[cfg(test)]
+    pub fn with_test_keys(extra: &[(&str, &str)]) -> Vars {
+        let mut pairs = vec![
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ];
+        pairs.extend_from_slice(extra);
+        Vars::from_pairs(pairs)
+    }
+
     /// The value of `name`, trimmed, or `None` when unset or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.map

@@ -1,5 +1,6 @@
 //! Turning knowledge-base answers into CallToolResults: readable text for the model, plus
-//! `structuredContent` matching the declared `outputSchema` on revisions that have one.
+//! `structuredContent` matching the declared `outputSchema` (in `render/schema.rs`) on revisions
+//! that have one.
 //!
 //! Text is capped well under claude.ai's ~150,000-character limit on tool results. IMAGE
 //! results become MCP `image` content blocks (in every revision since 2024-11-05), each
@@ -9,6 +10,9 @@
 use super::tool_outcome::ToolOutcome;
 use crate::kb::{DocumentLink, DocumentRef, KbInfo, Passage, Retrieval};
 use serde_json::{json, Value};
+
+mod schema;
+pub use schema::{info_output_schema, link_output_schema, search_output_schema};
 
 /// Total characters of passage text we put in one result; the rest is cut with a note.
 const MAX_TEXT_CHARS: usize = 100_000;
@@ -334,184 +338,5 @@ pub fn infos_result(infos: &[(&str, KbInfo)], structured: bool) -> ToolOutcome {
     }
 }
 
-/// The `outputSchema` of the search tool.
-pub fn search_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "query": { "type": "string" },
-            "count": { "type": "integer" },
-            "results": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "text": { "type": "string" },
-                        "contentType": { "type": "string" },
-                        "score": { "type": ["number", "null"] },
-                        "location": {
-                            "type": ["object", "null"],
-                            "properties": {
-                                "type": { "type": "string" },
-                                "uri": { "type": ["string", "null"] }
-                            }
-                        },
-                        "metadata": { "type": "object" },
-                        "documentId": { "type": "string" },
-                        "dataSourceId": { "type": "string" },
-                        "mediaId": { "type": "string" },
-                        "mediaUri": { "type": "string" },
-                        "image": {
-                            "type": "object",
-                            "properties": {
-                                "mimeType": { "type": "string" },
-                                "sizeBytes": { "type": "integer" },
-                                "shown": { "type": "boolean" }
-                            },
-                            "required": ["mimeType", "sizeBytes", "shown"]
-                        }
-                    },
-                    "required": ["text", "contentType", "metadata"]
-                }
-            },
-            "note": { "type": "string" },
-            "guardrailAction": { "type": "string" }
-        },
-        "required": ["query", "count", "results"]
-    })
-}
-
-/// The `outputSchema` of the link tool.
-pub fn link_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "url": { "type": "string" },
-            "mimeType": { "type": "string" },
-            "sizeBytes": { "type": "integer" },
-            "documentId": { "type": "string" },
-            "dataSourceId": { "type": "string" },
-            "mediaId": { "type": "string" }
-        },
-        "required": ["url", "mimeType", "documentId", "dataSourceId"]
-    })
-}
-
-/// The `outputSchema` of the info tool.
-pub fn info_output_schema() -> Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "backend": { "type": "string" },
-            "kb_id": { "type": "string" },
-            "region": { "type": "string" },
-            "status": { "type": "string" },
-            "kb_type": { "type": "string" },
-            "type_source": { "type": "string" },
-            "name": { "type": "string" },
-            "description": { "type": "string" },
-            "note": { "type": "string" },
-            "knowledge_bases": { "type": "array", "items": { "type": "object" } }
-        },
-        "required": ["backend", "kb_id", "region", "status", "kb_type"]
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kb::{Image, Location};
-
-    fn image_passage(i: usize, bytes: usize) -> Passage {
-        Passage {
-            content_type: "IMAGE".into(),
-            image: Some(Image {
-                mime_type: "image/png".into(),
-                base64: "A".repeat(bytes / 3 * 4),
-            }),
-            location: Some(Location {
-                kind: "S3".into(),
-                uri: Some(format!("s3://b/{i}.png")),
-            }),
-            document_id: Some(format!("doc{i}")),
-            data_source_id: Some("DS1".into()),
-            ..Passage::default()
-        }
-    }
-
-    #[test]
-    fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
-        let results = (0..6).map(|i| image_passage(i, 900 * 1024)).collect();
-        let retrieval = Retrieval {
-            results,
-            ..Retrieval::default()
-        };
-        let shape = Shape {
-            structured: true,
-            links: true,
-            note: None,
-        };
-        let out = search_result("q", &retrieval, shape).result;
-        let blocks = out["content"].as_array().unwrap();
-        let images = blocks.iter().filter(|b| b["type"] == "image").count();
-        // 4 MiB / 900 KiB = 4 images inline; each is introduced by a text block naming it.
-        assert_eq!(images, 4);
-        assert_eq!(blocks.len(), 1 + 2 * 4);
-        assert_eq!(blocks[1]["text"], "Image of result [1] from s3://b/0.png:");
-        let text = blocks[0]["text"].as_str().unwrap();
-        assert_eq!(
-            text.matches("past the 4.0 MB of images").count(),
-            2,
-            "{text}"
-        );
-        assert!(text.contains("call get_document_link"), "{text}");
-        let shown: Vec<bool> = out["structuredContent"]["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["image"]["shown"].as_bool().unwrap())
-            .collect();
-        assert_eq!(shown, [true, true, true, true, false, false]);
-        // Without the link tool, no pointer to it.
-        let out = search_result(
-            "q",
-            &retrieval,
-            Shape {
-                links: false,
-                ..shape
-            },
-        )
-        .result;
-        assert!(!out["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("get_document_link"));
-    }
-
-    #[test]
-    fn notes_and_guardrail_interventions_reach_text_and_structured_content() {
-        let retrieval = Retrieval {
-            guardrail_intervened: true,
-            ..Retrieval::default()
-        };
-        let shape = Shape {
-            structured: true,
-            links: false,
-            note: Some("Note: hidden documents."),
-        };
-        let out = search_result("q", &retrieval, shape).result;
-        let text = out["content"][0]["text"].as_str().unwrap();
-        assert!(
-            text.contains("guardrail intervened") && text.contains("hidden documents"),
-            "{text}"
-        );
-        assert_eq!(out["structuredContent"]["note"], "Note: hidden documents.");
-        assert_eq!(out["structuredContent"]["guardrailAction"], "INTERVENED");
-        let plain = search_result("q", &Retrieval::default(), Shape::default()).result;
-        assert!(plain.get("structuredContent").is_none());
-        assert!(!plain["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains("Note"));
-    }
-}
+mod tests;

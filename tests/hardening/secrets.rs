@@ -5,7 +5,9 @@
 //! token, the SigV4 signature, nor their base64 forms (stderr and stdout are searched); nor
 //! does `check` print one.
 
-use crate::support::auth::{access_line, assert_not_logged, bearer};
+use crate::support::auth::{
+    access_line, assert_not_logged, bearer, form, CALLBACK, CHALLENGE, FORM, VERIFIER,
+};
 use crate::support::fake_bedrock::FakeBedrock;
 use crate::support::fake_entra::{
     b64std, b64url, enc, parse_pairs, FakeEntra, CLIENT_ID, CLIENT_SECRET,
@@ -14,23 +16,10 @@ use crate::support::server::{request, Resp, Server};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
-/// RFC 7636 appendix B's verifier and challenge.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 /// A key pair with a session token, accepted by the fake Bedrock only with that token.
 const ACCESS_KEY: &str = "ASIAPLANTEDKEY00001";
 const SECRET_KEY: &str = "pLaNtEd/SeCrEt+AwsKey0000000000000000000";
 const SESSION_TOKEN: &str = "IQoJb3JpZ2luX2VjPLANTED/session+token//////////wEaCWV1LXdlc3QtMSJH";
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    encoded.join("&")
-}
 
 /// The env of a server with auth on against `entra` and Bedrock at `bedrock`, at `level`.
 fn env(entra: &FakeEntra, bedrock: &FakeBedrock, level: &str) -> Vec<(String, String)> {

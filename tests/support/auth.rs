@@ -1,10 +1,28 @@
-//! Helpers for the auth tests (auth_http.rs, auth_oauth_http.rs): a server pointed at a fake
+//! Helpers for the auth tests (auth_http.rs, auth_oauth_http.rs, auth_connect.rs, hardening):
 //! Entra, a search call with or without a token, and checks on the access log.
 
-use super::fake_entra::FakeEntra;
+use super::fake_entra::{enc, FakeEntra};
 use super::server::{Resp, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// claude.ai's OAuth redirect URI.
+pub const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
+/// RFC 7636 appendix B's verifier and challenge.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+/// The challenge for `VERIFIER`.
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+/// The Content-Type header of a form body.
+pub const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+/// A query string or form body from pairs, percent-encoded independently of the server.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    encoded.join("&")
+}
 
 /// The binary with ENABLE_AUTH=true against `fake`, plus `extra` variables.
 pub fn start(fake: &FakeEntra, extra: &[(&str, &str)]) -> Server {

@@ -84,6 +84,16 @@ mod tests {
         retrieve_settings(&Vars::from_pairs(pairs.iter().copied()), "eu-west-1")
     }
 
+    /// The body of a one-result search for "q" with `s`.
+    fn one_q(s: &RetrieveSettings, search: Search) -> Value {
+        let r = Retrieve {
+            query: "q",
+            max_results: 1,
+            ..Retrieve::default()
+        };
+        super::body(s, search, &r).unwrap()
+    }
+
     #[test]
     fn builds_each_kind_of_body() {
         let filter = json!({"equals": {"key": "dept", "value": "HR"}});
@@ -128,31 +138,13 @@ mod tests {
             "numberOfResults": 3, "filter": filter, "rerankingModelType": "CUSTOM", "rerankingConfiguration": rerank})
         );
         let none = settings(&[("BEDROCK_RERANK_MODEL", "none")]).unwrap();
-        let b = super::body(
-            &none,
-            Search::Managed,
-            &Retrieve {
-                query: "q",
-                max_results: 1,
-                ..Retrieve::default()
-            },
-        )
-        .unwrap();
+        let b = one_q(&none, Search::Managed);
         assert_eq!(
             b,
             json!({"retrievalQuery": {"text": "q"},
             "retrievalConfiguration": {"managedSearchConfiguration": {"numberOfResults": 1, "rerankingModelType": "NONE"}}})
         );
-        let b = super::body(
-            &none,
-            Search::Vector,
-            &Retrieve {
-                query: "q",
-                max_results: 1,
-                ..Retrieve::default()
-            },
-        )
-        .unwrap();
+        let b = one_q(&none, Search::Vector);
         assert_eq!(
             b["retrievalConfiguration"],
             json!({"vectorSearchConfiguration": {"numberOfResults": 1}})

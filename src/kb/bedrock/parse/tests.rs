@@ -1,0 +1,207 @@
+//! Tests for parsing Bedrock Retrieve answers into passages.
+
+use super::*;
+use serde_json::json;
+
+fn one(result: Value) -> Passage {
+    let body = json!({ "retrievalResults": [result] }).to_string();
+    retrieval(body.as_bytes()).unwrap().0.remove(0)
+}
+
+#[test]
+fn flattens_every_location_type() {
+    for (kind, obj, field) in [
+        ("S3", "s3Location", "uri"),
+        ("WEB", "webLocation", "url"),
+        ("CONFLUENCE", "confluenceLocation", "url"),
+        ("SALESFORCE", "salesforceLocation", "url"),
+        ("SHAREPOINT", "sharePointLocation", "url"),
+        ("CUSTOM", "customDocumentLocation", "id"),
+        ("KENDRA", "kendraDocumentLocation", "uri"),
+        ("SQL", "sqlLocation", "query"),
+        ("ONEDRIVE", "oneDriveLocation", "url"),
+        ("GOOGLEDRIVE", "googleDriveLocation", "url"),
+    ] {
+        let value = format!("{kind}-source");
+        let p =
+            one(json!({"content": {"text": "t"}, "location": {"type": kind, obj: {field: value}}}));
+        assert_eq!(
+            p.location,
+            Some(Location {
+                kind: kind.into(),
+                uri: Some(value)
+            })
+        );
+    }
+}
+
+#[test]
+fn copes_with_unknown_and_missing_location_types() {
+    let p = one(
+        json!({"location": {"type": "GOOGLEDRIVE", "googleDriveLocation": {"url": "https://d/x"}}}),
+    );
+    assert_eq!(
+        p.location,
+        Some(Location {
+            kind: "GOOGLEDRIVE".into(),
+            uri: Some("https://d/x".into())
+        })
+    );
+    let p = one(json!({"location": {"webLocation": {"url": "https://w"}}}));
+    assert_eq!(
+        p.location,
+        Some(Location {
+            kind: "WEB".into(),
+            uri: Some("https://w".into())
+        })
+    );
+    let p = one(json!({"location": {"type": "NEWTHING"}}));
+    assert_eq!(
+        p.location,
+        Some(Location {
+            kind: "NEWTHING".into(),
+            uri: None
+        })
+    );
+    assert_eq!(one(json!({"location": "s3://x"})).location, None);
+    assert_eq!(one(json!({})).location, None);
+}
+
+#[test]
+fn reads_text_type_score_and_metadata() {
+    let p = one(json!({
+        "content": {"text": "hello", "type": "ROW"},
+        "score": 0.75,
+        "metadata": {"x-amz-bedrock-kb-chunk-id": "c1", "page": 3}
+    }));
+    assert_eq!(
+        (p.text.as_str(), p.content_type.as_str(), p.score),
+        ("hello", "ROW", Some(0.75))
+    );
+    assert_eq!(p.metadata.get("page"), Some(&json!(3)));
+    let p = one(json!({"content": {"type": "IMAGE"}}));
+    assert_eq!(
+        (p.text.as_str(), p.content_type.as_str(), p.score),
+        ("", "IMAGE", None)
+    );
+    assert!(p.metadata.is_empty());
+}
+
+#[test]
+fn refuses_garbage_with_a_reason() {
+    for (body, why) in [
+        (&b"<html>502 Bad Gateway</html>"[..], "not JSON"),
+        (b"{}", "retrievalResults"),
+        (br#"{"retrievalResults": {"a": 1}}"#, "retrievalResults"),
+        (br#"{"retrievalResults": [1]}"#, "result 0 is not an object"),
+        (br#"{"retrievalResults": [{"content": "x"}]}"#, "content"),
+        (b"\xff\xfe", "not JSON"),
+    ] {
+        let e = retrieval(body).unwrap_err();
+        assert!(e.contains(why), "{e}");
+    }
+    assert!(retrieval(br#"{"retrievalResults": []}"#)
+        .unwrap()
+        .0
+        .is_empty());
+    let (_, intervened) =
+        retrieval(br#"{"retrievalResults": [], "guardrailAction": "INTERVENED"}"#).unwrap();
+    assert!(intervened);
+}
+
+#[test]
+fn reads_a_knowledge_base() {
+    let body =
+        json!({"knowledgeBase": {"knowledgeBaseId": "K", "name": "Docs", "status": "ACTIVE"}});
+    let s = knowledge_base(body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        s,
+        KbSummary {
+            status: "ACTIVE".into(),
+            name: Some("Docs".into()),
+            description: None,
+            kb_type: None,
+        }
+    );
+    assert!(knowledge_base(b"[]").is_err());
+    let body = json!({"knowledgeBase": {"status": "ACTIVE",
+            "knowledgeBaseConfiguration": {"type": "MANAGED"}}});
+    let s = knowledge_base(body.to_string().as_bytes()).unwrap();
+    assert_eq!(s.kb_type.as_deref(), Some("MANAGED"));
+}
+
+#[test]
+fn renders_every_content_type_readably() {
+    let png = "iVBORw0KGgo=";
+    let p = one(json!({
+        "content": {"type": "IMAGE", "byteContent": format!("data:image/png;base64,{png}")},
+        "documentId": "doc 1/é",
+        "metadata": {"_data_source_id": "DS1", "_media_id": "m"}
+    }));
+    let image = p.image.clone().unwrap();
+    assert_eq!(
+        (image.mime_type.as_str(), image.base64.as_str()),
+        ("image/png", png)
+    );
+    assert_eq!(image.size(), 8);
+    assert_eq!(p.document_id.as_deref(), Some("doc 1/é"));
+    assert_eq!(
+        (p.data_source_id.as_deref(), p.media_id.as_deref()),
+        (Some("DS1"), Some("m"))
+    );
+    let p = one(json!({"content": {"type": "ROW", "row": [
+            {"columnName": "region", "columnValue": "EMEA", "type": "STRING"},
+            {"columnName": "revenue", "columnValue": "4.2", "type": "DOUBLE"},
+            {"columnName": "note", "type": "NULL"}
+        ]}, "metadata": {"x-amz-bedrock-kb-data-source-id": "DS2"}}));
+    assert_eq!(p.text, "region: EMEA\nrevenue: 4.2\nnote: null");
+    assert_eq!(p.data_source_id.as_deref(), Some("DS2"));
+    let p = one(
+        json!({"content": {"type": "AUDIO", "audio": {"s3Uri": "s3://b/a.mp3", "transcription": "hello all"}}}),
+    );
+    assert_eq!(
+        (p.text.as_str(), p.media_uri.as_deref()),
+        ("hello all", Some("s3://b/a.mp3"))
+    );
+    let p = one(
+        json!({"content": {"type": "VIDEO", "video": {"s3Uri": "s3://b/v.mp4", "summary": "a demo"}}}),
+    );
+    assert_eq!(
+        (p.text.as_str(), p.media_uri.as_deref()),
+        ("a demo", Some("s3://b/v.mp4"))
+    );
+}
+
+#[test]
+fn refuses_images_an_mcp_client_could_not_decode() {
+    for uri in [
+        "data:image/png;base64,abc",
+        "data:image/png;base64,ab!c",
+        "data:text/html;base64,iVBORw0KGgo=",
+        "data:image/png,iVBORw0KGgo=",
+        "http://x/y.png",
+        "data:image/png;base64,",
+        "data:image/png;base64,a===",
+    ] {
+        let p = one(json!({"content": {"type": "IMAGE", "byteContent": uri}}));
+        assert!(p.image.is_none(), "{uri}");
+        assert!(p.text.contains("could not read"), "{uri}: {}", p.text);
+    }
+}
+
+#[test]
+fn reads_a_document_link() {
+    let body = json!({"presignedUrl": "https://b.s3.amazonaws.com/x?sig=1",
+            "mimeType": "application/pdf", "documentContentLength": 1234});
+    let l = document_link(body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        (l.url.as_str(), l.mime_type.as_str(), l.size_bytes),
+        (
+            "https://b.s3.amazonaws.com/x?sig=1",
+            "application/pdf",
+            Some(1234)
+        )
+    );
+    assert!(document_link(b"{}").unwrap_err().contains("presignedUrl"));
+    assert!(document_link(br#"{"presignedUrl": "javascript:alert(1)"}"#).is_err());
+}

@@ -1,0 +1,87 @@
+//! The `outputSchema` each tool declares on revisions that have one (2025-06-18+); the
+//! `structuredContent` built in `render.rs` must match it.
+
+use serde_json::{json, Value};
+
+/// The `outputSchema` of the search tool.
+pub fn search_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "query": { "type": "string" },
+            "count": { "type": "integer" },
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": { "type": "string" },
+                        "contentType": { "type": "string" },
+                        "score": { "type": ["number", "null"] },
+                        "location": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "type": { "type": "string" },
+                                "uri": { "type": ["string", "null"] }
+                            }
+                        },
+                        "metadata": { "type": "object" },
+                        "documentId": { "type": "string" },
+                        "dataSourceId": { "type": "string" },
+                        "mediaId": { "type": "string" },
+                        "mediaUri": { "type": "string" },
+                        "image": {
+                            "type": "object",
+                            "properties": {
+                                "mimeType": { "type": "string" },
+                                "sizeBytes": { "type": "integer" },
+                                "shown": { "type": "boolean" }
+                            },
+                            "required": ["mimeType", "sizeBytes", "shown"]
+                        }
+                    },
+                    "required": ["text", "contentType", "metadata"]
+                }
+            },
+            "note": { "type": "string" },
+            "guardrailAction": { "type": "string" }
+        },
+        "required": ["query", "count", "results"]
+    })
+}
+
+/// The `outputSchema` of the link tool.
+pub fn link_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "url": { "type": "string" },
+            "mimeType": { "type": "string" },
+            "sizeBytes": { "type": "integer" },
+            "documentId": { "type": "string" },
+            "dataSourceId": { "type": "string" },
+            "mediaId": { "type": "string" }
+        },
+        "required": ["url", "mimeType", "documentId", "dataSourceId"]
+    })
+}
+
+/// The `outputSchema` of the info tool.
+pub fn info_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "backend": { "type": "string" },
+            "kb_id": { "type": "string" },
+            "region": { "type": "string" },
+            "status": { "type": "string" },
+            "kb_type": { "type": "string" },
+            "type_source": { "type": "string" },
+            "name": { "type": "string" },
+            "description": { "type": "string" },
+            "note": { "type": "string" },
+            "knowledge_bases": { "type": "array", "items": { "type": "object" } }
+        },
+        "required": ["backend", "kb_id", "region", "status", "kb_type"]
+    })
+}
