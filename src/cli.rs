@@ -124,6 +124,18 @@ fn serve(config: Config) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(2, &e.to_string()),
     };
+    if let Some(addr) = config.metrics_addr {
+        match crate::metrics::start(addr) {
+            Ok(local) => log::info!(
+                "{}",
+                crate::log::fields(
+                    "metrics listening",
+                    &[("addr", Some(crate::log::Field::Str(&local.to_string())))]
+                )
+            ),
+            Err(e) => return fail(1, &e.to_string()),
+        }
+    }
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
     let app = Arc::new(App::new(
         config.server.clone(),

@@ -15,5 +15,6 @@ pub mod http;
 pub mod kb;
 pub mod log;
 pub mod mcp;
+pub mod metrics;
 pub mod rfc3339;
 pub mod util;

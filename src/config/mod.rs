@@ -42,6 +42,8 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// JSON lines (default) or text (LOG_FORMAT=text).
     pub log_json: bool,
+    /// Where to serve Prometheus metrics (METRICS_ADDR); `None` = off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Reads `.env` from the working directory (if present) under the process environment.
@@ -85,6 +87,7 @@ impl Config {
         let server = ServerSettings::from_vars(&vars)?;
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
+        let metrics_addr = crate::metrics::addr_from_vars(&vars, server.port)?;
         Ok(Config {
             vars,
             server,
@@ -92,6 +95,7 @@ impl Config {
             auth,
             log_level,
             log_json,
+            metrics_addr,
         })
     }
 }

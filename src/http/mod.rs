@@ -14,7 +14,7 @@ pub mod router;
 pub mod server;
 pub mod settings;
 pub mod signal;
-mod socket;
+pub(crate) mod socket;
 pub mod sse;
 pub mod streamable;
 

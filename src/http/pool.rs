@@ -18,6 +18,17 @@ const IDLE_EXIT: Duration = Duration::from_secs(30);
 /// Worker stack: handlers are shallow; rustls and serde need far less than the 2 MiB default.
 const STACK_SIZE: usize = 256 * 1024;
 
+/// A snapshot of the pool's occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Threads running a job.
+    pub busy: usize,
+    /// Threads waiting for one.
+    pub idle: usize,
+    /// Jobs waiting for a thread.
+    pub queued: usize,
+}
+
 /// The pool handle; clones share the pool.
 #[derive(Clone)]
 pub struct Pool {
@@ -92,6 +103,16 @@ impl Pool {
     /// Live worker threads.
     pub fn threads(&self) -> usize {
         self.shared.lock().threads
+    }
+
+    /// Threads busy and idle, and jobs waiting, for the metrics gauges.
+    pub fn stats(&self) -> PoolStats {
+        let st = self.shared.lock();
+        PoolStats {
+            busy: st.running,
+            idle: st.idle,
+            queued: st.jobs.len(),
+        }
     }
 
     /// Waits until no job is queued or running, at most `timeout`; true when drained.

@@ -162,8 +162,12 @@ impl Mcp {
                     ));
                 };
                 outcome.tool = Some(name.to_string());
-                let called = tools::call(self.kb.as_ref(), version, name, params.get("arguments"))
-                    .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
+                let called = tools::call(self.kb.as_ref(), version, name, params.get("arguments"));
+                crate::metrics::tool_call(
+                    name,
+                    called.as_ref().map(|c| c.is_error).map_err(|_| ()),
+                );
+                let called = called.map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
                 outcome.results = called.results;
                 outcome.upstream_ms = called.upstream_ms;
                 outcome.tool_error = called.is_error;

@@ -6,5 +6,6 @@ pub mod auth;
 pub mod fake_bedrock;
 pub mod fake_entra;
 pub mod fake_imds;
+pub mod prometheus;
 pub mod server;
 pub mod sse;

@@ -98,6 +98,12 @@ impl Client {
     /// Sends `call`, retrying transient failures up to `max_attempts` in all.
     pub(super) fn send(&self, call: &Call<'_>) -> Result<Reply, KbError> {
         let start = Instant::now();
+        let result = self.send_retrying(call, start);
+        crate::metrics::bedrock_call(call.op.name(), result.as_ref().map(|_| ()), start.elapsed());
+        result
+    }
+
+    fn send_retrying(&self, call: &Call<'_>, start: Instant) -> Result<Reply, KbError> {
         let mut attempt = 1;
         loop {
             let verdict = match self.attempt(call) {
@@ -115,7 +121,10 @@ impl Client {
                 Verdict::Fail(e) => return Err(e),
                 Verdict::Retry(t) => t,
             };
-            if attempt >= self.max_attempts {
+            let retrying = attempt < self.max_attempts;
+            let throttled = matches!(transient, Transient::Throttled(_));
+            crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
+            if !retrying {
                 return Err(self.give_up(call, transient, attempt));
             }
             let pause = backoff(attempt);
