@@ -6,6 +6,8 @@
 #![deny(unsafe_code)]
 #![deny(unused_must_use)]
 
+
+pub mod alloc;
 pub mod auth;
 pub mod aws;
 pub mod cli;

@@ -97,7 +97,7 @@ impl HttpRequest {
         }
         let started = Instant::now();
         let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0).min(limit));
-        let mut chunk = [0u8; 16 * 1024];
+        let mut chunk = [0u8; 4 * 1024];
         let reader = rq.as_reader();
         loop {
             let n = match reader.read(&mut chunk) {

@@ -179,6 +179,7 @@ fn handle(app: &App, mut rq: tiny_http::Request) {
             // Counted before the answer leaves, so a client that reads it sees itself counted.
             crate::metrics::request(&req.path, status, started.elapsed());
             let _ = rq.respond(to_response(reply));
+            super::pool::finishing();
             status
         }
         Action::OpenSse { session_id, owner } => {

@@ -61,6 +61,12 @@ pub(super) struct Reply {
 
 /// Idle Bedrock connections kept for reuse: the concurrent calls one small instance makes.
 const IDLE_CONNECTIONS: usize = 256;
+/// Each connection's read buffer. ureq's default is 128 KiB for reading and as much for
+/// writing, which 256 pooled connections turn into 64 MiB of resident memory. The read
+/// buffer must hold one whole answer head (Bedrock's are under 1 KiB); bodies stream
+/// through it. The write buffer holds a signed request head (about 1.5 KiB) at a time.
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
 
 /// Signs and sends Bedrock calls. Shared by all threads.
 pub(super) struct Client {
@@ -86,6 +92,8 @@ impl Client {
             // handshake. Idle ones still close after 15 s (ureq's max_idle_age).
             .max_idle_connections(IDLE_CONNECTIONS)
             .max_idle_connections_per_host(IDLE_CONNECTIONS)
+            .input_buffer_size(READ_BUFFER)
+            .output_buffer_size(WRITE_BUFFER)
             .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
