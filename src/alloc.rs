@@ -5,7 +5,9 @@
 //! serialises threads on one lock and cost about three times the CPU per tool call of the
 //! glibc build under load (ripgrep ships jemalloc in its musl builds for the same reason).
 //! The glibc build keeps glibc's allocator, which is as fast, but which keeps memory freed
-//! by exited threads in its arenas: [`release_free_memory`] returns it once a burst is over.
+//! by exited threads in its arenas. Neither returns a burst's memory by itself while the
+//! server is idle (mimalloc purges lazily, on later allocations): [`release_free_memory`]
+//! does, once a burst is over.
 //!
 //! Must not allocate behind the allocator's back or keep its own caches.
 
@@ -13,8 +15,15 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Returns free heap pages to the kernel (glibc); a no-op where the allocator does it alone.
+/// Returns free heap pages to the kernel.
 pub fn release_free_memory() {
+    #[cfg(target_env = "musl")]
+    #[allow(unsafe_code)]
+    // SAFETY: mi_collect takes no pointer from us; mimalloc synchronises with other threads
+    // itself, and `force` only makes it purge pages it would otherwise purge later.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[allow(unsafe_code)]
     // SAFETY: malloc_trim takes no pointer from us; glibc walks its own arenas under their

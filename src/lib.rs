@@ -6,7 +6,6 @@
 #![deny(unsafe_code)]
 #![deny(unused_must_use)]
 
-
 pub mod alloc;
 pub mod auth;
 pub mod aws;

@@ -287,7 +287,10 @@ mod tests {
         assert!(peak <= 16, "{peak} threads for 16 clients");
         // Without the mark every answer still in its tail starts another thread.
         let unmarked = steady_load(false, Duration::from_millis(2));
-        assert!(unmarked > 16, "{unmarked} threads: the test no longer shows the effect");
+        assert!(
+            unmarked > 16,
+            "{unmarked} threads: the test no longer shows the effect"
+        );
     }
 
     #[test]

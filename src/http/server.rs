@@ -264,6 +264,10 @@ fn to_response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
 }
 
 fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) {
+    // Formatting the line costs a few allocations per request: skip it when it would be dropped.
+    if !log::log_enabled!(target: "access", log::Level::Info) {
+        return;
+    }
     let p = info.principal.as_ref();
     let o = &info.outcome;
     let msg = fields(
