@@ -175,14 +175,13 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None, f16=None, 
         if after:
             text += (
                 f" {after['wait_secs']} s after the burst: {mib(after['rss_kb'])} with {after['threads']} threads "
-                "(the pool shrank and handed freed memory back; what stays is mostly live data: the 256 "
-                "pooled Bedrock connections, which ureq drops only on the next call, and the top pages "
-                "of the exited threads' stacks that glibc caches for reuse)."
+                "(the pool shrank, dropped the pooled Bedrock connections and handed freed memory back; "
+                "what stays is the idle baseline, pages that still hold a live allocation, and the top "
+                "pages of the exited threads' stacks that glibc caches for reuse)."
             )
         text += (
-            " Next levers: one thread per request in flight (handler on the connection thread), "
-            "drop pooled upstream connections when the pool shrinks, and a smaller stack footprint "
-            "per call."
+            " Next levers: one thread per request in flight (handler on the connection thread) "
+            "and a smaller stack and heap footprint per call."
         )
         notes.append(text)
     if idle["accept_error_lines"]:
