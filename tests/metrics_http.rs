@@ -352,6 +352,42 @@ fn open_connections_and_sse_sessions_are_live_gauges() {
         f.samples
     );
     drop(stream);
+
+    // A call in flight (the fake answers after 1.5 s) shows as a busy worker.
+    bedrock.set_latency(std::time::Duration::from_millis(1500));
+    std::thread::scope(|scope| {
+        let call = scope.spawn(|| {
+            call(
+                &s,
+                "2025-11-25",
+                "search_knowledge_base",
+                json!({"query": "q"}),
+            )
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut busy = 0.0;
+        while busy < 1.0 && std::time::Instant::now() < deadline {
+            let (_, families) = scrape(&metrics);
+            busy = family(&families, "bedrock_mcp_workers")
+                .value("bedrock_mcp_workers", &[("state", "busy")])
+                .unwrap_or(0.0);
+        }
+        assert_eq!(busy, 1.0, "the call in flight holds one worker");
+        let r = call.join().expect("call");
+        assert_eq!(r["result"]["isError"], false, "{r}");
+    });
+    // Once answered, the worker is free again (it may still be finishing for a moment).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, families) = scrape(&metrics);
+        let busy = family(&families, "bedrock_mcp_workers")
+            .value("bedrock_mcp_workers", &[("state", "busy")]);
+        if busy == Some(0.0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still busy: {busy:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -147,9 +147,11 @@ impl Pool {
     /// Threads busy and idle, and jobs waiting, for the metrics gauges.
     pub fn stats(&self) -> PoolStats {
         let st = self.shared.lock();
+        // A thread that has answered and is only finishing up counts as idle.
+        let finishing = self.shared.finishing.load(Relaxed).min(st.running);
         PoolStats {
-            busy: st.running,
-            idle: st.idle,
+            busy: st.running - finishing,
+            idle: st.idle + finishing,
             queued: st.jobs.len(),
         }
     }
