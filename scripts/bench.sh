@@ -125,7 +125,7 @@ musl_bin="$musl_dir/$musl_target/release/bedrock-mcp"
 bin="$root/target/release/bedrock-mcp"
 ex="$root/target/release/examples"
 gnu_cmd=(cargo build --release --locked --bin bedrock-mcp
-    --example bench_upstream --example bench_ceiling --example bench_entra)
+    --example bench_upstream --example bench_ceiling --example bench_entra --example bench_forward)
 musl_cmd=(cargo build --release --locked --target "$musl_target" --target-dir "$musl_dir"
     --bin bedrock-mcp)
 printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
@@ -162,7 +162,7 @@ else
     [ -x "$musl_bin" ] || musl_bin="$root/target/$musl_target/release/bedrock-mcp"
     [ -x "$musl_bin" ] && musl_ok=true
 fi
-for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra"; do
+for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra" "$ex/bench_forward"; do
     [ -x "$f" ] || die "$f is missing (run without --no-build)"
 done
 if $musl_ok; then
@@ -441,6 +441,24 @@ printf '  [ceiling_nagle] target/release/examples/bench_ceiling --threads %s --b
 load ceiling_nagle_c16 "${fed_pid[ceiling_nagle]}" "$(json_get "$run/ceiling_nagle.out" 1 url)" 16 "$evidence_dur"
 stop_fed ceiling_nagle
 
+# The second ceiling: tiny_http + one ureq exchange with the same fake Bedrock per request,
+# signed once at start-up, answers passed through as bytes: our stack without our own work.
+log "throughput: the forwarding ceiling (tiny_http + ureq to the fake Bedrock, no JSON, no signing)"
+upstream=up0
+query=$(python3 -c 'import json; print(json.load(open("bench/tools_call.json"))["params"]["arguments"]["query"])')
+fwd_args=(--upstream "$(json_get "$run/up0.out" 1 url)" --key "$(json_get "$run/up0.out" 1 access_key_id)"
+    --secret "$(json_get "$run/up0.out" 1 secret_access_key)" --token "$(json_get "$run/up0.out" 1 session_token)"
+    --kb "$(json_get "$run/up0.out" 1 kb_id)" --region "$(json_get "$run/up0.out" 1 region)"
+    --query "$query" --results 5 --threads "$workers")
+start_fed forward "$ex/bench_forward" "${fwd_args[@]}"
+wait_line "$run/forward.out" 1
+printf '  [forward] target/release/examples/bench_forward --upstream URL --key ID --secret KEY --kb ID --region R --query "%s" --results 5 --threads %s\n' \
+    "$query" "$workers" >>"$cmds"
+forward_url=$(json_get "$run/forward.out" 1 url)
+load forward_c16 "${fed_pid[forward]}" "$forward_url" 16 "$dur"
+load forward_c64 "${fed_pid[forward]}" "$forward_url" 64 "$dur"
+stop_fed forward
+
 # ---------------------------------------------------------------------------------------
 # 2. Auth on: the same load with a bearer token against a fake Entra
 
@@ -468,6 +486,9 @@ printf '{"jwks_fetches": %s, "unauthenticated_status": %s}\n' \
 
 # Auth off again right after, so both numbers see the same machine state.
 load noauth_c16 "$fast_pid" "$fast_url" 16 "$dur"
+# The glibc build at -c64 again, right before the musl build under the same load: the two
+# CPU-per-call numbers are compared side by side.
+load gnu_c64 "$fast_pid" "$fast_url" 64 "$dur"
 stop_server "$fast_pid"
 
 # The binary the scratch image ships: static musl (its own allocator), same load.
@@ -500,6 +521,14 @@ check_call "$server_url" >/dev/null
 load slow_c256 "$slow_pid" "$server_url" "$slow_conns" "$slow_dur"
 check_call "$server_url" >/dev/null
 upstream=""
+# Memory that comes back: the burst's threads exit after 30 s idle, then the pool hands
+# freed memory back (src/alloc.rs); look again a minute after the burst.
+after_wait=60
+$quick && after_wait=35
+sleep "$after_wait"
+printf '{"wait_secs": %s, "rss_kb": %s, "threads": %s, "hwm_kb": %s}\n' "$after_wait" \
+    "$(proc_field "$slow_pid" VmRSS)" "$(proc_field "$slow_pid" Threads)" \
+    "$(proc_field "$slow_pid" VmHWM)" >"$run/slow_after.json"
 stop_server "$slow_pid"
 stop_fed up250
 cp "$run/up250.out" "$run/upstream_slow.jsonl"
@@ -575,9 +604,12 @@ stop_fed up_sse
 
 log "size"
 crates=$(cargo tree --locked -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l)
+# The static build has its own allocator crates (target-specific dependencies).
+crates_musl=$(cargo tree --locked -e normal --prefix none --target "$musl_target" | sed 's/ (\*)//' | sort -u | wc -l)
 printf '%s\n' "cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l   # minus 1: our crate" >>"$cmds"
+printf '%s\n' "cargo tree -e normal --prefix none --target $musl_target | sed 's/ (\*)//' | sort -u | wc -l   # the static build" >>"$cmds"
 printf '%s\n' "python3 bench/loc.py src" >>"$cmds"
-printf '{"crates": %s}\n' "$((crates - 1))" >"$run/deps.json"
+printf '{"crates": %s, "crates_musl": %s}\n' "$((crates - 1))" "$((crates_musl - 1))" >"$run/deps.json"
 python3 bench/loc.py src >"$run/loc.json"
 
 # ---------------------------------------------------------------------------------------

@@ -229,6 +229,15 @@ for c in td.get("containerDefinitions", []):
         fail(f"{path}: user must be a non-root uid")
     if not any(p.get("containerPort") == 8000 for p in c.get("portMappings", [])):
         fail(f"{path}: containerPort 8000 is missing")
+    env = {e.get("name"): e.get("value", "") for e in c.get("environment", [])}
+    metrics = env.get("METRICS_ADDR")
+    if metrics:
+        host, _, port = metrics.rpartition(":")
+        mapped = {p.get("containerPort") for p in c.get("portMappings", [])}
+        if not port.isdigit() or int(port) in mapped or int(port) == 8000:
+            fail(f"{path}: METRICS_ADDR {metrics!r} must be its own port, outside portMappings")
+        if host not in ("127.0.0.1", "[::1]"):
+            fail(f"{path}: METRICS_ADDR {metrics!r} should stay on the task's loopback")
 ok(f"{path} checked")
 
 # Forwarded headers: trusted where a load balancer we ship for sets them, never in local dev.
@@ -247,6 +256,7 @@ for path, want in (("docker-compose.ecr.yml", True), ("docker-compose.yml", Fals
 ok("TRUST_FORWARDED_HEADERS set where a load balancer sets X-Forwarded-*")
 
 # Kubernetes Deployment.
+metrics_ports = set()
 for path, ds in docs.items():
     for d in ds:
         if not (isinstance(d, dict) and d.get("kind") == "Deployment"):
@@ -261,7 +271,27 @@ for path, ds in docs.items():
             for probe in ("readinessProbe", "livenessProbe"):
                 if (c.get(probe) or {}).get("httpGet", {}).get("path") != "/health":
                     fail(f"{path}: {probe} must GET /health")
+            env = {e.get("name"): str(e.get("value", "")) for e in c.get("env", [])}
+            metrics = env.get("METRICS_ADDR")
+            if metrics:
+                port = metrics.rpartition(":")[2]
+                named = {p.get("name"): p.get("containerPort") for p in c.get("ports", [])}
+                notes = (d["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+                if not port.isdigit() or int(port) == 8000 or named.get("metrics") != int(port):
+                    fail(f"{path}: METRICS_ADDR {metrics!r} needs its own port, named 'metrics'")
+                elif notes.get("prometheus.io/port") != port:
+                    fail(f"{path}: prometheus.io/port annotation must be {port}")
+                metrics_ports.add(int(port) if port.isdigit() else -1)
         ok(f"{path} Deployment checked")
+
+# Kubernetes Service: never the metrics port (the ingress would publish it).
+for path, ds in docs.items():
+    for d in ds:
+        if isinstance(d, dict) and d.get("kind") == "Service":
+            for p in (d.get("spec") or {}).get("ports", []):
+                if p.get("targetPort") == "metrics" or p.get("targetPort") in metrics_ports:
+                    fail(f"{path}: the Service exposes the metrics port")
+            ok(f"{path} Service keeps metrics private")
 
 # Soft check: variables the code reads but .env.example does not mention.
 try:
@@ -271,7 +301,7 @@ except OSError:
     example = ""
 prefixes = ("AWS_", "BEDROCK_", "SERVER_", "LOG_", "KB_", "WORKER_", "MAX_", "HTTP_", "SHUTDOWN_",
             "CORS_", "SSE_", "ENABLE_", "AUTH_", "ENTRA_", "PUBLIC_", "OAUTH_", "JWKS_", "ACL_",
-            "DOCUMENT_")
+            "DOCUMENT_", "METRICS_")
 read = set()
 for src in glob.glob("src/**/*.rs", recursive=True):
     for name in re.findall(r'"([A-Z][A-Z0-9_]{2,})"', open(src, errors="replace").read()):

@@ -157,6 +157,18 @@ fn serve(config: Config) -> ExitCode {
     let Some(catalog) = Catalog::many(kbs) else {
         return fail(2, "no knowledge base configured");
     };
+    if let Some(addr) = config.metrics_addr {
+        match crate::metrics::start(addr) {
+            Ok(local) => log::info!(
+                "{}",
+                crate::log::fields(
+                    "metrics listening",
+                    &[("addr", Some(crate::log::Field::Str(&local.to_string())))]
+                )
+            ),
+            Err(e) => return fail(1, &e.to_string()),
+        }
+    }
     let auth = config.auth.clone().map(crate::auth::Authenticator::new);
     if let Some(warning) = http::base_url_warning(&config.server, auth.is_some()) {
         log::warn!("{warning}");

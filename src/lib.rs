@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![deny(unused_must_use)]
 
+pub mod alloc;
 pub mod auth;
 pub mod aws;
 pub mod cli;
@@ -16,5 +17,6 @@ pub mod http;
 pub mod kb;
 pub mod log;
 pub mod mcp;
+pub mod metrics;
 pub mod rfc3339;
 pub mod util;

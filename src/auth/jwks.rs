@@ -196,6 +196,7 @@ impl JwksCache {
         let mut guard = Reset(self, false);
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let result = self.fetch();
+        crate::metrics::jwks_fetch(result.is_ok());
         guard.1 = true;
         result
     }

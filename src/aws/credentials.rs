@@ -221,6 +221,7 @@ impl CredentialChain {
             Source::Container(c) => c.fetch(&self.agent),
             Source::Imds(i) => i.fetch(&self.agent),
         };
+        crate::metrics::credential_refresh(result.is_ok());
         let now = self.clock.now();
         let mut state = self.lock();
         let outcome = match result {

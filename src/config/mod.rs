@@ -12,6 +12,7 @@ pub mod aws;
 pub mod bedrock;
 mod dotenv;
 pub mod logging;
+mod metrics;
 pub mod server;
 mod vars;
 
@@ -21,6 +22,7 @@ pub use logging::LogSettings;
 pub use server::ServerSettings;
 pub use vars::{ConfigError, Vars};
 
+use metrics::metrics_addr;
 use std::path::{Path, PathBuf};
 
 /// Which knowledge base to serve.
@@ -45,6 +47,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Offer the get_document_link tool (DOCUMENT_LINKS, default true) where the backend can.
     pub document_links: bool,
+    /// Where to serve Prometheus metrics (METRICS_ADDR); `None` = off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Reads `.env` from the working directory (if present) under the process environment.
@@ -74,12 +78,14 @@ impl Config {
             )),
             Choice::Local(dir) => KbChoice::Local(dir),
         };
+        let metrics_addr = metrics_addr(&vars, server.port)?;
         Ok(Config {
             server,
             kb,
             auth,
             log,
             document_links,
+            metrics_addr,
         })
     }
 }

@@ -18,7 +18,7 @@ mod revision;
 pub mod router;
 pub mod server;
 pub mod signal;
-mod socket;
+pub(crate) mod socket;
 pub mod sse;
 pub mod streamable;
 

@@ -130,7 +130,7 @@ impl HttpRequest {
             return Err(BodyError::Busy);
         }
         let mut body = Vec::with_capacity(declared);
-        let mut chunk = [0u8; 16 * 1024];
+        let mut chunk = [0u8; 4 * 1024];
         let reader = rq.as_reader();
         loop {
             let n = match reader.read(&mut chunk) {

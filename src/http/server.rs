@@ -60,8 +60,10 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     socket::set_nodelay(&listener);
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
     limits::apply(s);
-    let server = tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| ServerError::Start(e.to_string()))?;
+    let server = Arc::new(
+        tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| ServerError::Start(e.to_string()))?,
+    );
     signal::install();
     log::info!(
         "{}",
@@ -78,6 +80,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     );
     let pool = Pool::new(s.workers);
     let bodies = BodyBudget::new(s.max_body_in_flight);
+    crate::metrics::set_live(live_numbers(&pool, &server, &app));
     let keepalive = {
         let app = app.clone();
         std::thread::Builder::new()
@@ -120,7 +123,34 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// What the metrics gauges read at scrape time; weak references, so that dropping the
+/// server at shutdown still closes the listener.
+fn live_numbers(
+    pool: &Pool,
+    server: &Arc<tiny_http::Server>,
+    app: &Arc<App>,
+) -> Box<dyn Fn() -> crate::metrics::Live + Send + Sync> {
+    let pool = pool.clone();
+    let server = Arc::downgrade(server);
+    let app = Arc::downgrade(app);
+    Box::new(move || {
+        let p = pool.stats();
+        crate::metrics::Live {
+            connections: server.upgrade().map_or(0, |s| s.num_connections()),
+            workers_busy: p.busy,
+            workers_idle: p.idle,
+            queued: p.queued,
+            sse_sessions: app.upgrade().map_or(0, |a| a.hub.len()),
+        }
+    })
+}
+
 fn overloaded(rq: tiny_http::Request, why: &str) {
+    crate::metrics::request(
+        rq.url().split('?').next().unwrap_or(""),
+        503,
+        Duration::ZERO,
+    );
     let reply = HttpError::Overloaded(format!("server busy ({why}); retry shortly")).into();
     let _ = rq.respond(to_response(reply));
 }
@@ -149,10 +179,14 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
         Action::Reply(mut reply) => {
             reply.headers.extend(common);
             let status = reply.status;
+            // Counted before the answer leaves, so a client that reads it sees itself counted.
+            crate::metrics::request(&req.path, status, started.elapsed());
             let _ = rq.respond(to_response(reply));
+            super::pool::finishing();
             status
         }
         Action::OpenSse { session_id, owner } => {
+            crate::metrics::request(&req.path, 200, started.elapsed());
             open_stream(app, rq, &common, session_id, owner);
             200
         }
@@ -244,6 +278,10 @@ fn to_response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
 }
 
 fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) {
+    // Formatting the line costs a few allocations per request: skip it when it would be dropped.
+    if !log::log_enabled!(target: "access", log::Level::Info) {
+        return;
+    }
     let p = info.principal.as_ref();
     let o = &info.outcome;
     let msg = fields(

@@ -231,8 +231,12 @@ impl Mcp {
                     multi: self.catalog.is_multi(),
                 };
                 let called =
-                    tools::call(&self.catalog, version, name, params.get("arguments"), ctx)
-                        .map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
+                    tools::call(&self.catalog, version, name, params.get("arguments"), ctx);
+                crate::metrics::tool_call(
+                    name,
+                    called.as_ref().map(|c| c.is_error).map_err(|_| ()),
+                );
+                let called = called.map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
                 if name != tools::INFO {
                     outcome.acl_user = caller.acl_user().map(str::to_string);
                 }

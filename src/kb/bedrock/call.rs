@@ -11,7 +11,7 @@ use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
 use crate::kb::KbError;
 use ring::rand::{SecureRandom, SystemRandom};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::{Agent, RequestBuilder};
 
@@ -38,10 +38,48 @@ pub(super) struct Reply {
 
 /// Idle Bedrock connections kept for reuse: the concurrent calls one small instance makes.
 const IDLE_CONNECTIONS: usize = 256;
+/// Each connection's read buffer. ureq's default is 128 KiB for reading and as much for
+/// writing, which 256 pooled connections turn into 64 MiB of resident memory. The read
+/// buffer must hold one whole answer head (Bedrock's are under 1 KiB); bodies stream
+/// through it. The write buffer holds a signed request head (about 1.5 KiB) at a time.
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
+
+/// The pooled agent. When a burst is over (`crate::alloc::release_free_memory`) it is
+/// replaced by a fresh one, so the burst's idle connections and their buffers are freed:
+/// ureq drops expired idle connections only when a later call comes.
+#[derive(Clone)]
+pub(super) struct Pooled {
+    current: Arc<RwLock<Agent>>,
+}
+
+impl Pooled {
+    fn new(timeout: Duration) -> Pooled {
+        let current = Arc::new(RwLock::new(build_agent(timeout)));
+        let weak = Arc::downgrade(&current);
+        crate::alloc::on_release(Box::new(move || {
+            let Some(slot) = weak.upgrade() else {
+                return false;
+            };
+            // Calls in flight keep their clone of the old agent; its pool goes with the last.
+            *slot.write().unwrap_or_else(|p| p.into_inner()) = build_agent(timeout);
+            true
+        }));
+        Pooled { current }
+    }
+
+    /// The agent to send with now.
+    pub(super) fn get(&self) -> Agent {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
 
 /// Signs and sends Bedrock calls. Shared by all threads.
 pub(super) struct Client {
-    pub(super) agent: Agent,
+    pub(super) agent: Pooled,
     /// Shared by the clients of every configured knowledge base (one refresh for all).
     pub(super) chain: Arc<CredentialChain>,
     pub(super) kb_id: String,
@@ -56,26 +94,41 @@ enum Outcome {
 }
 
 impl Client {
-    /// Builds the pooled agent: per-attempt budget `timeout`, statuses read as data, no redirects.
-    pub(super) fn agent(timeout: Duration) -> Agent {
-        let config = Agent::config_builder()
-            // ureq keeps 3 idle connections per host by default: with more calls in flight,
-            // most would close on return and the next call would pay a new TCP + TLS
-            // handshake. Idle ones still close after 15 s (ureq's max_idle_age).
-            .max_idle_connections(IDLE_CONNECTIONS)
-            .max_idle_connections_per_host(IDLE_CONNECTIONS)
-            .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
-            .build();
-        crate::dns::agent(config)
+    /// The pooled agent: per-attempt budget `timeout`, statuses read as data, no redirects.
+    pub(super) fn agent(timeout: Duration) -> Pooled {
+        Pooled::new(timeout)
     }
+}
 
+/// One pooled agent for Bedrock calls.
+fn build_agent(timeout: Duration) -> Agent {
+    let config = Agent::config_builder()
+        // ureq keeps 3 idle connections per host by default: with more calls in flight,
+        // most would close on return and the next call would pay a new TCP + TLS
+        // handshake. Idle ones still close after 15 s (ureq's max_idle_age).
+        .max_idle_connections(IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(IDLE_CONNECTIONS)
+        .input_buffer_size(READ_BUFFER)
+        .output_buffer_size(WRITE_BUFFER)
+        .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
+        .build();
+    crate::dns::agent(config)
+}
+
+impl Client {
     /// Sends `call`, retrying transient failures up to `max_attempts` in all.
     pub(super) fn send(&self, call: &Call<'_>) -> Result<Reply, KbError> {
         let start = Instant::now();
+        let result = self.send_retrying(call, start);
+        crate::metrics::bedrock_call(call.op.name(), result.as_ref().map(|_| ()), start.elapsed());
+        result
+    }
+
+    fn send_retrying(&self, call: &Call<'_>, start: Instant) -> Result<Reply, KbError> {
         let mut attempt = 1;
         loop {
             let verdict = match self.attempt(call) {
@@ -93,7 +146,10 @@ impl Client {
                 Verdict::Fail(e) => return Err(e),
                 Verdict::Retry(t) => t,
             };
-            if attempt >= self.max_attempts {
+            let retrying = attempt < self.max_attempts;
+            let throttled = matches!(transient, Transient::Throttled(_));
+            crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
+            if !retrying {
                 return Err(self.give_up(call, transient, attempt));
             }
             let pause = backoff(attempt);
@@ -136,8 +192,8 @@ impl Client {
             .chain(signed.iter().map(|(k, v)| (*k, v.as_str())))
             .collect();
         let result = match call.body {
-            Some(body) => with_headers(self.agent.post(call.url), &all).send(body),
-            None => with_headers(self.agent.get(call.url), &all).call(),
+            Some(body) => with_headers(self.agent.get().post(call.url), &all).send(body),
+            None => with_headers(self.agent.get().get(call.url), &all).call(),
         };
         let mut response = match result {
             Ok(r) => r,

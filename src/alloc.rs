@@ -1,0 +1,98 @@
+//! Memory allocation policy: which allocator each build uses, and handing freed memory back
+//! to the kernel after a burst.
+//!
+//! The static musl binary (what the scratch image ships) uses mimalloc: musl's own malloc
+//! serialises threads on one lock and cost about three times the CPU per tool call of the
+//! glibc build under load (ripgrep ships jemalloc in its musl builds for the same reason).
+//! The glibc build keeps glibc's allocator, which is as fast, but which keeps memory freed
+//! by exited threads in its arenas. Neither returns a burst's memory by itself while the
+//! server is idle (mimalloc purges lazily, on later allocations): [`release_free_memory`]
+//! does, once a burst is over, after letting go of what others keep for reuse ([`on_release`]:
+//! pooled upstream connections and their buffers).
+//!
+//! Must not allocate behind the allocator's back or keep its own caches.
+
+use std::sync::Mutex;
+
+/// Lets go of memory kept for reuse; false once its owner is gone (it is then forgotten).
+pub type ReleaseHook = Box<dyn Fn() -> bool + Send + Sync>;
+
+static HOOKS: Mutex<Vec<ReleaseHook>> = Mutex::new(Vec::new());
+
+/// Registers `hook` to run when a burst is over, before free memory goes back to the kernel.
+pub fn on_release(hook: ReleaseHook) {
+    HOOKS.lock().unwrap_or_else(|p| p.into_inner()).push(hook);
+}
+
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Runs the release hooks, then returns free heap pages to the kernel.
+pub fn release_free_memory() {
+    HOOKS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|hook| hook());
+    #[cfg(target_env = "musl")]
+    #[allow(unsafe_code)]
+    // SAFETY: mi_collect takes no pointer from us; mimalloc synchronises with other threads
+    // itself, and `force` only makes it purge pages it would otherwise purge later.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim takes no pointer from us; glibc walks its own arenas under their
+    // locks, so any thread may call it at any time. Its result (whether memory was released)
+    // needs no handling.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn hooks_run_on_release_and_are_forgotten_once_their_owner_is_gone() {
+        let owner = Arc::new(AtomicUsize::new(0));
+        let weak = Arc::downgrade(&owner);
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        super::on_release(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            match weak.upgrade() {
+                Some(released) => {
+                    released.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
+                None => false,
+            }
+        }));
+        super::release_free_memory();
+        super::release_free_memory();
+        assert_eq!(owner.load(Ordering::SeqCst), 2);
+        drop(owner);
+        super::release_free_memory();
+        super::release_free_memory();
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            3,
+            "asked once more, then forgotten"
+        );
+    }
+
+    #[test]
+    fn releasing_free_memory_leaves_live_allocations_intact() {
+        let keep: Vec<Vec<u8>> = (0..64).map(|i| vec![i as u8; 64 * 1024]).collect();
+        let freed: Vec<Vec<u8>> = (0..64).map(|_| vec![7u8; 64 * 1024]).collect();
+        drop(freed);
+        super::release_free_memory();
+        for (i, block) in keep.iter().enumerate() {
+            assert!(block.iter().all(|&b| b == i as u8));
+        }
+    }
+}
