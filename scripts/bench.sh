@@ -606,9 +606,9 @@ log "size"
 crates=$(cargo tree --locked -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l)
 # The static build has its own allocator crates (target-specific dependencies).
 crates_musl=$(cargo tree --locked -e normal --prefix none --target "$musl_target" | sed 's/ (\*)//' | sort -u | wc -l)
-printf '%s\n' "cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l   # minus 1: our crate" >>"$cmds"
-printf '%s\n' "cargo tree -e normal --prefix none --target $musl_target | sed 's/ (\*)//' | sort -u | wc -l   # the static build" >>"$cmds"
-printf '%s\n' "python3 bench/loc.py src" >>"$cmds"
+printf '%s\n' "cargo tree -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l   # minus 1: our crate" \
+    "cargo tree -e normal --prefix none --target $musl_target | sed 's/ (\*)//' | sort -u | wc -l   # the static build" \
+    "python3 bench/loc.py src" >>"$cmds"
 printf '{"crates": %s, "crates_musl": %s}\n' "$((crates - 1))" "$((crates_musl - 1))" >"$run/deps.json"
 python3 bench/loc.py src >"$run/loc.json"
 
