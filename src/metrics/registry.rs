@@ -147,14 +147,14 @@ impl Registry {
         self.request_seconds[route].observe(took);
     }
 
-    /// One tool call; `outcome` is an index into [`TOOL_OUTCOMES`].
+    /// One tool call; `outcome` is an index into `TOOL_OUTCOMES`.
     pub fn tool_call(&self, tool: &str, outcome: usize) {
         if let Some(slot) = self.tool_calls[index(&TOOLS, tool)].get(outcome) {
             slot.fetch_add(1, Relaxed);
         }
     }
 
-    /// One Bedrock call, retries included; `outcome` is an index into [`BEDROCK_OUTCOMES`].
+    /// One Bedrock call, retries included; `outcome` is an index into `BEDROCK_OUTCOMES`.
     pub fn bedrock_call(&self, op: &str, outcome: usize, took: Duration) {
         let op = index(&OPS, op);
         if let Some(slot) = self.bedrock_calls[op].get(outcome) {
