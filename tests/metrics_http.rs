@@ -353,8 +353,8 @@ fn open_connections_and_sse_sessions_are_live_gauges() {
     );
     drop(stream);
 
-    // A call in flight (the fake answers after 1.5 s) shows as a busy worker.
-    bedrock.set_latency(std::time::Duration::from_millis(1500));
+    // A call in flight (the fake holds its answer until released) shows as a busy worker.
+    bedrock.hold();
     std::thread::scope(|scope| {
         let call = scope.spawn(|| {
             call(
@@ -372,6 +372,7 @@ fn open_connections_and_sse_sessions_are_live_gauges() {
                 .value("bedrock_mcp_workers", &[("state", "busy")])
                 .unwrap_or(0.0);
         }
+        bedrock.release();
         assert_eq!(busy, 1.0, "the call in flight holds one worker");
         let r = call.join().expect("call");
         assert_eq!(r["result"]["isError"], false, "{r}");

@@ -83,6 +83,8 @@ struct State {
     every_other_hit: bool,
     always: Option<Fault>,
     latency: Duration,
+    /// While set, answers wait (after the latency) until `release`.
+    held: bool,
     corpus: Vec<FakeDoc>,
     kb: (String, String, String),
     kb_type: String,
@@ -110,6 +112,8 @@ struct Counters {
 
 struct Shared {
     state: Mutex<State>,
+    /// Wakes answers waiting while `held`.
+    gate: std::sync::Condvar,
     keys: KeyRing,
     region: String,
     counters: Counters,
@@ -138,6 +142,7 @@ impl FakeBedrock {
                 every_other_hit: false,
                 always: None,
                 latency: Duration::ZERO,
+                held: false,
                 corpus: default_corpus(),
                 kb: (
                     "Fake KB".into(),
@@ -158,6 +163,7 @@ impl FakeBedrock {
                 keys_seen: Vec::new(),
                 last_rejection: None,
             }),
+            gate: std::sync::Condvar::new(),
             keys,
             region: region.into(),
             counters: Counters::default(),
@@ -217,6 +223,18 @@ impl FakeBedrock {
     pub fn set_always(&self, fault: Option<Fault>) {
         self.state().always = fault;
     }
+    /// Holds every answer from now on until `release`: a call in flight for as long as a
+    /// test needs, with no timing involved.
+    pub fn hold(&self) {
+        self.state().held = true;
+    }
+
+    /// Lets held answers (and later ones) go.
+    pub fn release(&self) {
+        self.state().held = false;
+        self.shared.gate.notify_all();
+    }
+
     /// Adds `latency` before every answer (including rejections).
     pub fn set_latency(&self, latency: Duration) {
         self.state().latency = latency;
@@ -335,6 +353,11 @@ fn handle(shared: &Shared, req: Incoming) {
     c.requests.fetch_add(1, SeqCst);
     let latency = shared.state.lock().unwrap().latency;
     std::thread::sleep(latency);
+    let mut st = shared.state.lock().unwrap();
+    while st.held {
+        st = shared.gate.wait(st).unwrap();
+    }
+    drop(st);
     let received = sigv4::Received {
         method: &req.method,
         target: &req.target,
