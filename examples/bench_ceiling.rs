@@ -14,6 +14,9 @@
 //! Usage: `bench_ceiling [--threads N] [--body-bytes N] [--nodelay 0|1]`; prints
 //! `{"url": …}` as one JSON line on stdout and serves until stdin closes.
 
+#[path = "support/nodelay.rs"]
+mod nodelay;
+use nodelay::set_nodelay;
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -59,29 +62,6 @@ fn body_of(n: usize) -> Vec<u8> {
     body.extend(std::iter::repeat_n(b'x', fill));
     body.extend_from_slice(b"\"}");
     body
-}
-
-/// Sets TCP_NODELAY on the listener; accepted sockets inherit it.
-#[allow(unsafe_code)]
-fn set_nodelay(listener: &TcpListener) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: the fd is a live socket owned by `listener` for the duration of the call, and
-    // we pass a pointer to an initialised c_int with its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 fn main() -> ExitCode {

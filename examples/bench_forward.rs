@@ -14,8 +14,11 @@
 //! --query TEXT [--results N] [--threads N]`; prints `{"url": …}` on stdout and serves
 //! until stdin closes. Loopback and test keys only.
 
+#[path = "support/nodelay.rs"]
+mod nodelay;
 use aws_credential_types::Credentials;
 use bedrock_mcp::aws::sigv4::{self, Signable};
+use nodelay::set_nodelay;
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -114,32 +117,6 @@ fn sign(a: &Args) -> Result<Signed, String> {
     })
 }
 
-/// Sets TCP_NODELAY on the listener (accepted sockets inherit it), as the server does.
-#[allow(unsafe_code)]
-fn set_nodelay(listener: &TcpListener) -> Result<(), String> {
-    use std::os::fd::AsRawFd;
-    let on: libc::c_int = 1;
-    // SAFETY: the fd is a live socket owned by `listener` for the duration of the call, and
-    // we pass a pointer to an initialised c_int with its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "cannot set TCP_NODELAY: {}",
-            std::io::Error::last_os_error()
-        ))
-    }
-}
-
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,7 +131,7 @@ fn run() -> Result<(), String> {
     let args = Arc::new(parse_args()?);
     let signed = Arc::new(RwLock::new(sign(&args)?));
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot listen: {e}"))?;
-    set_nodelay(&listener)?;
+    set_nodelay(&listener).map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
     let server =
         Arc::new(tiny_http::Server::from_listener(listener, None).map_err(|e| e.to_string())?);
     let port = server
