@@ -1,4 +1,4 @@
-//! HTTP: the tiny_http server and worker pool, routing, CORS, the two MCP transports
+//! HTTP: the tiny_http server and its gate (requests in flight), routing, CORS, the two MCP transports
 //! (Streamable HTTP and legacy SSE), health, and the OAuth endpoints' wiring.
 
 pub mod app;
@@ -6,12 +6,12 @@ pub mod budget;
 mod caller;
 pub mod cors;
 pub mod error_reply;
+pub mod gate;
 mod health;
 mod legacy;
 mod limits;
 pub mod log_info;
 mod oauth_routes;
-pub mod pool;
 pub mod request;
 pub mod response;
 mod revision;

@@ -1,5 +1,5 @@
-//! The server loop: bind, accept through tiny_http, hand each request to the worker pool,
-//! answer, log, and drain on SIGTERM.
+//! The server: bind, accept through tiny_http, handle each request on its connection's
+//! thread once the [`Gate`] lets it in, answer, log, and drain on SIGTERM.
 //!
 //! Each request is copied into an [`HttpRequest`] and routed inside `catch_unwind`, so a
 //! panic answers 500 and touches nothing else. Every response gets the common headers here,
@@ -8,8 +8,8 @@
 use super::app::App;
 use super::budget::BodyBudget;
 use super::error_reply::HttpError;
+use super::gate::Gate;
 use super::log_info::LogInfo;
-use super::pool::Pool;
 use super::request::{BodyError, HttpRequest};
 use super::response::{Action, Reply};
 use super::router::{self, Routed, Verdict};
@@ -60,8 +60,15 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     socket::set_nodelay(&listener);
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
     limits::apply(s);
+    let gate = Gate::new(s.workers);
+    let handler: tiny_http::Handler = {
+        let app = app.clone();
+        let gate = gate.clone();
+        let bodies = BodyBudget::new(s.max_body_in_flight);
+        Arc::new(move |rq| admit(&app, &gate, &bodies, rq))
+    };
     let server = Arc::new(
-        tiny_http::Server::from_listener(listener, None)
+        tiny_http::Server::from_listener_with_handler(listener, handler)
             .map_err(|e| ServerError::Start(e.to_string()))?,
     );
     signal::install();
@@ -78,9 +85,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
             ]
         )
     );
-    let pool = Pool::new(s.workers);
-    let bodies = BodyBudget::new(s.max_body_in_flight);
-    crate::metrics::set_live(live_numbers(&pool, &server, &app));
+    crate::metrics::set_live(live_numbers(&gate, &server, &app));
     let keepalive = {
         let app = app.clone();
         std::thread::Builder::new()
@@ -89,28 +94,15 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
             .ok()
     };
     while !signal::stop_requested() {
-        let rq = match server.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(rq)) => rq,
-            Ok(None) => continue,
-            Err(e) => {
-                log::error!("accept failed: {e}");
-                continue;
-            }
-        };
-        if pool.saturated() {
-            // Every worker busy and the queue full: answer here instead of queueing without bound.
-            overloaded(rq, "all workers busy");
-            continue;
+        std::thread::sleep(TICK);
+        if gate.burst_over(Instant::now()) {
+            // Threads, buffers and pooled upstream connections of the burst are gone or idle.
+            crate::alloc::release_free_memory();
         }
-        let app = app.clone();
-        let bodies = bodies.clone();
-        // The pool refuses only when saturated, checked just above; a lost race drops the job,
-        // and tiny_http answers a dropped request with 500.
-        let _ = pool.execute(Box::new(move || handle(&app, &bodies, rq)));
     }
     log::info!("stop signal received: no longer accepting; draining in-flight requests");
     drop(server);
-    let drained = pool.wait_idle(app.settings.shutdown_timeout);
+    let drained = gate.wait_idle(app.settings.shutdown_timeout);
     app.hub.close_all();
     if let Some(k) = keepalive {
         let _ = k.join();
@@ -126,15 +118,15 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
 /// What the metrics gauges read at scrape time; weak references, so that dropping the
 /// server at shutdown still closes the listener.
 fn live_numbers(
-    pool: &Pool,
+    gate: &Gate,
     server: &Arc<tiny_http::Server>,
     app: &Arc<App>,
 ) -> Box<dyn Fn() -> crate::metrics::Live + Send + Sync> {
-    let pool = pool.clone();
+    let gate = gate.clone();
     let server = Arc::downgrade(server);
     let app = Arc::downgrade(app);
     Box::new(move || {
-        let p = pool.stats();
+        let p = gate.stats();
         crate::metrics::Live {
             connections: server.upgrade().map_or(0, |s| s.num_connections()),
             workers_busy: p.busy,
@@ -144,6 +136,11 @@ fn live_numbers(
         }
     })
 }
+
+/// How often the server loop looks for a stop signal and for the end of a burst.
+const TICK: Duration = Duration::from_millis(200);
+/// How long a request waits for a slot when `WORKER_THREADS` are in flight.
+const SLOT_WAIT: Duration = Duration::from_secs(5);
 
 fn overloaded(rq: tiny_http::Request, why: &str) {
     crate::metrics::request(
@@ -155,7 +152,22 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
     let _ = rq.respond(to_response(reply));
 }
 
-/// Handles one request on a worker thread. With auth on, a protected path's token is
+/// Lets a request in through the gate and handles it, on its connection's thread; refused
+/// with 503 when every slot stayed taken for [`SLOT_WAIT`], or once the server is stopping.
+fn admit(app: &App, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
+    if signal::stop_requested() {
+        return overloaded(rq, "shutting down");
+    }
+    let Some(_slot) = gate.enter(SLOT_WAIT) else {
+        return overloaded(rq, "all workers busy");
+    };
+    // `handle` answers 500 for a panic while routing; this keeps the connection's thread
+    // (and its other requests) alive if anything else panics, and tiny_http answers 500 for
+    // the request dropped in the unwind.
+    let _ = catch_unwind(AssertUnwindSafe(|| handle(app, bodies, rq)));
+}
+
+/// Handles one request. With auth on, a protected path's token is
 /// checked from the headers before any body is read, and a refused request's body never is;
 /// every body read is leased from `bodies` until the response is out.
 fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
@@ -182,7 +194,6 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
             // Counted before the answer leaves, so a client that reads it sees itself counted.
             crate::metrics::request(&req.path, status, started.elapsed());
             let _ = rq.respond(to_response(reply));
-            super::pool::finishing();
             status
         }
         Action::OpenSse { session_id, owner } => {

@@ -55,16 +55,16 @@ pub const RESULTS: [&str; 2] = ["ok", "error"];
 const STATUS_MIN: u16 = 100;
 const STATUSES: usize = 500;
 
-/// What the request loop and the pool know at scrape time.
+/// What the server and its gate know at scrape time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Live {
     /// Connections whose requests are being read (tiny_http's count).
     pub connections: usize,
-    /// Workers running a request.
+    /// Requests being handled (each on its connection's thread).
     pub workers_busy: usize,
-    /// Workers waiting for one.
+    /// Slots free for more (`WORKER_THREADS` − busy).
     pub workers_idle: usize,
-    /// Requests queued for a worker.
+    /// Requests waiting for a slot.
     pub queued: usize,
     /// Open legacy SSE streams.
     pub sse_sessions: usize,
@@ -343,7 +343,7 @@ fn render_live(e: &mut Exposition, l: Live) {
         ),
         (
             "bedrock_mcp_queued_requests",
-            "Requests waiting for a worker.",
+            "Requests waiting for a worker slot (WORKER_THREADS in flight).",
             l.queued,
         ),
     ] {
@@ -353,7 +353,7 @@ fn render_live(e: &mut Exposition, l: Live) {
     e.family(
         "bedrock_mcp_workers",
         "gauge",
-        "Worker threads by state: busy with a request, or idle.",
+        "Worker slots (WORKER_THREADS) by state: busy with a request, or idle.",
     );
     e.sample("bedrock_mcp_workers", &[("state", "busy")], l.workers_busy);
     e.sample("bedrock_mcp_workers", &[("state", "idle")], l.workers_idle);

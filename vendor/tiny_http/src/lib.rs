@@ -148,6 +148,10 @@ pub struct Server {
     connections: Arc<limits::Census>,
 }
 
+/// bedrock-mcp patch: runs one request on its connection's thread
+/// (`Server::from_listener_with_handler`); it must answer (or drop) the request.
+pub type Handler = Arc<dyn Fn(Request) + Send + Sync>;
+
 enum Message {
     Error(IoError),
     NewRequest(Request),
@@ -250,7 +254,25 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::start(listener.into(), ssl_config, None)
+    }
+
+    /// bedrock-mcp patch: builds a server that runs `handler` for each request on the thread
+    /// that read it (its connection's), instead of queueing it for `recv()`: no hand-off
+    /// between threads, and one thread per request in flight. The connection's next request
+    /// is read once the handler returns; `recv()` never yields a request from this server.
+    pub fn from_listener_with_handler<L: Into<Listener>>(
+        listener: L,
+        handler: Handler,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::start(listener.into(), None, Some(handler))
+    }
+
+    fn start(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        handler: Option<Handler>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -338,13 +360,19 @@ impl Server {
                 match new_client {
                     Ok((client, guard)) => {
                         let messages = inside_messages.clone();
+                        let handler = handler.clone();
                         let mut client = Some(client);
                         let mut guard = Some(guard);
                         tasks_pool.spawn(Box::new(move || {
                             let _guard = guard.take();
                             if let Some(client) = client.take() {
+                                // bedrock-mcp patch: a handler answers before the next read
+                                if let Some(handler) = &handler {
+                                    for rq in client {
+                                        handler(rq);
+                                    }
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
+                                } else if client.secure() {
                                     let (sender, receiver) = mpsc::channel();
                                     for rq in client {
                                         messages.push(rq.with_notify_sender(sender.clone()).into());
@@ -365,7 +393,10 @@ impl Server {
 
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
+                        // bedrock-mcp patch: with a handler nobody pops the queue
+                        if handler.is_none() {
+                            inside_messages.push(e.into());
+                        }
                         // bedrock-mcp patch: EMFILE and the like pass; never stop accepting
                         thread::sleep(Duration::from_millis(100));
                     }
