@@ -3,7 +3,8 @@
 //! GetKnowledgeBase into name/status/type, and GetDocumentContent into a link.
 //!
 //! Lenient about optional fields, strict about structure; errors say what was wrong and
-//! never panic. Must not do I/O.
+//! never panic. Must not do I/O. Retrieve answers, the hot path, are read by `wire.rs` into
+//! typed structs without a `serde_json::Value` tree; the two small answers use `Value`.
 
 use crate::kb::{DocumentLink, Image, Location, Passage};
 use serde_json::Value;

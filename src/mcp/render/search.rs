@@ -29,7 +29,12 @@ pub struct SearchResult {
 /// its source) per IMAGE result that fits the caps, and the passages as structured content.
 pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> ToolOutcome {
     let passages = &retrieval.results;
-    let room = passages.iter().map(|p| p.text.len() + 160).sum::<usize>();
+    // Room for every passage's text and heading, but never past what the text cap lets in.
+    let room = passages
+        .iter()
+        .map(|p| p.text.len() + 160)
+        .sum::<usize>()
+        .min(4 * MAX_TEXT_CHARS + 160 * passages.len());
     let mut text = String::with_capacity(query.len() + 128 + room);
     // Writing into a String cannot fail; the `fmt::Result`s below are ignored for that reason.
     if passages.is_empty() {
