@@ -332,4 +332,21 @@ mod tests {
         assert_eq!(v["id"], 2);
         assert_eq!(v["error"]["data"]["supported"][0], "a");
     }
+
+    #[test]
+    fn responses_are_serialized_once_with_the_id_echoed_and_the_error_code_kept() {
+        let id = RequestId::String("a\"b\\é".into());
+        let r = success(&id, &json!({"k": [1, "x"]}), 0);
+        assert_eq!(
+            r.to_value(),
+            json!({"jsonrpc": "2.0", "id": "a\"b\\é", "result": {"k": [1, "x"]}})
+        );
+        assert_eq!(r.error_code(), None);
+        let r = success(&RequestId::Number(-7), &json!({}), 4096);
+        assert_eq!(r.into_string(), r#"{"jsonrpc":"2.0","id":-7,"result":{}}"#);
+        let e = RpcError::new(Some(RequestId::Number(3)), METHOD_NOT_FOUND, "nope");
+        let r = e.to_response();
+        assert_eq!(r.error_code(), Some(METHOD_NOT_FOUND));
+        assert_eq!(r.to_value(), e.to_json());
+    }
 }

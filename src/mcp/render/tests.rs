@@ -239,3 +239,74 @@ fn search_result_counts_and_size_hint_follow_the_kept_passages() {
     // One buffer, sized once: the hint covers the result without being wildly over.
     assert!(hint >= bytes && hint < 4 * bytes, "{hint} vs {bytes}");
 }
+
+#[test]
+fn structured_content_carries_images_rows_media_notes_and_guardrail() {
+    let retrieval = Retrieval {
+        results: vec![
+            Passage {
+                media_id: Some("m1".into()),
+                ..image_passage(1, 3)
+            },
+            Passage {
+                text: "region: EMEA".into(),
+                content_type: "ROW".into(),
+                score: Some(0.5),
+                ..Passage::default()
+            },
+            Passage {
+                text: "hello".into(),
+                content_type: "AUDIO".into(),
+                media_uri: Some("s3://b/a.mp3".into()),
+                location: Some(Location {
+                    kind: "S3".into(),
+                    uri: None,
+                }),
+                ..Passage::default()
+            },
+        ],
+        upstream_ms: 0,
+        guardrail_intervened: true,
+    };
+    let shape = Shape {
+        structured: true,
+        links: true,
+        note: Some("Note: n."),
+    };
+    let out = render("q", &retrieval, shape);
+    let text = "Found 3 results for \"q\":\n\
+        \n[1] source s3://b/1.png (S3) | content IMAGE\n\
+        document_id: doc1 | data_source_id: DS1 | media_id: m1\n\
+        (image, image/png, 1 KB: shown below)\n\n\
+        \n[2] score 0.500 | source unknown | content ROW\nregion: EMEA\n\
+        \n[3] source type S3 | content AUDIO\nmedia: s3://b/a.mp3\nhello\n\
+        \nNote: a Bedrock guardrail intervened in this search, so some content may have been \
+        blocked or masked.\n\
+        \nNote: n.\n";
+    let expected = json!({
+        "content": [
+            {"type": "text", "text": text},
+            {"type": "text", "text": "Image of result [1] from s3://b/1.png:"},
+            {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+        ],
+        "isError": false,
+        "structuredContent": {
+            "query": "q",
+            "count": 3,
+            "note": "Note: n.",
+            "guardrailAction": "INTERVENED",
+            "results": [
+                {"text": "", "contentType": "IMAGE", "score": null,
+                 "location": {"type": "S3", "uri": "s3://b/1.png"}, "metadata": {},
+                 "documentId": "doc1", "dataSourceId": "DS1", "mediaId": "m1",
+                 "image": {"mimeType": "image/png", "sizeBytes": 3, "shown": true}},
+                {"text": "region: EMEA", "contentType": "ROW", "score": 0.5, "location": null,
+                 "metadata": {}},
+                {"text": "hello", "contentType": "AUDIO", "score": null,
+                 "location": {"type": "S3", "uri": null}, "metadata": {},
+                 "mediaUri": "s3://b/a.mp3"},
+            ],
+        },
+    });
+    assert_eq!(out, expected);
+}
