@@ -92,7 +92,7 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, Ht
         session.set_version(agreed);
     }
     if let Some(response) = outcome.response.take() {
-        if !session.send("message", &response.to_string()) {
+        if !session.send("message", response.as_str()) {
             app.hub.remove(&id);
         }
     }

@@ -9,7 +9,7 @@ use super::error_reply::HttpError;
 use super::request::HttpRequest;
 use super::response::Reply;
 use super::revision::{message_version, session_version, unsupported_header};
-use crate::mcp::jsonrpc::{self, Message, RpcError};
+use crate::mcp::jsonrpc::{self, Message, Response, RpcError};
 use crate::mcp::protocol::{self, Version};
 use crate::mcp::{Caller, Mcp, Outcome};
 use serde_json::Value;
@@ -118,7 +118,7 @@ fn one(
         None => Reply::empty(202),
         Some(response) => {
             let status = status_for(version, &response);
-            encode(status, &[response], format, false)
+            encode(status, vec![response], format, false)
         }
     };
     if let Some(agreed) = outcome.negotiated {
@@ -183,13 +183,13 @@ fn batch(
                         jsonrpc::INVALID_REQUEST,
                         "Invalid Request: initialize must not be part of a batch",
                     )
-                    .to_json(),
+                    .to_response(),
                 );
                 continue;
             }
             Ok(m) => m,
             Err(e) => {
-                responses.push(e.to_json());
+                responses.push(e.to_response());
                 continue;
             }
         };
@@ -199,7 +199,7 @@ fn batch(
     let reply = if responses.is_empty() {
         Reply::empty(202)
     } else {
-        encode(200, &responses, format, true)
+        encode(200, responses, format, true)
     };
     Handled {
         reply,
@@ -248,36 +248,48 @@ fn accepted_format(req: &HttpRequest) -> Result<Format, HttpError> {
 }
 
 /// HTTP status for a response: modern errors have their own statuses, the rest ride on 200.
-fn status_for(version: Version, response: &Value) -> u16 {
-    let code = response.pointer("/error/code").and_then(Value::as_i64);
-    match code {
+fn status_for(version: Version, response: &Response) -> u16 {
+    match response.error_code() {
         Some(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION | jsonrpc::HEADER_MISMATCH) => 400,
         Some(jsonrpc::METHOD_NOT_FOUND) if version.is_modern() => 404,
         _ => 200,
     }
 }
 
-/// Encodes responses as JSON (an array for a batch) or as SSE `message` events.
-fn encode(status: u16, responses: &[Value], format: Format, batch: bool) -> Reply {
-    match format {
-        Format::Json if batch => Reply::json(status, &Value::Array(responses.to_vec())),
-        Format::Json => Reply::json(status, responses.first().unwrap_or(&Value::Null)),
+/// Encodes responses (already serialized) as JSON, an array for a batch, or as SSE `message`
+/// events.
+fn encode(status: u16, responses: Vec<Response>, format: Format, batch: bool) -> Reply {
+    let (content_type, body) = match format {
+        Format::Json if batch => {
+            let texts: Vec<&str> = responses.iter().map(Response::as_str).collect();
+            ("application/json", format!("[{}]", texts.join(",")))
+        }
+        Format::Json => {
+            let one = responses.into_iter().next();
+            (
+                "application/json",
+                one.map_or_else(|| "null".into(), Response::into_string),
+            )
+        }
         Format::Sse => {
-            let mut body = String::new();
-            for r in responses {
+            let size = responses.iter().map(|r| r.as_str().len() + 24).sum();
+            let mut body = String::with_capacity(size);
+            for r in &responses {
                 body.push_str("event: message\ndata: ");
-                body.push_str(&r.to_string());
+                body.push_str(r.as_str());
                 body.push_str("\n\n");
             }
-            Reply {
-                status,
-                headers: vec![
-                    ("Content-Type".into(), "text/event-stream".into()),
-                    ("X-Accel-Buffering".into(), "no".into()),
-                ],
-                body: body.into_bytes(),
-            }
+            ("text/event-stream", body)
         }
+    };
+    let mut headers = vec![("Content-Type".into(), content_type.into())];
+    if format == Format::Sse {
+        headers.push(("X-Accel-Buffering".into(), "no".into()));
+    }
+    Reply {
+        status,
+        headers,
+        body: body.into_bytes(),
     }
 }
 

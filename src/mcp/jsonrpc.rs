@@ -1,8 +1,11 @@
 //! JSON-RPC 2.0 wire types: parsing a message from a JSON value, and building replies.
 //!
 //! Protocol errors are data ([`RpcError`]: code, message, data), kept apart from Rust errors.
+//! Replies are serialized once, here, into a [`Response`]: results are written straight from
+//! whatever `Serialize` value the method produced, with no intermediate tree.
 //! This module knows nothing of MCP methods or HTTP.
 
+use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 /// Invalid JSON was received.
@@ -36,6 +39,45 @@ impl RequestId {
             RequestId::Number(n) => json!(n),
             RequestId::String(s) => json!(s),
         }
+    }
+}
+
+impl Serialize for RequestId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RequestId::Number(n) => s.serialize_i64(*n),
+            RequestId::String(id) => s.serialize_str(id),
+        }
+    }
+}
+
+/// A JSON-RPC response, serialized: the wire text, and the error code when it is an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    json: String,
+    error_code: Option<i64>,
+}
+
+impl Response {
+    /// The response as JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.json
+    }
+
+    /// The response as JSON text, without copying.
+    pub fn into_string(self) -> String {
+        self.json
+    }
+
+    /// The error code, when the response is an error.
+    pub fn error_code(&self) -> Option<i64> {
+        self.error_code
+    }
+
+    /// The response parsed back into a value, for tests that look inside it.
+    #[cfg(test)]
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.json).expect("a response is JSON")
     }
 }
 
@@ -106,9 +148,46 @@ impl RpcError {
     }
 }
 
-/// A successful JSON-RPC response object.
-pub fn success(id: &RequestId, result: Value) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id.to_json(), "result": result })
+impl RpcError {
+    /// The JSON-RPC error response, serialized.
+    pub fn to_response(&self) -> Response {
+        Response {
+            json: self.to_json().to_string(),
+            error_code: Some(self.code),
+        }
+    }
+}
+
+/// A successful JSON-RPC response, serialized straight from `result` into one buffer of
+/// about `size_hint` bytes.
+pub fn success<R: Serialize>(id: &RequestId, result: &R, size_hint: usize) -> Response {
+    #[derive(Serialize)]
+    struct Success<'a, R> {
+        jsonrpc: &'static str,
+        id: &'a RequestId,
+        result: &'a R,
+    }
+    let mut json = Vec::with_capacity(size_hint + 64);
+    let reply = Success {
+        jsonrpc: "2.0",
+        id,
+        result,
+    };
+    match serde_json::to_writer(&mut json, &reply) {
+        // serde_json writes only UTF-8.
+        Ok(()) => Response {
+            json: String::from_utf8(json).unwrap_or_default(),
+            error_code: None,
+        },
+        // Only a failing `Serialize` impl gets here (ours do not fail); answer with an error
+        // rather than a broken body.
+        Err(e) => RpcError::new(
+            Some(id.clone()),
+            INTERNAL_ERROR,
+            format!("Internal error: the result could not be serialized ({e}); retry, and report it if it persists"),
+        )
+        .to_response(),
+    }
 }
 
 /// Parses one message (not a batch) from a JSON value.
@@ -252,5 +331,22 @@ mod tests {
         .to_json();
         assert_eq!(v["id"], 2);
         assert_eq!(v["error"]["data"]["supported"][0], "a");
+    }
+
+    #[test]
+    fn responses_are_serialized_once_with_the_id_echoed_and_the_error_code_kept() {
+        let id = RequestId::String("a\"b\\é".into());
+        let r = success(&id, &json!({"k": [1, "x"]}), 0);
+        assert_eq!(
+            r.to_value(),
+            json!({"jsonrpc": "2.0", "id": "a\"b\\é", "result": {"k": [1, "x"]}})
+        );
+        assert_eq!(r.error_code(), None);
+        let r = success(&RequestId::Number(-7), &json!({}), 4096);
+        assert_eq!(r.into_string(), r#"{"jsonrpc":"2.0","id":-7,"result":{}}"#);
+        let e = RpcError::new(Some(RequestId::Number(3)), METHOD_NOT_FOUND, "nope");
+        let r = e.to_response();
+        assert_eq!(r.error_code(), Some(METHOD_NOT_FOUND));
+        assert_eq!(r.to_value(), e.to_json());
     }
 }

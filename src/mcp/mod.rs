@@ -18,6 +18,7 @@ use jsonrpc::{Message, RequestId, RpcError};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, OnceLock};
+use tool_outcome::ResultObject;
 
 /// How long clients may cache the tool list and discovery result (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 3_600_000;
@@ -51,8 +52,8 @@ pub struct Mcp {
 /// What handling one message produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// The JSON-RPC response, or `None` for notifications and client responses.
-    pub response: Option<Value>,
+    /// The JSON-RPC response, serialized, or `None` for notifications and client responses.
+    pub response: Option<jsonrpc::Response>,
     /// The revision agreed by an `initialize`, so the transport can mint a session id.
     pub negotiated: Option<Version>,
     /// The method, for the access log.
@@ -148,14 +149,14 @@ impl Mcp {
         };
         let result = self.dispatch(version, &method, &params, &id, caller, &mut outcome);
         outcome.response = Some(match result {
-            Ok(mut value) => {
+            Ok(mut result) => {
                 if version.is_modern() || method == "server/discover" {
-                    value["resultType"] = json!("complete");
-                    value["_meta"] = json!({ META_SERVER_INFO: server_info(version) });
+                    result.insert("resultType", json!("complete"));
+                    result.insert("_meta", json!({ META_SERVER_INFO: server_info(version) }));
                 }
-                jsonrpc::success(&id, value)
+                jsonrpc::success(&id, &result, result.size_hint())
             }
-            Err(e) => e.to_json(),
+            Err(e) => e.to_response(),
         });
         outcome
     }
@@ -168,7 +169,7 @@ impl Mcp {
         id: &RequestId,
         caller: &Caller,
         outcome: &mut Outcome,
-    ) -> Result<Value, RpcError> {
+    ) -> Result<ResultObject, RpcError> {
         let err = |code, msg: String| RpcError::new(Some(id.clone()), code, msg);
         match (method, version.is_modern()) {
             ("initialize", false) => {
@@ -183,11 +184,11 @@ impl Mcp {
                 if agreed >= Version::V2025_03_26 {
                     result["instructions"] = json!(self.instructions());
                 }
-                Ok(result)
+                Ok(result.into())
             }
-            ("ping", false) => Ok(json!({})),
+            ("ping", false) => Ok(json!({}).into()),
             ("logging/setLevel", false) => match params.get("level").and_then(Value::as_str) {
-                Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({})),
+                Some(level) if LOG_LEVELS.contains(&level) => Ok(json!({}).into()),
                 _ => Err(err(
                     jsonrpc::INVALID_PARAMS,
                     format!(
@@ -202,7 +203,8 @@ impl Mcp {
                 "instructions": self.instructions(),
                 "ttlMs": LIST_TTL_MS,
                 "cacheScope": "public",
-            })),
+            })
+            .into()),
             ("tools/list", modern) => {
                 if params.get("cursor").is_some_and(|c| !c.is_null()) {
                     return Err(err(
@@ -215,7 +217,7 @@ impl Mcp {
                     result["ttlMs"] = json!(LIST_TTL_MS);
                     result["cacheScope"] = json!("public");
                 }
-                Ok(result)
+                Ok(result.into())
             }
             ("tools/call", _) => {
                 let Some(name) = params.get("name").and_then(Value::as_str) else {

@@ -19,7 +19,7 @@ fn request(method: &str, params: Value) -> Message {
 
 fn call(m: &Mcp, v: Version, method: &str, params: Value) -> (Value, Outcome) {
     let mut out = m.handle(v, request(method, params));
-    (out.response.take().expect("a response"), out)
+    (out.response.take().expect("a response").to_value(), out)
 }
 
 #[test]

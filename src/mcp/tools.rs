@@ -125,9 +125,8 @@ pub fn call(
     let user_id = ctx.caller.acl_user();
     Ok(match call {
         Call::Search(a) => {
-            let query = a.query;
             let request = Retrieve {
-                query: &query,
+                query: &a.query,
                 max_results: a.max_results,
                 user_id,
                 filter: a.filter.as_ref(),
@@ -140,7 +139,7 @@ pub fn call(
                         links: ctx.links,
                         note: note.as_deref(),
                     };
-                    render::search_result(&query, &retrieval, shape)
+                    render::search_result(a.query, retrieval, shape)
                 }
                 Err(e) => render::tool_error(format!("Search failed. {e}")),
             }

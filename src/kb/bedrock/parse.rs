@@ -3,10 +3,15 @@
 //! GetKnowledgeBase into name/status/type, and GetDocumentContent into a link.
 //!
 //! Lenient about optional fields, strict about structure; errors say what was wrong and
-//! never panic. Must not do I/O.
+//! never panic. Must not do I/O. Retrieve answers, the hot path, are read by `wire.rs` into
+//! typed structs without a `serde_json::Value` tree; the two small answers use `Value`.
 
 use crate::kb::{DocumentLink, Image, Location, Passage};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use std::borrow::Cow;
+use wire::{Cell, Content, RawLocation, RawResult, Slot};
+
+mod wire;
 
 /// Location objects and the field that identifies the source, per Bedrock's model.
 const LOCATION_FIELDS: &[(&str, &str)] = &[
@@ -27,74 +32,70 @@ const DATA_SOURCE_KEYS: [&str; 2] = ["_data_source_id", "x-amz-bedrock-kb-data-s
 
 /// Parses a Retrieve answer: the passages, and whether a guardrail intervened.
 pub(super) fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| not_json(body))?;
-    let results = v
-        .get("retrievalResults")
-        .and_then(Value::as_array)
-        .ok_or("it has no retrievalResults list")?;
+    let answer = wire::answer(body).map_err(|_| not_json(body))?;
+    let results = answer.results.ok_or("it has no retrievalResults list")?;
     let passages = results
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, r)| passage(r).map_err(|why| format!("result {i} {why}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let intervened = v.get("guardrailAction").and_then(Value::as_str) == Some("INTERVENED");
+    let intervened = answer.guardrail_action.as_deref() == Some("INTERVENED");
     Ok((passages, intervened))
 }
 
-fn passage(r: &Value) -> Result<Passage, String> {
-    let r = r.as_object().ok_or("is not an object")?;
-    let content = match r.get("content") {
-        None | Some(Value::Null) => &Value::Null,
-        Some(c @ Value::Object(_)) => c,
-        Some(_) => return Err("has a content that is not an object".into()),
+fn passage(r: Option<RawResult>) -> Result<Passage, String> {
+    let r = r.ok_or("is not an object")?;
+    let content = match r.content {
+        Slot::Absent => Content::default(),
+        Slot::Object(c) => c,
+        Slot::Other => return Err("has a content that is not an object".into()),
     };
-    let metadata = r
-        .get("metadata")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_else(Map::new);
-    let text_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let text_of = |k: &str| {
+        r.metadata
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let mut p = Passage {
-        text: text_of(content.get("text")).unwrap_or_default(),
-        content_type: text_of(content.get("type")).unwrap_or_else(|| "TEXT".into()),
-        score: r.get("score").and_then(Value::as_f64),
-        location: r.get("location").and_then(location),
-        document_id: text_of(r.get("documentId")),
-        data_source_id: DATA_SOURCE_KEYS
-            .iter()
-            .find_map(|k| text_of(metadata.get(*k))),
-        media_id: text_of(metadata.get("_media_id")),
-        metadata,
+        text: content.text.unwrap_or_default(),
+        content_type: content.kind.unwrap_or_else(|| "TEXT".into()),
+        score: r.score,
+        location: r.location.and_then(location),
+        document_id: r.document_id,
+        data_source_id: DATA_SOURCE_KEYS.iter().find_map(|k| text_of(k)),
+        media_id: text_of("_media_id"),
         ..Passage::default()
     };
+    p.metadata = r.metadata;
     match p.content_type.as_str() {
         "IMAGE" => {
-            if let Some(uri) = content.get("byteContent").and_then(Value::as_str) {
-                match data_uri(uri) {
+            if let Some(uri) = content.byte_content {
+                match data_uri(&uri) {
                     Some(image) => p.image = Some(image),
                     None => {
                         p.text = join(
-                            &p.text,
-                            "(Bedrock sent an image this server could not read)",
+                            p.text,
+                            "(Bedrock sent an image this server could not read)".into(),
                         )
                     }
                 }
             }
         }
         "ROW" => {
-            if let Some(row) = content.get("row").and_then(Value::as_array) {
-                p.text = join(&p.text, &row_lines(row));
+            if let Some(row) = content.row {
+                p.text = join(p.text, row_lines(row));
             }
         }
-        "AUDIO" | "VIDEO" => {
-            let (object, field) = if p.content_type == "AUDIO" {
-                ("audio", "transcription")
-            } else {
-                ("video", "summary")
-            };
-            if let Some(segment) = content.get(object) {
-                p.text = join(&p.text, &text_of(segment.get(field)).unwrap_or_default());
-                p.media_uri = text_of(segment.get("s3Uri"));
+        "AUDIO" => {
+            if let Some(segment) = content.audio {
+                p.text = join(p.text, segment.transcription.unwrap_or_default());
+                p.media_uri = segment.s3_uri;
+            }
+        }
+        "VIDEO" => {
+            if let Some(segment) = content.video {
+                p.text = join(p.text, segment.summary.unwrap_or_default());
+                p.media_uri = segment.s3_uri;
             }
         }
         _ => {}
@@ -102,28 +103,35 @@ fn passage(r: &Value) -> Result<Passage, String> {
     Ok(p)
 }
 
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (false, true) => a.to_string(),
-        (false, false) => format!("{a}\n{b}"),
+/// `a` and `b` on separate lines, either alone when the other is empty.
+fn join(mut a: String, b: String) -> String {
+    if a.is_empty() {
+        return b;
     }
+    if !b.is_empty() {
+        a.push('\n');
+        a.push_str(&b);
+    }
+    a
 }
 
 /// A table row as `column: value` lines; NULL cells read `null`.
-fn row_lines(row: &[Value]) -> String {
-    row.iter()
-        .filter_map(|cell| {
-            let name = cell.get("columnName").and_then(Value::as_str)?;
-            let value = match cell.get("columnValue") {
-                Some(Value::String(s)) => s.clone(),
-                None | Some(Value::Null) => "null".to_string(),
-                Some(other) => other.to_string(),
-            };
-            Some(format!("{name}: {value}"))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+fn row_lines(row: Vec<Option<Cell>>) -> String {
+    let mut out = String::new();
+    for cell in row.into_iter().flatten() {
+        let Some(name) = cell.name else { continue };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&name);
+        out.push_str(": ");
+        match cell.value {
+            Some(Value::String(s)) => out.push_str(&s),
+            None | Some(Value::Null) => out.push_str("null"),
+            Some(other) => out.push_str(&other.to_string()),
+        }
+    }
+    out
 }
 
 /// `data:image/png;base64,AAAA` → the image, if the URI is a well-formed base64 image.
@@ -151,28 +159,27 @@ fn data_uri(uri: &str) -> Option<Image> {
 }
 
 /// Flattens `{"type": "S3", "s3Location": {"uri": …}}` and friends; unknown types keep
-/// their type and the first uri/url/id/query found in any `…Location` object.
-fn location(loc: &Value) -> Option<Location> {
-    let loc = loc.as_object()?;
+/// their type and the first uri/url/id/query found in any `…Location` object (by name order).
+fn location(mut loc: RawLocation) -> Option<Location> {
     let known = LOCATION_FIELDS.iter().find_map(|(obj, field)| {
-        let uri = loc.get(*obj)?.get(*field)?.as_str()?;
-        Some((*obj, uri.to_string()))
+        let (_, source) = loc.objects.iter().find(|(name, _)| name == obj)?;
+        Some((Cow::Borrowed(*obj), source.get(field)?.to_string()))
     });
     let (object, uri) = match known {
-        Some((obj, uri)) => (Some(obj.to_string()), Some(uri)),
-        None => loc
-            .iter()
-            .filter(|(k, v)| k.ends_with("Location") && v.is_object())
-            .find_map(|(k, v)| {
-                ["uri", "url", "id", "query"]
-                    .iter()
-                    .find_map(|f| v.get(*f).and_then(Value::as_str))
-                    .map(|u| (Some(k.clone()), Some(u.to_string())))
-            })
-            .unwrap_or((None, None)),
+        Some((obj, uri)) => (Some(obj), Some(uri)),
+        None => {
+            loc.objects.sort_by(|a, b| a.0.cmp(&b.0));
+            loc.objects
+                .into_iter()
+                .find_map(|(name, mut source)| {
+                    let uri = source.0.iter_mut().find_map(Option::take)?;
+                    Some((Some(name), Some(uri)))
+                })
+                .unwrap_or((None, None))
+        }
     };
-    let kind = match loc.get("type").and_then(Value::as_str) {
-        Some(t) => t.to_string(),
+    let kind = match loc.kind {
+        Some(t) => t,
         // No type: derive it from the object's name ("webLocation" → "WEB").
         None => object?
             .trim_end_matches("Location")
@@ -237,5 +244,7 @@ fn not_json(body: &[u8]) -> String {
     format!("it is not JSON (starts {start:?})")
 }
 
+#[cfg(test)]
+mod reference;
 #[cfg(test)]
 mod tests;

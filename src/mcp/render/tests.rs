@@ -1,7 +1,14 @@
 //! Tests for rendering search results as MCP tool content.
 
 use super::*;
-use crate::kb::{Image, Location};
+use crate::kb::{Image, Location, Passage, Retrieval};
+use serde_json::{json, Map, Value};
+
+/// The search result as the client sees it.
+fn render(query: &str, retrieval: &Retrieval, shape: Shape<'_>) -> Value {
+    let out = search_result(query.to_string(), retrieval.clone(), shape);
+    serde_json::to_value(&out.result).unwrap()
+}
 
 fn image_passage(i: usize, bytes: usize) -> Passage {
     Passage {
@@ -32,7 +39,7 @@ fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
         links: true,
         note: None,
     };
-    let out = search_result("q", &retrieval, shape).result;
+    let out = render("q", &retrieval, shape);
     let blocks = out["content"].as_array().unwrap();
     let images = blocks.iter().filter(|b| b["type"] == "image").count();
     // 4 MiB / 900 KiB = 4 images inline; each is introduced by a text block naming it.
@@ -54,15 +61,14 @@ fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
         .collect();
     assert_eq!(shown, [true, true, true, true, false, false]);
     // Without the link tool, no pointer to it.
-    let out = search_result(
+    let out = render(
         "q",
         &retrieval,
         Shape {
             links: false,
             ..shape
         },
-    )
-    .result;
+    );
     assert!(!out["content"][0]["text"]
         .as_str()
         .unwrap()
@@ -80,7 +86,7 @@ fn notes_and_guardrail_interventions_reach_text_and_structured_content() {
         links: false,
         note: Some("Note: hidden documents."),
     };
-    let out = search_result("q", &retrieval, shape).result;
+    let out = render("q", &retrieval, shape);
     let text = out["content"][0]["text"].as_str().unwrap();
     assert!(
         text.contains("guardrail intervened") && text.contains("hidden documents"),
@@ -88,10 +94,219 @@ fn notes_and_guardrail_interventions_reach_text_and_structured_content() {
     );
     assert_eq!(out["structuredContent"]["note"], "Note: hidden documents.");
     assert_eq!(out["structuredContent"]["guardrailAction"], "INTERVENED");
-    let plain = search_result("q", &Retrieval::default(), Shape::default()).result;
+    let plain = render("q", &Retrieval::default(), Shape::default());
     assert!(plain.get("structuredContent").is_none());
     assert!(!plain["content"][0]["text"]
         .as_str()
         .unwrap()
         .contains("Note"));
+}
+
+/// Passages of every shape the renderer treats differently.
+fn assorted() -> Vec<Passage> {
+    let mut metadata = Map::new();
+    metadata.insert("page".into(), json!(3));
+    metadata.insert("tags".into(), json!(["a", {"b": null}]));
+    let text = |t: &str, kind: &str| Passage {
+        text: t.into(),
+        content_type: kind.into(),
+        ..Passage::default()
+    };
+    vec![
+        Passage {
+            score: Some(0.123_456),
+            location: Some(Location {
+                kind: "S3".into(),
+                uri: Some("s3://b/\"quoted\" é.pdf".into()),
+            }),
+            document_id: Some("doc-1".into()),
+            data_source_id: Some("DS1".into()),
+            metadata: metadata.clone(),
+            ..text("plain text\nwith \"quotes\", \\ and \u{1F600}", "TEXT")
+        },
+        Passage {
+            location: Some(Location {
+                kind: "SQL".into(),
+                uri: None,
+            }),
+            ..text("region: EMEA\nrevenue: 4.2", "ROW")
+        },
+        Passage {
+            media_uri: Some("s3://b/a.mp3".into()),
+            document_id: Some("doc-a".into()),
+            ..text("hello all", "AUDIO")
+        },
+        Passage {
+            media_uri: Some("s3://b/v.mp4".into()),
+            score: Some(1.0),
+            ..text("a demo", "VIDEO")
+        },
+        Passage {
+            media_id: Some("m1".into()),
+            metadata,
+            ..image_passage(7, 300)
+        },
+        Passage {
+            location: None,
+            document_id: None,
+            ..image_passage(8, 3)
+        },
+        Passage {
+            location: None,
+            ..image_passage(9, 1024 * 1024 + 3)
+        },
+        text("", ""),
+    ]
+}
+
+/// The serialized-in-place search result must be the same JSON the `json!`-tree renderer
+/// built, for every passage shape, shape option and budget.
+#[test]
+fn search_result_matches_the_json_tree_rendering() {
+    let mut retrievals = vec![
+        Retrieval::default(),
+        Retrieval {
+            results: assorted(),
+            upstream_ms: 12,
+            guardrail_intervened: true,
+        },
+        Retrieval {
+            results: assorted(),
+            ..Retrieval::default()
+        },
+        // The text budget cuts the third passage; the image budget the fifth image.
+        Retrieval {
+            results: vec![
+                Passage {
+                    text: "x".repeat(60_000),
+                    ..Passage::default()
+                },
+                Passage {
+                    text: "é".repeat(39_000),
+                    ..Passage::default()
+                },
+                Passage {
+                    text: "y".repeat(2_000),
+                    ..Passage::default()
+                },
+            ],
+            ..Retrieval::default()
+        },
+        Retrieval {
+            results: (0..6).map(|i| image_passage(i, 900 * 1024)).collect(),
+            ..Retrieval::default()
+        },
+    ];
+    retrievals.push(Retrieval {
+        results: assorted().into_iter().take(1).collect(),
+        ..Retrieval::default()
+    });
+    let mut compared = 0;
+    for retrieval in &retrievals {
+        for query in ["q", "say \"hi\" \\ é\n"] {
+            for (structured, links, note) in [
+                (false, false, None),
+                (true, false, None),
+                (false, true, Some("Note: hidden documents.")),
+                (true, true, Some("Note: \"hidden\".")),
+            ] {
+                let shape = Shape {
+                    structured,
+                    links,
+                    note,
+                };
+                let ours = render(query, retrieval, shape);
+                let theirs = reference::search_result(query, retrieval, shape);
+                assert_eq!(ours, theirs, "{structured} {links} {note:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(compared, 48);
+}
+
+#[test]
+fn search_result_counts_and_size_hint_follow_the_kept_passages() {
+    let retrieval = Retrieval {
+        results: assorted(),
+        upstream_ms: 12,
+        ..Retrieval::default()
+    };
+    let out = search_result("q".into(), retrieval, Shape::default());
+    assert_eq!((out.results, out.upstream_ms), (Some(8), Some(12)));
+    let bytes = serde_json::to_vec(&out.result).unwrap().len();
+    let hint = out.result.size_hint();
+    // One buffer, sized once: the hint covers the result without being wildly over.
+    assert!(hint >= bytes && hint < 4 * bytes, "{hint} vs {bytes}");
+}
+
+#[test]
+fn structured_content_carries_images_rows_media_notes_and_guardrail() {
+    let retrieval = Retrieval {
+        results: vec![
+            Passage {
+                media_id: Some("m1".into()),
+                ..image_passage(1, 3)
+            },
+            Passage {
+                text: "region: EMEA".into(),
+                content_type: "ROW".into(),
+                score: Some(0.5),
+                ..Passage::default()
+            },
+            Passage {
+                text: "hello".into(),
+                content_type: "AUDIO".into(),
+                media_uri: Some("s3://b/a.mp3".into()),
+                location: Some(Location {
+                    kind: "S3".into(),
+                    uri: None,
+                }),
+                ..Passage::default()
+            },
+        ],
+        upstream_ms: 0,
+        guardrail_intervened: true,
+    };
+    let shape = Shape {
+        structured: true,
+        links: true,
+        note: Some("Note: n."),
+    };
+    let out = render("q", &retrieval, shape);
+    let text = "Found 3 results for \"q\":\n\
+        \n[1] source s3://b/1.png (S3) | content IMAGE\n\
+        document_id: doc1 | data_source_id: DS1 | media_id: m1\n\
+        (image, image/png, 1 KB: shown below)\n\n\
+        \n[2] score 0.500 | source unknown | content ROW\nregion: EMEA\n\
+        \n[3] source type S3 | content AUDIO\nmedia: s3://b/a.mp3\nhello\n\
+        \nNote: a Bedrock guardrail intervened in this search, so some content may have been \
+        blocked or masked.\n\
+        \nNote: n.\n";
+    let expected = json!({
+        "content": [
+            {"type": "text", "text": text},
+            {"type": "text", "text": "Image of result [1] from s3://b/1.png:"},
+            {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+        ],
+        "isError": false,
+        "structuredContent": {
+            "query": "q",
+            "count": 3,
+            "note": "Note: n.",
+            "guardrailAction": "INTERVENED",
+            "results": [
+                {"text": "", "contentType": "IMAGE", "score": null,
+                 "location": {"type": "S3", "uri": "s3://b/1.png"}, "metadata": {},
+                 "documentId": "doc1", "dataSourceId": "DS1", "mediaId": "m1",
+                 "image": {"mimeType": "image/png", "sizeBytes": 3, "shown": true}},
+                {"text": "region: EMEA", "contentType": "ROW", "score": 0.5, "location": null,
+                 "metadata": {}},
+                {"text": "hello", "contentType": "AUDIO", "score": null,
+                 "location": {"type": "S3", "uri": null}, "metadata": {},
+                 "mediaUri": "s3://b/a.mp3"},
+            ],
+        },
+    });
+    assert_eq!(out, expected);
 }

@@ -205,3 +205,113 @@ fn reads_a_document_link() {
     assert!(document_link(b"{}").unwrap_err().contains("presignedUrl"));
     assert!(document_link(br#"{"presignedUrl": "javascript:alert(1)"}"#).is_err());
 }
+
+/// Every value in `v`, by path, replaced in turn by each of a set of wrong-typed values.
+fn mutations(v: &Value) -> Vec<Value> {
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(-2),
+        json!(1.5),
+        json!(18446744073709551615u64),
+        json!("s"),
+        json!("a\"b\\u00e9\n"),
+        json!([]),
+        json!([1, {"a": [null]}]),
+        json!({}),
+        json!({"uri": "u", "url": 2}),
+    ];
+    let mut out = Vec::new();
+    let mut paths = Vec::new();
+    collect_paths(v, String::new(), &mut paths);
+    for path in paths {
+        for r in &replacements {
+            let mut m = v.clone();
+            *m.pointer_mut(&path).unwrap() = r.clone();
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn collect_paths(v: &Value, here: String, out: &mut Vec<String>) {
+    out.push(here.clone());
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                collect_paths(child, format!("{here}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_paths(child, format!("{here}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The typed parser must read every answer exactly as the Value-tree parser it replaced:
+/// the same passages, the same guardrail flag, the same error text.
+#[test]
+fn typed_parse_agrees_with_the_value_tree_parse_on_every_shape() {
+    let answers = [
+        json!({"retrievalResults": [
+            {"content": {"text": "t", "type": "TEXT"}, "score": 0.5, "documentId": "d",
+             "location": {"type": "S3", "s3Location": {"uri": "s3://b/k"}},
+             "metadata": {"_data_source_id": "DS", "_media_id": "m", "n": [1, {"x": null}]}},
+            {"content": {"type": "ROW", "text": "pre", "row": [
+                {"columnName": "a", "columnValue": "x"}, {"columnName": "b", "columnValue": 4.25},
+                {"columnName": "c"}, {"columnName": "d", "columnValue": {"k": [true]}}, 7]},
+             "location": {"zLocation": {"id": "z"}, "aLocation": {"query": "q", "id": "i"}},
+             "metadata": {"x-amz-bedrock-kb-data-source-id": "DS2"}},
+            {"content": {"type": "AUDIO", "audio": {"s3Uri": "s3://a", "transcription": "hi"}},
+             "location": {"webLocation": {"url": "https://w"}, "type": "WEB"}},
+            {"content": {"type": "VIDEO", "text": "v", "video": {"s3Uri": "s3://v", "summary": "s"}},
+             "location": {"s3Location": {"url": "not-uri"}, "Location": {"uri": "x"}}},
+            {"content": {"type": "IMAGE", "byteContent": "data:image/PNG;base64,iVBORw0KGgo="}},
+            {"content": {"type": "IMAGE", "text": "cap", "byteContent": "data:image/png;base64,!!"}}
+        ], "guardrailAction": "INTERVENED", "nextToken": "n"}),
+        json!({"retrievalResults": [{}], "guardrailAction": "NONE"}),
+    ];
+    let mut checked = 0;
+    for answer in &answers {
+        for v in std::iter::once(answer.clone()).chain(mutations(answer)) {
+            let body = v.to_string();
+            assert_eq!(
+                retrieval(body.as_bytes()),
+                reference::retrieval(body.as_bytes()),
+                "{body}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 900, "{checked}");
+    // Shapes a Value tree cannot show: repeated keys (the last wins), escaped keys and
+    // strings, and bytes that are not JSON at all.
+    for body in [
+        r#"{"retrievalResults": [{"content": {"text": "a"}}], "retrievalResults": [{"content": {"text": "b"}}]}"#,
+        r#"{"retrievalResults": [{"content": "x", "content": {"text": "ok"}}]}"#,
+        r#"{"retrievalResults": [{"content": {"text": "ok"}, "content": 5}]}"#,
+        r#"{"retrievalResults": [{"location": {"webLocation": {"url": "a"}, "webLocation": 1, "xLocation": {"id": "x"}}}]}"#,
+        r#"{"retrievalResults": [{"location": {"s3Location": 1, "s3Location": {"uri": "u"}, "type": "S3", "type": 2}}]}"#,
+        r#"{"retrievalResults": [{"metadata": {"k": 1}, "metadata": {"_media_id": "m2"}}]}"#,
+        r#"{"retrieval\u0052esults": [{"cont\u0065nt": {"text": "esc\u00e9\"q\"", "ty\u0070e": "ROW", "row": [{"column\u004eame": "c\u0031", "columnValue": "v\u0032"}]}}]}"#,
+        r#"{"retrievalResults": [{"location": {"fooLoc\u0061tion": {"url": "f"}}}]}"#,
+        r#"{"retrievalResults": [{"location": {"zLocation": {"id": "z"}, "aLocation": {"query": "q"}}}]}"#,
+        r#"{"retrievalResults": [], "guardrailAction": "INTERVENED", "guardrailAction": "NONE"}"#,
+        r#"{"retrievalResults": [{"content": {"text": "a"}}]} trailing"#,
+        r#"{"retrievalResults": [{"content": {"text": "a"}}"#,
+        r#"{"retrievalResults": [{"content": {"text": "a\ud800"}}]}"#,
+        r#"[{"retrievalResults": []}]"#,
+        r#""retrievalResults""#,
+        "",
+        "null",
+    ] {
+        assert_eq!(
+            retrieval(body.as_bytes()),
+            reference::retrieval(body.as_bytes()),
+            "{body}"
+        );
+    }
+}

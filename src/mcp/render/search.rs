@@ -1,0 +1,338 @@
+//! The search result: the readable text block is built once, and everything else (image
+//! blocks, `structuredContent`) is serialized straight from the retrieved passages into the
+//! response buffer when the response is written; no `Value` copy of a passage is made.
+
+use super::{HumanBytes, Shape, MAX_IMAGES_TOTAL_BYTES, MAX_IMAGE_BYTES, MAX_TEXT_CHARS};
+use crate::kb::{Passage, Retrieval};
+use crate::mcp::tool_outcome::{ResultObject, ToolOutcome};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::fmt::Write;
+
+/// A rendered search, holding the passages it serializes.
+#[derive(Debug)]
+pub struct SearchResult {
+    query: String,
+    retrieval: Retrieval,
+    /// The readable text block.
+    text: String,
+    /// Per passage kept within the text budget: whether its image is shown inline.
+    shown: Vec<bool>,
+    structured: bool,
+    note: Option<String>,
+    /// Members added after rendering (protocol-revision extras such as `resultType`).
+    pub(crate) extra: Vec<(String, Value)>,
+}
+
+/// The search result: one readable text block, an image block (after a text line naming
+/// its source) per IMAGE result that fits the caps, and the passages as structured content.
+pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> ToolOutcome {
+    let passages = &retrieval.results;
+    // Room for every passage's text and heading, but never past what the text cap lets in.
+    let room = passages
+        .iter()
+        .map(|p| p.text.len() + 160)
+        .sum::<usize>()
+        .min(4 * MAX_TEXT_CHARS + 160 * passages.len());
+    let mut text = String::with_capacity(query.len() + 128 + room);
+    // Writing into a String cannot fail; the `fmt::Result`s below are ignored for that reason.
+    if passages.is_empty() {
+        let _ = write!(text, "No results found in the knowledge base for {query:?}. Try other words or a broader query.");
+    } else {
+        let s = if passages.len() == 1 { "" } else { "s" };
+        let _ = writeln!(text, "Found {} result{s} for {query:?}:", passages.len());
+    }
+    let mut budget = MAX_TEXT_CHARS;
+    let mut image_budget = MAX_IMAGES_TOTAL_BYTES;
+    let mut shown = Vec::with_capacity(passages.len());
+    for (i, p) in passages.iter().enumerate() {
+        let chars = p.text.chars().count();
+        if chars > budget {
+            let _ = write!(
+                text,
+                "\n[{} more result(s) omitted: the answer reached {MAX_TEXT_CHARS} characters; ask for fewer max_results]\n",
+                passages.len() - i
+            );
+            break;
+        }
+        budget -= chars;
+        let _ = write!(text, "\n[{}] ", i + 1);
+        heading(&mut text, p);
+        text.push('\n');
+        if let Some(uri) = &p.media_uri {
+            let _ = writeln!(text, "media: {uri}");
+        }
+        if shape.links {
+            if let (Some(doc), Some(ds)) = (&p.document_id, &p.data_source_id) {
+                let _ = write!(text, "document_id: {doc} | data_source_id: {ds}");
+                if let Some(media) = &p.media_id {
+                    let _ = write!(text, " | media_id: {media}");
+                }
+                text.push('\n');
+            }
+        }
+        let mut inline = false;
+        if let Some(image) = &p.image {
+            let size = image.size();
+            let _ = write!(text, "(image, {}, {}: ", image.mime_type, HumanBytes(size));
+            if size <= MAX_IMAGE_BYTES && size <= image_budget {
+                image_budget -= size;
+                inline = true;
+                text.push_str("shown below)\n");
+            } else {
+                text.push_str("not shown, ");
+                if size > MAX_IMAGE_BYTES {
+                    let _ = write!(
+                        text,
+                        "larger than the {} inline limit",
+                        HumanBytes(MAX_IMAGE_BYTES)
+                    );
+                } else {
+                    let _ = write!(
+                        text,
+                        "past the {} of images one answer may carry",
+                        HumanBytes(MAX_IMAGES_TOTAL_BYTES)
+                    );
+                }
+                if shape.links && p.document_id.is_some() && p.data_source_id.is_some() {
+                    text.push_str("; call get_document_link with its document_id and data_source_id to open it");
+                }
+                text.push_str(")\n");
+            }
+        }
+        text.push_str(&p.text);
+        text.push('\n');
+        shown.push(inline);
+    }
+    let guardrail = retrieval.guardrail_intervened.then_some(
+        "Note: a Bedrock guardrail intervened in this search, so some content may have been \
+         blocked or masked.",
+    );
+    for note in [guardrail, shape.note].into_iter().flatten() {
+        let _ = writeln!(text, "\n{note}");
+    }
+    let kept = shown.len();
+    let upstream_ms = retrieval.upstream_ms;
+    let result = SearchResult {
+        query,
+        retrieval,
+        text,
+        shown,
+        structured: shape.structured,
+        note: shape.note.map(str::to_string),
+        extra: Vec::new(),
+    };
+    ToolOutcome {
+        result: ResultObject::Search(Box::new(result)),
+        results: Some(kept),
+        upstream_ms: Some(upstream_ms),
+        is_error: false,
+    }
+}
+
+/// One line naming a passage: score, source and content type.
+fn heading(out: &mut String, p: &Passage) {
+    if let Some(score) = p.score {
+        let _ = write!(out, "score {score:.3} | ");
+    }
+    let _ = match &p.location {
+        Some(loc) => match &loc.uri {
+            Some(uri) => write!(out, "source {uri} ({})", loc.kind),
+            None => write!(out, "source type {}", loc.kind),
+        },
+        None => write!(out, "source unknown"),
+    };
+    if !p.content_type.is_empty() && p.content_type != "TEXT" {
+        let _ = write!(out, " | content {}", p.content_type);
+    }
+}
+
+impl SearchResult {
+    /// The kept passages, each with whether its image is shown inline.
+    fn kept(&self) -> impl Iterator<Item = (&Passage, bool)> {
+        self.retrieval
+            .results
+            .iter()
+            .zip(self.shown.iter().copied())
+    }
+
+    /// About how many bytes the serialized result takes.
+    pub(crate) fn size_hint(&self) -> usize {
+        let passages: usize = self
+            .kept()
+            .map(|(p, shown)| {
+                let image = p.image.as_ref().filter(|_| shown);
+                p.text.len() + 384 + image.map_or(0, |i| i.base64.len() + 96)
+            })
+            .sum();
+        // The text block holds each passage's text; structuredContent holds it again.
+        self.text.len() + passages + 256
+    }
+}
+
+impl Serialize for SearchResult {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("content", &Blocks(self))?;
+        m.serialize_entry("isError", &false)?;
+        if self.structured {
+            m.serialize_entry("structuredContent", &Structured(self))?;
+        }
+        for (key, value) in &self.extra {
+            m.serialize_entry(key, value)?;
+        }
+        m.end()
+    }
+}
+
+/// The content blocks: the text, then a caption and an image block per image shown.
+struct Blocks<'a>(&'a SearchResult);
+
+#[derive(Serialize)]
+struct TextBlock<T> {
+    r#type: &'static str,
+    text: T,
+}
+
+#[derive(Serialize)]
+struct ImageBlock<'a> {
+    r#type: &'static str,
+    data: &'a str,
+    #[serde(rename = "mimeType")]
+    mime_type: &'a str,
+}
+
+/// "Image of result [n] from <source>:", written into the output without a String.
+struct Caption<'a>(usize, &'a str);
+
+impl Serialize for Caption<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!(
+            "Image of result [{}] from {}:",
+            self.0, self.1
+        ))
+    }
+}
+
+impl Serialize for Blocks<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        seq.serialize_element(&TextBlock {
+            r#type: "text",
+            text: &self.0.text,
+        })?;
+        for (i, (p, shown)) in self.0.kept().enumerate() {
+            let Some(image) = p.image.as_ref().filter(|_| shown) else {
+                continue;
+            };
+            seq.serialize_element(&TextBlock {
+                r#type: "text",
+                text: Caption(i + 1, source(p)),
+            })?;
+            seq.serialize_element(&ImageBlock {
+                r#type: "image",
+                data: &image.base64,
+                mime_type: &image.mime_type,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+fn source(p: &Passage) -> &str {
+    p.location
+        .as_ref()
+        .and_then(|l| l.uri.as_deref())
+        .or(p.document_id.as_deref())
+        .unwrap_or("an unknown source")
+}
+
+/// `structuredContent`: the query, the kept passages, the note and the guardrail flag.
+struct Structured<'a>(&'a SearchResult);
+
+impl Serialize for Structured<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("query", &r.query)?;
+        m.serialize_entry("count", &r.shown.len())?;
+        m.serialize_entry("results", &Passages(r))?;
+        if let Some(note) = &r.note {
+            m.serialize_entry("note", note)?;
+        }
+        if r.retrieval.guardrail_intervened {
+            m.serialize_entry("guardrailAction", "INTERVENED")?;
+        }
+        m.end()
+    }
+}
+
+struct Passages<'a>(&'a SearchResult);
+
+impl Serialize for Passages<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.kept().map(|(p, shown)| PassageJson::new(p, shown)))
+    }
+}
+
+/// One passage in `structuredContent` (the shape `schema.rs` declares).
+#[derive(Serialize)]
+struct PassageJson<'a> {
+    text: &'a str,
+    #[serde(rename = "contentType")]
+    content_type: &'a str,
+    score: Option<f64>,
+    location: Option<LocationJson<'a>>,
+    metadata: &'a Map<String, Value>,
+    #[serde(rename = "documentId", skip_serializing_if = "Option::is_none")]
+    document_id: Option<&'a str>,
+    #[serde(rename = "dataSourceId", skip_serializing_if = "Option::is_none")]
+    data_source_id: Option<&'a str>,
+    #[serde(rename = "mediaId", skip_serializing_if = "Option::is_none")]
+    media_id: Option<&'a str>,
+    #[serde(rename = "mediaUri", skip_serializing_if = "Option::is_none")]
+    media_uri: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<ImageJson<'a>>,
+}
+
+/// A location with its `uri` always present (null when unknown), unlike `kb::Location`.
+#[derive(Serialize)]
+struct LocationJson<'a> {
+    r#type: &'a str,
+    uri: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ImageJson<'a> {
+    #[serde(rename = "mimeType")]
+    mime_type: &'a str,
+    #[serde(rename = "sizeBytes")]
+    size_bytes: usize,
+    shown: bool,
+}
+
+impl<'a> PassageJson<'a> {
+    fn new(p: &'a Passage, shown: bool) -> PassageJson<'a> {
+        PassageJson {
+            text: &p.text,
+            content_type: &p.content_type,
+            score: p.score,
+            location: p.location.as_ref().map(|l| LocationJson {
+                r#type: &l.kind,
+                uri: l.uri.as_deref(),
+            }),
+            metadata: &p.metadata,
+            document_id: p.document_id.as_deref(),
+            data_source_id: p.data_source_id.as_deref(),
+            media_id: p.media_id.as_deref(),
+            media_uri: p.media_uri.as_deref(),
+            image: p.image.as_ref().map(|i| ImageJson {
+                mime_type: &i.mime_type,
+                size_bytes: i.size(),
+                shown,
+            }),
+        }
+    }
+}
