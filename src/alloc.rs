@@ -1,16 +1,16 @@
-//! Memory allocation policy: which allocator we use, and handing freed memory back to the
-//! kernel after a burst.
+//! Memory allocation policy: which allocator each build uses, and handing freed memory back
+//! to the kernel after a burst.
 //!
-//! Every build uses mimalloc. musl's own malloc serialises threads on one lock and cost the
-//! static binary (what the scratch image ships) about three times the CPU per tool call of
-//! the glibc build under load (ripgrep ships jemalloc in its musl builds for the same
-//! reason); glibc's malloc, free and their consolidation took about a quarter of the glibc
-//! build's CPU per call (perf, 2026-11-30), and mimalloc cut its CPU per call by a third.
-//! Arenas are not committed eagerly (`.cargo/config.toml`), or each thread would keep about
-//! a MiB resident. mimalloc does not return a burst's memory by itself while the server is
-//! idle (it purges lazily, on later allocations): [`release_free_memory`] does, once a burst
-//! is over, after letting go of what others keep for reuse ([`on_release`]: pooled upstream
-//! connections and their buffers).
+//! The static musl binary (what the scratch image ships) uses mimalloc: musl's own malloc
+//! serialises threads on one lock and cost about three times the CPU per tool call of the
+//! glibc build under load (ripgrep ships jemalloc in its musl builds for the same reason).
+//! The glibc build keeps glibc's allocator: since tool calls stopped building JSON trees it
+//! costs no more CPU per call than mimalloc, and with 256 slow calls in flight (a thread
+//! each) it peaked at 44 MiB against mimalloc's 80 (mimalloc keeps pages per thread).
+//! Neither returns a burst's memory by itself while the server is idle (glibc keeps what
+//! exited threads freed in its arenas, mimalloc purges lazily, on later allocations):
+//! [`release_free_memory`] does, once a burst is over, after letting go of what others keep
+//! for reuse ([`on_release`]: pooled upstream connections and their buffers).
 //!
 //! Must not allocate behind the allocator's back or keep its own caches.
 
@@ -26,6 +26,7 @@ pub fn on_release(hook: ReleaseHook) {
     HOOKS.lock().unwrap_or_else(|p| p.into_inner()).push(hook);
 }
 
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -35,11 +36,20 @@ pub fn release_free_memory() {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|hook| hook());
+    #[cfg(target_env = "musl")]
     #[allow(unsafe_code)]
     // SAFETY: mi_collect takes no pointer from us; mimalloc synchronises with other threads
     // itself, and `force` only makes it purge pages it would otherwise purge later.
     unsafe {
         libmimalloc_sys::mi_collect(true);
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim takes no pointer from us; glibc walks its own arenas under their
+    // locks, so any thread may call it at any time. Its result (whether memory was released)
+    // needs no handling.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
