@@ -135,10 +135,11 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None, f16=None, 
             f"request's {c['cpu_us_per_req']:,.0f} µs), the fake Bedrock {s['up_us_per_req']:,.0f} µs and wrk "
             f"{s['wrk_us_per_req']:,.0f} µs ({s['total_cores']:.2f} cores busy in all). The fake and wrk alone "
             f"would allow {bound:.0%} of the ceiling." + fwd + " Next levers, from the perf profile of "
-            "2026-11-27 (29% of the server's CPU in the ureq exchange, 20% Bedrock JSON parsing and "
-            "rendering, 19% tiny_http read and write, 7% SigV4, 6% hand-off): parse Bedrock answers "
-            "into borrowing structs instead of `serde_json::Value` trees, render straight into the "
-            "response buffer, and send each upstream request head and body in one write."
+            "2026-11-30 (requests on their connection's thread, typed Bedrock parse): 38% of the "
+            "server's CPU in the kernel (two blocking reads per call, client and Bedrock, each a "
+            "context switch, plus TCP), 17% in malloc and free, then the ureq exchange, SigV4 and "
+            "JSON: fewer allocations in signing and in reading the upstream answer, and one write "
+            "per upstream request."
         )
     share = slow["rps"] / (slow["conns"] / 0.25)
     if share < 0.9 or slow["latency_us"]["p99"] > 300_000:
@@ -158,30 +159,30 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None, f16=None, 
         )
     if s64["threads_max"] > 2 * s64["conns"] + THREADS_SLACK:
         notes.append(
-            f"**Threads at -c64.** {s64['threads_max']} threads at the peak: tiny_http keeps one thread per "
-            "connection and the pool one worker per request in flight; the next lever is to run the "
-            "handler on the connection's own thread (a tiny_http patch)."
+            f"**Threads at -c64.** {s64['threads_max']} threads at the peak: one per connection (it also "
+            "runs the connection's requests, tiny_http patch 18), tiny_http's four spare connection "
+            "threads and our own few (server loop, SSE keep-alive); more than that means connections "
+            "were replaced faster than their threads exit (a second after the connection)."
         )
     if slow["hwm_kb"] > PEAK_RSS_MIB * 1024 or (after and after["rss_kb"] > AFTER_RSS_MIB * 1024):
         text = (
             f"**Memory under 256 slow calls.** Peak {mib(slow['hwm_kb'])} with {slow['threads_max']} threads at "
             f"the peak: about {slow['hwm_kb'] / max(slow['threads_max'], 1):.0f} KiB per thread. Each call in "
-            "flight holds two threads (tiny_http's connection thread and a worker, whose stack the "
-            "handler, signing and ureq touch to about 45 KiB: /proc/PID/smaps under this load, "
-            "2026-11-30), and the warm-up's cancelled calls "
-            "still hold workers while their Bedrock answers arrive, so the peak sees up to twice the "
-            "connections in workers."
+            "flight holds one thread (its connection's, whose stack the handler, signing and ureq "
+            "touch to about 45 KiB) and, on the heap, its pooled Bedrock connection's buffers and "
+            "the answer being read."
         )
         if after:
             text += (
                 f" {after['wait_secs']} s after the burst: {mib(after['rss_kb'])} with {after['threads']} threads "
-                "(the pool shrank, dropped the pooled Bedrock connections and handed freed memory back; "
-                "what stays is the idle baseline, pages that still hold a live allocation, and the top "
+                "(connection threads exit a second after their connection; 10 s after the burst the "
+                "server dropped the pooled Bedrock connections and handed freed memory back; what "
+                "stays is the idle baseline, pages that still hold a live allocation, and the top "
                 "pages of the exited threads' stacks that glibc caches for reuse)."
             )
         text += (
-            " Next levers: one thread per request in flight (handler on the connection thread) "
-            "and a smaller stack and heap footprint per call."
+            " Next levers: a smaller heap per call in flight (the Bedrock answer read into one "
+            "buffer sized from its Content-Length, fewer allocations in SigV4 signing)."
         )
         notes.append(text)
     if idle["accept_error_lines"]:
@@ -224,6 +225,8 @@ def main():
         musl = load(run, "musl.json")
         musl["run"] = wrk(run, "musl_c64")
         musl["gnu"] = wrk(run, "gnu_c64")
+        if os.path.exists(os.path.join(run, "wrk", "musl_slow_c256.txt")):
+            musl["slow"] = wrk(run, "musl_slow_c256")
 
     out = []
     w = out.append
@@ -326,6 +329,12 @@ def main():
         f"| {verdict(after['rss_kb'] <= AFTER_RSS_MIB * 1024 and after['wait_secs'] >= 60)} |"
     )
     w(f"| CPU per request: server / fake Bedrock / wrk | {cpu_split(slow)} | | info |")
+    if musl and musl.get("slow"):
+        m = musl["slow"]
+        w(
+            f"| static musl binary (mimalloc), same load: req/s / p99 / peak RSS / threads | {m['rps']:,.0f} "
+            f"({m['rps'] / ideal:.0%}) / {ms(m['latency_us']['p99'])} / {mib(m['hwm_kb'])} / {m['threads_max']} | | info |"
+        )
     w(f"| upstream connections not reused (TIME-WAIT after the run) | {slow['timewait_upstream']} | | info |")
     w(f"| errors (wrk) | {errors(slow)} | 0 | {verdict(slow['errors_total'] == 0)} |")
     w(
@@ -433,7 +442,7 @@ def main():
     w("request is the server process's user + system time over the run divided by the requests;")
     w("memory and threads are `VmRSS`, `VmHWM` and `Threads` from `/proc/PID/status`. Each wrk")
     w("run is preceded by a 2 s warm-up at the same concurrency whose numbers are dropped (the")
-    w("first seconds start connection threads, workers and upstream connections).")
+    w("first seconds start connection threads and upstream connections).")
     w("")
     w("Commands, in order (ports are chosen per run; `[name]` lines are a server's environment):")
     w("")

@@ -521,8 +521,9 @@ check_call "$server_url" >/dev/null
 load slow_c256 "$slow_pid" "$server_url" "$slow_conns" "$slow_dur"
 check_call "$server_url" >/dev/null
 upstream=""
-# Memory that comes back: the burst's threads exit after 30 s idle, then the pool hands
-# freed memory back (src/alloc.rs); look again a minute after the burst.
+# Memory that comes back: the burst's connection threads exit a second after their
+# connection, and 10 s after the burst the server hands freed memory back (src/http/gate.rs,
+# src/alloc.rs); look again a minute after the burst.
 after_wait=60
 $quick && after_wait=35
 sleep "$after_wait"
@@ -530,6 +531,20 @@ printf '{"wait_secs": %s, "rss_kb": %s, "threads": %s, "hwm_kb": %s}\n' "$after_
     "$(proc_field "$slow_pid" VmRSS)" "$(proc_field "$slow_pid" Threads)" \
     "$(proc_field "$slow_pid" VmHWM)" >"$run/slow_after.json"
 stop_server "$slow_pid"
+# The binary the scratch image ships under the same slow load: its allocator (mimalloc) keeps
+# pages per thread, so its memory per call in flight is what a deployment's limit must allow.
+if $musl_ok; then
+    bin_gnu=$bin
+    bin=$musl_bin
+    start_server musl_slow up250
+    musl_slow_pid=$server_pid
+    check_call "$server_url" >/dev/null
+    upstream=up250
+    load musl_slow_c256 "$musl_slow_pid" "$server_url" "$slow_conns" "$slow_dur"
+    upstream=""
+    stop_server "$musl_slow_pid"
+    bin=$bin_gnu
+fi
 stop_fed up250
 cp "$run/up250.out" "$run/upstream_slow.jsonl"
 

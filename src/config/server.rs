@@ -98,7 +98,7 @@ impl ServerSettings {
         Ok(ServerSettings {
             host: vars.get("SERVER_HOST").unwrap_or("0.0.0.0").to_string(),
             port,
-            workers: vars.number("WORKER_THREADS", 512, 1, 16_384)? as usize,
+            workers: vars.number("WORKER_THREADS", 128, 1, 16_384)? as usize,
             max_body,
             max_body_in_flight,
             io_timeout: secs(vars.number("HTTP_READ_TIMEOUT_SECS", 30, 1, 3600)?),
@@ -136,7 +136,10 @@ mod tests {
             s.allowed_origins,
             vec!["https://claude.ai", "https://claude.com"]
         );
-        assert!(s.workers >= 256);
+        assert_eq!(
+            s.workers, 128,
+            "fits the 128 MiB limit (README memory arithmetic)"
+        );
         assert!(
             !s.trust_forwarded,
             "forwarded headers are ignored unless asked for"

@@ -154,13 +154,17 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
 
 /// Lets a request in through the gate and handles it, on its connection's thread; refused
 /// with 503 when every slot stayed taken for [`SLOT_WAIT`], or once the server is stopping.
+/// `/health` needs no slot: it calls nothing, and a load balancer must not take a busy
+/// server for a dead one.
 fn admit(app: &App, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
     if signal::stop_requested() {
         return overloaded(rq, "shutting down");
     }
-    let Some(_slot) = gate.enter(SLOT_WAIT) else {
+    let health = matches!(rq.url(), "/health" | "/health/");
+    let slot = if health { None } else { gate.enter(SLOT_WAIT) };
+    if slot.is_none() && !health {
         return overloaded(rq, "all workers busy");
-    };
+    }
     // `handle` answers 500 for a panic while routing; this keeps the connection's thread
     // (and its other requests) alive if anything else panics, and tiny_http answers 500 for
     // the request dropped in the unwind.

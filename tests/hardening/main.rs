@@ -12,6 +12,7 @@ mod connections;
 mod deadlines;
 mod forwarded;
 mod framing;
+mod gate;
 mod heads;
 mod memory;
 mod owner;

@@ -1,0 +1,95 @@
+//! `WORKER_THREADS` bounds the requests handled at once (src/http/gate.rs): a request past
+//! it waits for a slot and is served when one frees up, or gets 503 with Retry-After once
+//! the wait is over; `/health` needs no slot.
+
+use crate::support::fake_bedrock::FakeBedrock;
+use crate::support::server::{request, Resp, Server};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn search(s: &Server) -> Resp {
+    s.mcp(
+        &[("MCP-Protocol-Version", "2025-11-25")],
+        &json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+            "params":{"name":"search_knowledge_base","arguments":{"query":"vpn"}}}),
+    )
+}
+
+/// Polls `check` until it holds, for at most 20 s (a hang guard, not a speed test).
+fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stays_up() {
+    let bedrock = FakeBedrock::start();
+    let mut env: Vec<(String, String)> = bedrock.env();
+    env.push(("WORKER_THREADS".into(), "1".into()));
+    env.push(("METRICS_ADDR".into(), "127.0.0.1:0".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = Server::start(&env);
+    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
+    let metrics = s
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["msg"] == "metrics listening")
+        .and_then(|v| v["addr"].as_str().map(str::to_string))
+        .expect("metrics address in the log");
+    let gauge = |series: &str| {
+        let r = request(&format!("http://{metrics}/metrics"), "GET", &[], "");
+        r.body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
+    let busy = || gauge(r#"bedrock_mcp_workers{state="busy"}"#);
+    let queued = || gauge("bedrock_mcp_queued_requests");
+
+    bedrock.hold();
+    std::thread::scope(|scope| {
+        // The one slot is taken by a call whose Bedrock answer is held.
+        let first = scope.spawn(|| search(&s));
+        until("the held call to take the slot", || busy() == 1.0);
+
+        let health = s.request("GET", "/health", &[], "");
+        assert_eq!(health.status, 200, "health needs no slot: {}", health.body);
+
+        // A second call waits for the slot, then is refused.
+        let started = Instant::now();
+        let refused = search(&s);
+        assert_eq!(refused.status, 503, "{}", refused.body);
+        assert!(
+            refused.header("retry-after").is_some(),
+            "{:?}",
+            refused.headers
+        );
+        assert!(
+            refused.body.contains("all workers busy"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(4),
+            "refused only after waiting for a slot ({:?})",
+            started.elapsed()
+        );
+        assert_eq!(busy(), 1.0, "the refused call never took a slot");
+
+        // A third call waits too, and gets the slot as soon as the first call gives it back.
+        let third = scope.spawn(|| search(&s));
+        until("the third call to wait for a slot", || queued() == 1.0);
+        bedrock.release();
+        let first = first.join().expect("first call");
+        assert_eq!(first.status, 200, "{}", first.body);
+        let third = third.join().expect("third call");
+        assert_eq!(third.status, 200, "{}", third.body);
+        assert_eq!(third.json()["result"]["isError"], false, "{}", third.body);
+    });
+    assert_eq!(queued(), 0.0);
+}
