@@ -4,7 +4,8 @@
 //! hand-off to a worker, so one thread per request in flight instead of two, and no queue
 //! between them. What the worker pool bounded before, the gate bounds now: a request
 //! beyond `max` in flight waits for a slot (its connection's thread waits; no thread is
-//! started) for at most the wait the caller gives, then is refused. Connection threads
+//! started) for at most the wait the caller gives, then is refused. The server takes the
+//! slot once the request's body is in, so slow bodies hold no slot. Connection threads
 //! themselves are bounded by `MAX_CONNECTIONS` and exit a second after their connection.
 //!
 //! The gate also tells when a burst is over: once more than [`CALM`] requests were in

@@ -10,7 +10,7 @@ use super::budget::BodyBudget;
 use super::error_reply::HttpError;
 use super::gate::Gate;
 use super::log_info::LogInfo;
-use super::request::{BodyError, HttpRequest};
+use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::router::{self, Routed, Verdict};
 use super::{cors, limits, signal, socket};
@@ -152,41 +152,47 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
     let _ = rq.respond(to_response(reply));
 }
 
-/// Lets a request in through the gate and handles it, on its connection's thread; refused
-/// with 503 when every slot stayed taken for [`SLOT_WAIT`], or once the server is stopping.
-/// `/health` needs no slot: it calls nothing, and a load balancer must not take a busy
-/// server for a dead one.
+/// Handles a request on its connection's thread: refused with 503 once the server is
+/// stopping.
 fn admit(app: &App, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
     if signal::stop_requested() {
         return overloaded(rq, "shutting down");
     }
-    let health = matches!(rq.url(), "/health" | "/health/");
-    let slot = if health { None } else { gate.enter(SLOT_WAIT) };
-    if slot.is_none() && !health {
-        return overloaded(rq, "all workers busy");
-    }
     // `handle` answers 500 for a panic while routing; this keeps the connection's thread
     // (and its other requests) alive if anything else panics, and tiny_http answers 500 for
     // the request dropped in the unwind.
-    let _ = catch_unwind(AssertUnwindSafe(|| handle(app, bodies, rq)));
+    let _ = catch_unwind(AssertUnwindSafe(|| handle(app, gate, bodies, rq)));
 }
 
-/// Handles one request. With auth on, a protected path's token is
-/// checked from the headers before any body is read, and a refused request's body never is;
-/// every body read is leased from `bodies` until the response is out.
-fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
+/// Handles one request. With auth on, a protected path's token is checked from the headers
+/// before any body is read, and a refused request's body never is; every body read is
+/// leased from `bodies` until the response is out. Only then does the request take a slot
+/// in the gate (waiting at most [`SLOT_WAIT`], then 503): a client trickling a body, or
+/// declaring one it never sends, holds its connection's thread and its lease, never a slot.
+/// `/health` needs no slot: it calls nothing, and a load balancer must not take a busy
+/// server for a dead one.
+fn handle(app: &App, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let mut req = HttpRequest::head(&rq);
     let verdict = router::check_head(app, &req);
     let mut _lease = None;
+    let mut _slot = None;
     let routed = if let Some(Err(_)) = verdict {
         route_catching(app, &req, verdict)
     } else {
         match req.read_body(&mut rq, app.settings.max_body, bodies) {
-            Err(e) => body_refused(e),
+            Err(e) => refused(HttpError::Body(e)),
             Ok(lease) => {
                 _lease = Some(lease);
-                route_catching(app, &req, verdict)
+                let health = matches!(req.path.as_str(), "/health" | "/health/");
+                _slot = if health { None } else { gate.enter(SLOT_WAIT) };
+                if _slot.is_none() && !health {
+                    refused(HttpError::Overloaded(
+                        "server busy (all workers busy); retry shortly".into(),
+                    ))
+                } else {
+                    route_catching(app, &req, verdict)
+                }
             }
         }
     };
@@ -209,10 +215,11 @@ fn handle(app: &App, bodies: &BodyBudget, mut rq: tiny_http::Request) {
     access_log(&req, status, started, &routed.log);
 }
 
-/// The answer to a body that could not be read; the connection closes after it.
-fn body_refused(e: BodyError) -> Routed {
+/// An answer given without routing: a body that could not be read (the connection closes
+/// after it), or no slot.
+fn refused(e: HttpError) -> Routed {
     Routed {
-        action: Action::Reply(HttpError::Body(e).into()),
+        action: Action::Reply(e.into()),
         cors_origin: None,
         log: LogInfo::default(),
     }

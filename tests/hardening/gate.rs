@@ -93,3 +93,29 @@ fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stay
     });
     assert_eq!(queued(), 0.0);
 }
+
+#[test]
+fn a_body_that_never_comes_holds_no_slot() {
+    let bedrock = FakeBedrock::start();
+    let mut env: Vec<(String, String)> = bedrock.env();
+    env.push(("WORKER_THREADS".into(), "1".into()));
+    env.push(("HEADER_TIMEOUT_SECS".into(), "30".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let s = Server::start(&env);
+    // A head that declares a body larger than tiny_http reads ahead (1 KiB), then silence:
+    // the server waits for the body on this connection's thread until the 30 s deadline.
+    let addr = s.url.trim_start_matches("http://");
+    let mut held = std::net::TcpStream::connect(addr).expect("connect");
+    use std::io::Write;
+    held.write_all(
+        b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Accept: application/json, text/event-stream\r\nContent-Length: 5000\r\n\r\n{",
+    )
+    .expect("write");
+    std::thread::sleep(Duration::from_millis(300));
+    // The one slot is free: a call is served at once instead of waiting 5 s for a 503.
+    let r = search(&s);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["result"]["isError"], false, "{}", r.body);
+    drop(held);
+}
