@@ -177,8 +177,9 @@ def findings(s16, s64, c16, c64, nagle, slow, idle, burst, musl=None, f16=None, 
                 f" {after['wait_secs']} s after the burst: {mib(after['rss_kb'])} with {after['threads']} threads "
                 "(connection threads exit a second after their connection; 10 s after the burst the "
                 "server dropped the pooled Bedrock connections and handed freed memory back; what "
-                "stays is the idle baseline, pages that still hold a live allocation, and the top "
-                "pages of the exited threads' stacks that glibc caches for reuse)."
+                "stays is the idle baseline, about 1 MiB in each of glibc's malloc arenas (capped at "
+                "two per core, src/alloc.rs), and the top pages of the exited threads' stacks that "
+                "glibc caches for reuse)."
             )
         text += (
             " Next levers: a smaller heap per call in flight (the Bedrock answer read into one "

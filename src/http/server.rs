@@ -53,6 +53,7 @@ impl std::error::Error for ServerError {
 
 /// Serves until SIGTERM/SIGINT, then drains in-flight requests and returns.
 pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
+    crate::alloc::limit_arenas();
     let s = &app.settings;
     let addr = format!("{}:{}", s.host, s.port);
     let listener = TcpListener::bind(&addr).map_err(|e| ServerError::Bind(addr.clone(), e))?;
