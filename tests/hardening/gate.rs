@@ -15,6 +15,15 @@ fn search(s: &Server) -> Resp {
     )
 }
 
+/// The binary against `bedrock` with one worker slot and `extra` set.
+fn start(bedrock: &FakeBedrock, extra: (&str, &str)) -> Server {
+    let env = bedrock.env();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.push(("WORKER_THREADS", "1"));
+    pairs.push(extra);
+    Server::start(&pairs)
+}
+
 /// Polls `check` until it holds, for at most 20 s (a hang guard, not a speed test).
 fn until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -27,11 +36,7 @@ fn until(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stays_up() {
     let bedrock = FakeBedrock::start();
-    let mut env: Vec<(String, String)> = bedrock.env();
-    env.push(("WORKER_THREADS".into(), "1".into()));
-    env.push(("METRICS_ADDR".into(), "127.0.0.1:0".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let s = Server::start(&env);
+    let s = start(&bedrock, ("METRICS_ADDR", "127.0.0.1:0"));
     assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
     let metrics = s
         .logs()
@@ -97,11 +102,7 @@ fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stay
 #[test]
 fn a_body_that_never_comes_holds_no_slot() {
     let bedrock = FakeBedrock::start();
-    let mut env: Vec<(String, String)> = bedrock.env();
-    env.push(("WORKER_THREADS".into(), "1".into()));
-    env.push(("HEADER_TIMEOUT_SECS".into(), "30".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let s = Server::start(&env);
+    let s = start(&bedrock, ("HEADER_TIMEOUT_SECS", "30"));
     // A head that declares a body larger than tiny_http reads ahead (1 KiB), then silence:
     // the server waits for the body on this connection's thread until the 30 s deadline.
     let addr = s.url.trim_start_matches("http://");
