@@ -345,7 +345,7 @@ upstream=""
 load() {
     local name=$1 pid=$2 url=$3 conns=$4 d=$5 before up_before=0 up_after=0 after sampler
     local up_pid="" up_port="" tw_before=0 TIMEFORMAT='%U %S'
-    # Warm-up at the same concurrency (threads, workers, upstream connections); dropped.
+    # Warm-up at the same concurrency (connection threads, upstream connections); dropped.
     wrk -t2 "-c$conns" -d2s -s bench/mcp_call.lua "$url" >/dev/null 2>&1 || true
     if [ -n "$upstream" ]; then
         up_pid=${fed_pid[$upstream]}
