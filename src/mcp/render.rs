@@ -15,7 +15,7 @@ use std::fmt;
 mod schema;
 mod search;
 pub use schema::{info_output_schema, link_output_schema, search_output_schema};
-pub use search::{search_result, SearchResult};
+pub use search::search_result;
 
 /// Total characters of passage text we put in one result; the rest is cut with a note.
 const MAX_TEXT_CHARS: usize = 100_000;

@@ -4,7 +4,7 @@
 //! Built by `render` and returned by `tools`; plain values with no behaviour beyond
 //! serializing themselves.
 
-use super::render::SearchResult;
+use crate::kb::Retrieval;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
@@ -68,4 +68,20 @@ impl Serialize for ResultObject {
             ResultObject::Search(r) => r.serialize(s),
         }
     }
+}
+
+/// A rendered search, holding the passages it serializes (built and serialized by
+/// `render::search`).
+#[derive(Debug)]
+pub struct SearchResult {
+    pub(super) query: String,
+    pub(super) retrieval: Retrieval,
+    /// The readable text block.
+    pub(super) text: String,
+    /// Per passage kept within the text budget: whether its image is shown inline.
+    pub(super) shown: Vec<bool>,
+    pub(super) structured: bool,
+    pub(super) note: Option<String>,
+    /// Members added after rendering (protocol-revision extras such as `resultType`).
+    pub(super) extra: Vec<(String, Value)>,
 }
