@@ -4,7 +4,8 @@
 //! (secret.rs), the ring crypto provider (crypto.rs), token
 //! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
 //! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
-//! (register.rs), metadata-document ids (client_id.rs) and the OAuth error they share
+//! (register.rs), client ids (client_id.rs), redirect-URI matching (redirect.rs), sealed
+//! refresh tokens and registered-client secrets (seal.rs) and the OAuth error they share
 //! (oauth_error.rs). Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
 //! data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
@@ -17,7 +18,9 @@ pub mod jwks;
 pub mod jwt;
 pub mod oauth;
 pub mod oauth_error;
+pub mod redirect;
 pub mod register;
+pub mod seal;
 pub mod secret;
 
 use std::sync::OnceLock;

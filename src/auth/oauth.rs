@@ -1,17 +1,21 @@
 //! The OAuth proxy on the MCP origin: RFC 9728/8414 metadata, `/authorize` and `/token`.
 //!
-//! claude.ai talks OAuth to this server; we check its requests (allowlisted redirect URIs,
-//! PKCE S256), map allow-listed metadata-document client ids onto the Entra app (client_id.rs),
-//! rewrite scopes to this API's fully-qualified ones, drop `resource` (Entra v2 refuses it,
-//! AADSTS9010010), add the server's client secret when the client sent none, and relay to
-//! Entra. Must never log codes, tokens or secrets, and must never redirect to a redirect URI
-//! that is not on the allowlist.
+//! MCP clients talk OAuth to this server; we check their requests (each client's allowed
+//! redirect URIs, loopback on any port; PKCE S256), map accepted client ids onto the Entra app
+//! (client_id.rs), rewrite scopes to this API's fully-qualified ones, drop `resource` (Entra v2
+//! refuses it, AADSTS9010010), check the secrets of registered confidential clients, add the
+//! server's client secret when the client sent none, and relay to Entra. When the server adds
+//! its secret, Entra's refresh tokens are handed out sealed to the client id and user
+//! (seal.rs) and only redeemed for them. Must never log codes, tokens or secrets, must never
+//! redirect to a redirect URI the client may not use, and must never hand Entra's refresh
+//! token to a client when the server added its secret.
 
 use crate::util::percent_encode;
 use serde_json::{json, Value};
 
-use super::client_id;
+use super::client_id::{self, Client, Kind};
 pub use super::oauth_error::OAuthError;
+use super::seal::{Binding, Keys};
 use crate::config::AuthSettings;
 
 /// Largest `/token` form body we accept.
@@ -79,12 +83,9 @@ pub fn authorize(settings: &AuthSettings, query: &str) -> Result<String, OAuthEr
             .map(|(_, v)| v.as_str())
     };
     let redirect_uri = require(get("redirect_uri"), "redirect_uri")?;
-    check_redirect_uri(settings, redirect_uri)?;
-    let client_id = client_id::upstream(
-        &settings.client_metadata_urls,
-        &settings.client_id,
-        require(get("client_id"), "client_id")?,
-    )?;
+    let client = client_id::resolve(settings, require(get("client_id"), "client_id")?)?;
+    check_redirect_uri(settings, &client, redirect_uri)?;
+    let client_id = client.upstream;
     match get("response_type") {
         Some("code") => {}
         Some(_) => {
@@ -139,19 +140,63 @@ pub fn token(
     body: &[u8],
 ) -> TokenReply {
     match prepare_token(settings, content_type, authorization_header, body) {
-        Ok((form, basic)) => relay(settings, &form, basic),
+        Ok(prepared) => {
+            let reply = relay(settings, &prepared.form, prepared.basic);
+            match &prepared.seal {
+                Some(plan) if reply.status == 200 => reseal(plan, reply),
+                _ => reply,
+            }
+        }
         Err(e) => e.into(),
     }
 }
 
 type Form = Vec<(String, String)>;
 
+/// A checked token request, ready for Entra.
+struct Prepared<'a> {
+    form: Form,
+    /// The client's own HTTP Basic header, relayed as it is (Advanced settings).
+    basic: Option<&'a str>,
+    /// Set when the server adds its secret: how to seal the refresh token Entra answers with.
+    seal: Option<SealPlan>,
+}
+
+/// How to hand out Entra's answer when the server added its secret.
+struct SealPlan {
+    keys: Keys,
+    /// The client id the client presented.
+    client_id: String,
+    /// On a refresh, the user the refresh token was sealed for.
+    expected_user: Option<String>,
+}
+
+/// The server cannot read its own secret: the operator's problem, said without the value.
+fn secret_unreadable(why: String) -> OAuthError {
+    log::error!("oauth token: {why}");
+    OAuthError {
+        status: 500,
+        error: "server_error",
+        description: "The server cannot read its Entra client secret; its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE"
+            .into(),
+    }
+}
+
+/// RFC 6749 §5.2: a failed client authentication is 401 `invalid_client`.
+fn client_auth_failed(description: &str) -> OAuthError {
+    OAuthError {
+        status: 401,
+        error: "invalid_client",
+        description: description.into(),
+    }
+}
+
 fn prepare_token<'a>(
     settings: &AuthSettings,
     content_type: Option<&str>,
     authorization_header: Option<&'a str>,
     body: &[u8],
-) -> Result<(Form, Option<&'a str>), OAuthError> {
+) -> Result<Prepared<'a>, OAuthError> {
     let mime = content_type
         .unwrap_or("")
         .split(';')
@@ -198,27 +243,49 @@ fn prepare_token<'a>(
             "use HTTP Basic or client_secret in the form, not both",
         ));
     }
-    if basic.is_none() && get("client_id").is_none() {
-        return Err(OAuthError::bad("invalid_request", "client_id is required"));
-    }
-    if basic
-        .and_then(basic_user)
-        .is_some_and(|id| client_id::is_url_shaped(&id))
-    {
+    let credentials = basic.and_then(basic_credentials);
+    let basic_id = credentials.as_ref().map(|(user, _)| user.as_str());
+    if basic_id.is_some_and(client_id::is_url_shaped) {
         return Err(OAuthError::bad(
             "invalid_client",
             "a client metadata document client has no secret: send client_id in the form, without HTTP Basic",
         ));
     }
-    let upstream_id = get("client_id")
-        .map(|id| client_id::upstream(&settings.client_metadata_urls, &settings.client_id, id))
+    let presented_id = match (get("client_id"), basic_id) {
+        (Some(form), Some(basic)) if form != basic => {
+            return Err(OAuthError::bad(
+                "invalid_request",
+                "client_id in the form differs from the HTTP Basic user",
+            ))
+        }
+        (Some(id), _) | (None, Some(id)) => Some(id),
+        (None, None) if basic.is_some() => None,
+        (None, None) => {
+            return Err(OAuthError::bad("invalid_request", "client_id is required"))
+        }
+    };
+    let client = presented_id
+        .map(|id| client_id::resolve(settings, id))
         .transpose()?;
+    // The client's own secret, relayed to Entra (Advanced settings); registered clients' secrets
+    // are ours to check and never reach Entra.
+    let mut own_secret = get("client_secret");
+    let mut relay_basic = basic;
+    if let Some(Kind::Registered { secret }) = client.as_ref().map(|c| &c.kind) {
+        let presented = own_secret.or(credentials.as_ref().map(|(_, p)| p.as_str()));
+        check_registered_secret(settings, client.as_ref(), *secret, presented)?;
+        own_secret = None;
+        relay_basic = None;
+    }
     let grant = require(get("grant_type"), "grant_type")?;
     let mut keep = vec!["grant_type", "client_id", "client_secret"];
     match grant {
         "authorization_code" => {
             require(get("code"), "code")?;
-            check_redirect_uri(settings, require(get("redirect_uri"), "redirect_uri")?)?;
+            let redirect_uri = require(get("redirect_uri"), "redirect_uri")?;
+            if let Some(c) = &client {
+                check_redirect_uri(settings, c, redirect_uri)?;
+            }
             check_pkce_value(
                 require(get("code_verifier"), "code_verifier (PKCE is required)")?,
                 "code_verifier",
@@ -236,33 +303,160 @@ fn prepare_token<'a>(
             ))
         }
     }
+    let upstream_id = client.as_ref().map(|c| c.upstream);
     let mut form: Form = keep
         .iter()
-        .filter_map(|&k| match (k, upstream_id) {
-            ("client_id", Some(id)) => Some((k.to_string(), id.to_string())),
+        .filter_map(|&k| match k {
+            "client_id" => upstream_id.map(|id| (k.to_string(), id.to_string())),
+            "client_secret" => own_secret.map(|v| (k.to_string(), v.to_string())),
             _ => get(k).map(|v| (k.to_string(), v.to_string())),
         })
         .collect();
     form.push(("scope".into(), settings.upstream_scope()));
     // A registered or metadata-document client is public; a Web-platform Entra app still
     // wants a secret (AADSTS7000218), so the server supplies its own, for its own app only.
-    let secretless = basic.is_none() && get("client_secret").is_none();
-    if let (true, Some(secret), Some(id)) = (secretless, &settings.client_secret, upstream_id) {
-        if id == settings.client_id {
-            let value = super::secret::reveal(secret).map_err(|why| {
-                log::error!("oauth token: {why}");
-                OAuthError {
-                    status: 500,
-                    error: "server_error",
-                    description: "The server cannot read its Entra client secret; its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE"
-                        .into(),
-                }
-            })?;
+    let mut seal = None;
+    let secretless = relay_basic.is_none() && own_secret.is_none();
+    if let (true, Some(secret), Some(c)) = (secretless, &settings.client_secret, &client) {
+        if c.upstream == settings.client_id {
+            let value = super::secret::reveal(secret).map_err(secret_unreadable)?;
+            let keys = Keys::derive(&value, &settings.tenant_id, &settings.client_id)
+                .map_err(secret_unreadable)?;
             form.push(("client_secret".into(), value));
+            let mut expected_user = None;
+            if grant == "refresh_token" {
+                let (binding, entra_token) = open_refresh_token(&keys, c, get("refresh_token"))?;
+                expected_user = Some(binding.user);
+                for (k, v) in form.iter_mut() {
+                    if k == "refresh_token" {
+                        *v = entra_token.clone();
+                    }
+                }
+            }
+            seal = Some(SealPlan {
+                keys,
+                client_id: c.id.to_string(),
+                expected_user,
+            });
         }
     }
     log::info!("oauth token: grant_type={grant} relayed to Entra");
-    Ok((form, basic))
+    Ok(Prepared {
+        form,
+        basic: relay_basic,
+        seal,
+    })
+}
+
+/// A registered client authenticates the way it registered: no secret for `none`, the secret
+/// `/register` derived for it otherwise.
+fn check_registered_secret(
+    settings: &AuthSettings,
+    client: Option<&Client<'_>>,
+    needs_secret: bool,
+    presented: Option<&str>,
+) -> Result<(), OAuthError> {
+    let Some(client) = client else {
+        return Ok(());
+    };
+    match (needs_secret, presented) {
+        (false, None) => Ok(()),
+        (false, Some(_)) => Err(client_auth_failed(
+            "this client registered as a public client (token_endpoint_auth_method none): send no client secret",
+        )),
+        (true, None) => Err(client_auth_failed(
+            "this client registered with a client secret: send the client_secret /register issued",
+        )),
+        (true, Some(secret)) => {
+            let keys = super::seal::for_settings(settings).map_err(secret_unreadable)?;
+            match keys {
+                Some(k) if k.verify_client_secret(client.id, secret) => Ok(()),
+                _ => Err(client_auth_failed(
+                    "client authentication failed: the client secret is wrong or the server's secret changed; register again",
+                )),
+            }
+        }
+    }
+}
+
+/// Opens a sealed refresh token for `client`; refuses Entra's own tokens, other clients' and
+/// anything tampered with (RFC 6749 §5.2 `invalid_grant`).
+fn open_refresh_token(
+    keys: &Keys,
+    client: &Client<'_>,
+    presented: Option<&str>,
+) -> Result<(Binding, String), OAuthError> {
+    let Some((binding, entra_token)) = presented.and_then(|t| keys.open(t)) else {
+        return Err(OAuthError::bad(
+            "invalid_grant",
+            "the refresh token was not issued by this server, or the server's Entra secret has changed since; sign in again",
+        ));
+    };
+    if binding.client_id != client.id {
+        log::warn!("oauth token: a refresh token issued to another client was refused");
+        return Err(OAuthError::bad(
+            "invalid_grant",
+            "the refresh token was issued to another client; sign in again",
+        ));
+    }
+    Ok((binding, entra_token))
+}
+
+/// Replaces Entra's refresh token in a successful answer with a sealed one, after checking a
+/// refresh still names the same user. Without a user to bind, the refresh token is withheld.
+fn reseal(plan: &SealPlan, reply: TokenReply) -> TokenReply {
+    let Ok(Value::Object(mut answer)) = serde_json::from_slice::<Value>(&reply.body) else {
+        return reply;
+    };
+    let user = answer
+        .get("access_token")
+        .and_then(Value::as_str)
+        .and_then(user_of);
+    if let Some(expected) = &plan.expected_user {
+        if user.as_ref() != Some(expected) {
+            log::error!("oauth token: a refreshed token names another user than the refresh token was issued for; refused");
+            return OAuthError::bad(
+                "invalid_grant",
+                "the refresh token does not belong to the signed-in user; sign in again",
+            )
+            .into();
+        }
+    }
+    match (answer.remove("refresh_token"), user) {
+        (Some(Value::String(entra_token)), Some(user)) => {
+            let binding = Binding {
+                client_id: plan.client_id.clone(),
+                user,
+            };
+            match plan.keys.seal(&binding, &entra_token) {
+                Ok(sealed) => {
+                    answer.insert("refresh_token".into(), Value::String(sealed));
+                }
+                Err(why) => log::error!("oauth token: {why}; the refresh token is withheld"),
+            }
+        }
+        (Some(_), _) => {
+            log::warn!("oauth token: Entra's access token names no user; the refresh token is withheld")
+        }
+        (None, _) => {}
+    }
+    TokenReply {
+        status: reply.status,
+        body: Value::Object(answer).to_string().into_bytes(),
+    }
+}
+
+/// The user an Entra access token names: `tid/oid`, else `sub`. Read without checking the
+/// signature: the token came straight from Entra's token endpoint over TLS (OIDC Core
+/// §3.1.3.7), and it is only compared, never trusted for access.
+fn user_of(jwt: &str) -> Option<String> {
+    let payload = crate::util::base64_decode(jwt.split('.').nth(1)?)?;
+    let claims: Value = serde_json::from_slice(&payload).ok()?;
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    match (text("tid"), text("oid")) {
+        (Some(tid), Some(oid)) => Some(format!("{tid}/{oid}")),
+        _ => text("sub").map(str::to_string),
+    }
 }
 
 fn relay(settings: &AuthSettings, form: &Form, basic: Option<&str>) -> TokenReply {
@@ -306,12 +500,16 @@ fn relay(settings: &AuthSettings, form: &Form, basic: Option<&str>) -> TokenRepl
     TokenReply { status, body }
 }
 
-/// The client id in an HTTP Basic header (RFC 6749 §2.3.1: form-encoded, then base64).
-fn basic_user(header: &str) -> Option<String> {
+/// The client id and secret in an HTTP Basic header (RFC 6749 §2.3.1: form-encoded, then
+/// base64).
+fn basic_credentials(header: &str) -> Option<(String, String)> {
     let decoded = crate::util::base64_decode(header.get(6..)?.trim())?;
     let text = String::from_utf8(decoded).ok()?;
-    let (user, _) = text.split_once(':')?;
-    crate::util::percent_decode(user)
+    let (user, password) = text.split_once(':')?;
+    Some((
+        crate::util::percent_decode(user)?,
+        crate::util::percent_decode(password)?,
+    ))
 }
 
 fn require<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, OAuthError> {
@@ -320,13 +518,20 @@ fn require<'a>(value: Option<&'a str>, name: &str) -> Result<&'a str, OAuthError
         .ok_or_else(|| OAuthError::bad("invalid_request", format!("{name} is required")))
 }
 
-fn check_redirect_uri(settings: &AuthSettings, uri: &str) -> Result<(), OAuthError> {
-    if settings.redirect_uris.iter().any(|allowed| allowed == uri) {
+fn check_redirect_uri(
+    settings: &AuthSettings,
+    client: &Client<'_>,
+    uri: &str,
+) -> Result<(), OAuthError> {
+    if client.allows_redirect(settings, uri) {
         return Ok(());
     }
     Err(OAuthError::bad(
         "invalid_request",
-        "redirect_uri is not allowed; add it to OAUTH_REDIRECT_URIS on the server",
+        format!(
+            "redirect_uri is not allowed for this client; {}",
+            client.redirect_hint()
+        ),
     ))
 }
 

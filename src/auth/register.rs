@@ -1,16 +1,20 @@
 //! Dynamic Client Registration (RFC 7591) without state: `POST /register`.
 //!
-//! Entra has no DCR, and this server keeps nothing: every registration whose redirect URIs are
-//! all on the redirect allowlist is answered with the one Entra app's client id, as a public
-//! client (`token_endpoint_auth_method: none`, no secret issued). The redirect allowlist and
-//! PKCE keep codes on the allowed callbacks; the proxy adds the server's secret at `/token`
-//! when the Entra app needs one. Must not store anything, and must not echo unchecked input
-//! beyond the bounded `client_name`.
+//! Entra has no DCR, and this server keeps nothing: a registration is answered with a client id
+//! that carries the accepted redirect URIs (those the server-wide allowlist matches; loopback
+//! entries match any port) and the token authentication method (client_id.rs), mapped onto the
+//! one Entra app at `/authorize` and `/token`. `none` (or no method) makes a public client.
+//! `client_secret_post` / `client_secret_basic` are honoured when the server holds the Entra
+//! secret: the client secret is derived from it (seal.rs), so `/token` can check it statelessly;
+//! without a server secret they are refused with `invalid_client_metadata`, as is any other
+//! method. Must not store anything, and must not echo unchecked input beyond the bounded
+//! `client_name`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+use super::client_id::{self, AUTH_METHODS};
 use super::oauth_error::OAuthError;
 use crate::config::AuthSettings;
 
@@ -68,22 +72,45 @@ pub fn register(
     if response_types.is_some_and(|r| r.iter().any(|t| t != "code")) {
         return Err(metadata("only the response type \"code\" is supported"));
     }
-    if request
-        .get("token_endpoint_auth_method")
-        .is_some_and(|m| !m.is_string())
-    {
-        return Err(metadata("token_endpoint_auth_method must be a string"));
-    }
+    let method = match request.get("token_endpoint_auth_method") {
+        None => "none",
+        Some(Value::String(m)) if AUTH_METHODS.contains(&m.as_str()) => m.as_str(),
+        Some(Value::String(m)) => {
+            return Err(metadata(format!(
+                "token_endpoint_auth_method {m:?} is not supported; use none (a public client with PKCE), \
+                 or client_secret_post / client_secret_basic when the server holds ENTRA_CLIENT_SECRET"
+            )))
+        }
+        Some(_) => return Err(metadata("token_endpoint_auth_method must be a string")),
+    };
+    let client_id = client_id::registered_id(&redirect_uris, method);
     let mut answer = json!({
-        "client_id": settings.client_id,
+        "client_id": client_id,
         "client_id_issued_at": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         "redirect_uris": redirect_uris,
         "grant_types": grant_types,
         "response_types": ["code"],
-        // No secret is issued: whatever method was asked for, this client is public (RFC 7591
-        // §3.2.1 lets the server replace requested values). The proxy holds the Entra secret.
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": method,
     });
+    if method != "none" {
+        let keys = super::seal::for_settings(settings).map_err(|why| {
+            log::error!("oauth register: {why}");
+            OAuthError {
+                status: 500,
+                error: "server_error",
+                description: "The server cannot read its Entra client secret; its administrator must fix ENTRA_CLIENT_SECRET or ENTRA_CLIENT_SECRET_FILE".into(),
+            }
+        })?;
+        let Some(keys) = keys else {
+            return Err(metadata(format!(
+                "token_endpoint_auth_method {method} needs a client secret, and this server issues none \
+                 (its Entra app is a public client); register with token_endpoint_auth_method none and use PKCE"
+            )));
+        };
+        answer["client_secret"] = json!(keys.client_secret(&client_id));
+        // RFC 7591 §3.2.1: 0 means the secret does not expire (it changes when the Entra secret does).
+        answer["client_secret_expires_at"] = json!(0);
+    }
     match request.get("client_name") {
         None => {}
         Some(Value::String(name)) if name.chars().count() <= MAX_CLIENT_NAME => {
@@ -96,9 +123,8 @@ pub fn register(
         }
     }
     log::info!(
-        "oauth register: {} redirect URI(s) accepted, answered with client_id={}",
+        "oauth register: {} redirect URI(s) accepted, token_endpoint_auth_method={method}",
         redirect_uris.len(),
-        settings.client_id
     );
     Ok(answer)
 }
@@ -126,20 +152,28 @@ fn redirect_uris(
         )));
     }
     let mut out: Vec<String> = Vec::with_capacity(items.len());
+    let mut refused: Vec<&str> = Vec::new();
     for item in items {
         let Some(uri) = item.as_str() else {
             return Err(redirect("every redirect_uris entry must be a string"));
         };
-        if !settings.redirect_uris.iter().any(|allowed| allowed == uri) {
-            // The URI is the client's own input; quote it through Debug so it cannot break lines.
-            return Err(redirect(format!(
-                "redirect URI {uri:?} is not allowed; this server accepts {} (add others to OAUTH_REDIRECT_URIS)",
-                settings.redirect_uris.join(", ")
-            )));
-        }
-        if !out.iter().any(|u| u == uri) {
+        // Clients list several callbacks (VS Code: web and loopback); keep those we allow
+        // (RFC 7591 §3.2.1 lets the server narrow the metadata) and say which we dropped.
+        if !client_id::server_wide_allows(settings, uri) {
+            refused.push(uri);
+        } else if !out.iter().any(|u| u == uri) {
             out.push(uri.to_string());
         }
+    }
+    if out.is_empty() {
+        // The URIs are the client's own input; quote them through Debug so they cannot break lines.
+        return Err(redirect(format!(
+            "no redirect URI is allowed ({refused:?}); this server accepts {} (loopback entries on any port; add others to OAUTH_REDIRECT_URIS)",
+            settings.redirect_uris.join(", ")
+        )));
+    }
+    if !refused.is_empty() {
+        log::info!("oauth register: dropped {} redirect URI(s) not on the allowlist", refused.len());
     }
     Ok(out)
 }
@@ -190,15 +224,30 @@ mod tests {
         )
     }
 
+    fn settings_with(extra: &[(&str, &str)]) -> AuthSettings {
+        let mut pairs = vec![
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", "11111111-2222-3333-4444-555555555555"),
+            ("ENTRA_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+        ];
+        pairs.extend_from_slice(extra);
+        AuthSettings::from_vars(&Vars::from_pairs(pairs)).unwrap().unwrap()
+    }
+
     #[test]
-    fn claude_ai_registration_is_answered_with_the_entra_app() {
+    fn a_public_registration_gets_an_id_carrying_its_redirects() {
+        let s = settings();
         let v = reg(json!({
             "client_name": "Claude", "redirect_uris": [CALLBACK, CALLBACK],
             "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_post", "scope": "x"
+            "token_endpoint_auth_method": "none", "scope": "x"
         }))
         .unwrap();
-        assert_eq!(v["client_id"], "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        let id = v["client_id"].as_str().unwrap();
+        let client = client_id::resolve(&s, id).unwrap();
+        assert_eq!(client.upstream, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        assert!(client.allows_redirect(&s, CALLBACK));
+        assert!(!client.allows_redirect(&s, "https://claude.com/api/mcp/auth_callback"));
         assert_eq!(v["redirect_uris"], json!([CALLBACK]));
         assert_eq!(v["token_endpoint_auth_method"], "none");
         assert_eq!(v["client_name"], "Claude");
@@ -208,6 +257,55 @@ mod tests {
         assert!(v.get("client_secret").is_none());
         let minimal = reg(json!({"redirect_uris": [CALLBACK]})).unwrap();
         assert_eq!(minimal["grant_types"], json!(GRANT_TYPES));
+        assert_eq!(minimal["token_endpoint_auth_method"], "none");
+    }
+
+    #[test]
+    fn vs_code_keeps_the_callbacks_the_server_allows() {
+        // VS Code's registration (microsoft/vscode src/vs/base/common/oauth.ts).
+        let body = json!({
+            "client_name": "Visual Studio Code", "client_uri": "https://code.visualstudio.com",
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+            "redirect_uris": ["https://insiders.vscode.dev/redirect", "https://vscode.dev/redirect",
+                "http://127.0.0.1/", "http://127.0.0.1:33418/"],
+            "token_endpoint_auth_method": "none", "application_type": "native"
+        });
+        let s = settings_with(&[("OAUTH_REDIRECT_URIS", "http://127.0.0.1/")]);
+        let v = register(&s, Some("application/json"), body.to_string().as_bytes()).unwrap();
+        assert_eq!(v["redirect_uris"], json!(["http://127.0.0.1/", "http://127.0.0.1:33418/"]));
+        let client = client_id::resolve(&s, v["client_id"].as_str().unwrap()).unwrap();
+        assert!(client.allows_redirect(&s, "http://127.0.0.1:51234/"));
+        assert!(!client.allows_redirect(&s, "https://vscode.dev/redirect"));
+        let e = register(&settings(), Some("application/json"), body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(e.error, "invalid_redirect_uri");
+        assert!(e.description.contains("OAUTH_REDIRECT_URIS"), "{e}");
+    }
+
+    #[test]
+    fn client_secret_methods_are_honoured_only_with_a_server_secret() {
+        for method in ["client_secret_post", "client_secret_basic"] {
+            let body = json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": method});
+            let e = reg(body.clone()).unwrap_err();
+            assert_eq!((e.status, e.error), (400, "invalid_client_metadata"), "{e}");
+            assert!(e.description.contains("none"), "{e}");
+            let s = settings_with(&[("ENTRA_CLIENT_SECRET", "server-secret")]);
+            let v = register(&s, Some("application/json"), body.to_string().as_bytes()).unwrap();
+            assert_eq!(v["token_endpoint_auth_method"], method);
+            assert_eq!(v["client_secret_expires_at"], 0);
+            let id = v["client_id"].as_str().unwrap();
+            let secret = v["client_secret"].as_str().unwrap();
+            assert_ne!(secret, "server-secret");
+            let keys = crate::auth::seal::for_settings(&s).unwrap().unwrap();
+            assert!(keys.verify_client_secret(id, secret));
+            assert_eq!(
+                client_id::resolve(&s, id).unwrap().kind,
+                client_id::Kind::Registered { secret: true }
+            );
+        }
+        for method in ["private_key_jwt", "tls_client_auth", "client_secret_jwt", ""] {
+            let e = reg(json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": method})).unwrap_err();
+            assert_eq!(e.error, "invalid_client_metadata", "{method}");
+        }
     }
 
     #[test]
@@ -217,7 +315,7 @@ mod tests {
             (json!({"redirect_uris": []}), "invalid_redirect_uri"),
             (json!({"redirect_uris": CALLBACK}), "invalid_redirect_uri"),
             (
-                json!({"redirect_uris": [CALLBACK, "https://evil.example/cb"]}),
+                json!({"redirect_uris": ["https://evil.example/cb", "http://localhost:1/cb"]}),
                 "invalid_redirect_uri",
             ),
             (json!({"redirect_uris": [7]}), "invalid_redirect_uri"),

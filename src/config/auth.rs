@@ -20,6 +20,13 @@ use values::{audiences, check_redirect_uri, guid, origin, qualify_scopes};
 /// claude.ai's CIMD client id (the claude.com variant answered 404 in July 2026).
 pub const DEFAULT_METADATA_URL: &str = "https://claude.ai/oauth/mcp-oauth-client-metadata";
 
+/// Claude Code's CIMD client id (since 2.1.81; anthropics/claude-code#37747).
+pub const CLAUDE_CODE_METADATA_URL: &str = "https://claude.ai/oauth/claude-code-client-metadata";
+
+/// The first-party Claude clients accepted when OAUTH_CLIENT_METADATA_URLS is unset; the word
+/// `default` in the list stands for them.
+pub const DEFAULT_METADATA_URLS: [&str; 2] = [DEFAULT_METADATA_URL, CLAUDE_CODE_METADATA_URL];
+
 /// The claims tried, in order, when ACL_USER_CLAIMS is unset.
 pub const DEFAULT_CLAIMS: [&str; 3] = ["email", "upn", "preferred_username"];
 
@@ -57,7 +64,8 @@ pub struct AuthSettings {
     pub public_base_url: Option<String>,
     /// Fully-qualified API scopes requested from Entra and advertised in metadata.
     pub scopes: Vec<String>,
-    /// Exact redirect URIs the OAuth proxy accepts.
+    /// Redirect URIs the OAuth proxy accepts from registered and typed-in clients (exact, or
+    /// any port for loopback entries; see `auth::redirect`).
     pub redirect_uris: Vec<String>,
     /// Client ID Metadata Document URLs accepted as client ids (empty: CIMD off).
     pub client_metadata_urls: Vec<String>,
@@ -222,22 +230,29 @@ fn client_secret(vars: &Vars) -> Result<Option<ClientSecret>, ConfigError> {
     }
 }
 
-/// Reads OAUTH_CLIENT_METADATA_URLS: unset → claude.ai's URL; `none` → CIMD off.
+/// Reads OAUTH_CLIENT_METADATA_URLS: unset → the Claude clients; `none` → CIMD off; a list
+/// replaces the default, and `default` in it stands for the Claude clients.
 fn metadata_urls(vars: &Vars) -> Result<Vec<String>, ConfigError> {
+    let defaults = || DEFAULT_METADATA_URLS.iter().map(|u| u.to_string());
     let Some(raw) = vars.get("OAUTH_CLIENT_METADATA_URLS") else {
-        return Ok(vec![DEFAULT_METADATA_URL.to_string()]);
+        return Ok(defaults().collect());
     };
     if raw.eq_ignore_ascii_case("none") {
         return Ok(Vec::new());
     }
     let mut out = Vec::new();
     for url in split_list(raw) {
+        if url.eq_ignore_ascii_case("default") {
+            out.extend(defaults().filter(|d| !out.contains(d)).collect::<Vec<_>>());
+            continue;
+        }
         if !is_document_url(&url) {
             return Err(ConfigError::new(
                 "OAUTH_CLIENT_METADATA_URLS",
                 format!(
                     "{url:?} must be an https:// URL with a path and no query, fragment or \
-                     dot segments (like {DEFAULT_METADATA_URL}), or \"none\" to turn CIMD off"
+                     dot segments (like {DEFAULT_METADATA_URL}), \"default\" for the Claude \
+                     clients, or \"none\" to turn CIMD off"
                 ),
             ));
         }

@@ -67,7 +67,8 @@ fn lists_scopes_and_uris() {
         ("OAUTH_SCOPES", "access_as_user openid,api://x/read"),
         (
             "OAUTH_REDIRECT_URIS",
-            "http://localhost:6274/cb, https://claude.ai/api/mcp/auth_callback",
+            "http://localhost:6274/cb, https://claude.ai/api/mcp/auth_callback, \
+             cursor://anysphere.cursor-mcp/oauth/callback",
         ),
         ("AUTH_REQUIRED_SCOPES", "api://x/read  write"),
         ("AUTH_REQUIRED_ROLES", "KB.Read,KB.Admin"),
@@ -84,7 +85,7 @@ fn lists_scopes_and_uris() {
             "api://x/read".to_string()
         ]
     );
-    assert_eq!(s.redirect_uris.len(), 3);
+    assert_eq!(s.redirect_uris.len(), 4);
     assert_eq!(s.required_scopes, vec!["read", "write"]);
     assert_eq!(s.required_roles, vec!["KB.Read", "KB.Admin"]);
     assert_eq!(s.authority, "http://127.0.0.1:9");
@@ -98,6 +99,9 @@ fn refuses_bad_values() {
     for (var, value) in [
         ("OAUTH_REDIRECT_URIS", "http://evil.example/cb"),
         ("OAUTH_REDIRECT_URIS", "https://x/cb#frag"),
+        ("OAUTH_REDIRECT_URIS", "http://localhost.evil.com/cb"),
+        ("OAUTH_REDIRECT_URIS", "javascript:alert(1)"),
+        ("OAUTH_REDIRECT_URIS", "https://claude.ai/cb, data:text/html,x"),
         ("ENTRA_AUTHORITY_HOST", "login.microsoftonline.com"),
         ("ENTRA_AUTHORITY_HOST", "https://login.example/tenant"),
         ("PUBLIC_BASE_URL", "ftp://x"),
@@ -133,7 +137,21 @@ fn client_secret_inline_file_both_or_none() {
 fn metadata_urls_default_list_and_none() {
     assert_eq!(
         parse(&[]).unwrap().unwrap().client_metadata_urls,
-        [DEFAULT_METADATA_URL]
+        DEFAULT_METADATA_URLS
+    );
+    let more = parse(&[(
+        "OAUTH_CLIENT_METADATA_URLS",
+        "https://vscode.dev/oauth/client-metadata.json, DEFAULT, default",
+    )])
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        more.client_metadata_urls,
+        [
+            "https://vscode.dev/oauth/client-metadata.json",
+            DEFAULT_METADATA_URL,
+            CLAUDE_CODE_METADATA_URL
+        ]
     );
     let s = parse(&[(
         "OAUTH_CLIENT_METADATA_URLS",

@@ -1,5 +1,6 @@
 //! Checks of single sign-in values (GUIDs, audiences, scopes, redirect URIs, origins), each
-//! naming its variable and what to write instead.
+//! naming its variable and what to write instead. Redirect URIs are checked by the same rules
+//! the OAuth proxy matches them with (`auth::redirect`).
 
 use super::{ConfigError, GRAPH_AUDIENCES, OIDC_SCOPES};
 use crate::util::split_list;
@@ -77,23 +78,15 @@ pub(super) fn qualify_scopes(raw: &str, client_id: &str) -> Result<Vec<String>, 
 }
 
 pub(super) fn check_redirect_uri(uri: &str) -> Result<(), ConfigError> {
-    let loopback = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
-        .iter()
-        .any(|p| {
-            uri.strip_prefix(p)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
-        });
-    let ok = (uri.starts_with("https://") && uri.len() > "https://".len() || loopback)
-        && !uri.contains('#')
-        && !uri.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
+    crate::auth::redirect::check_configured(uri).map_err(|why| {
+        ConfigError::new(
             "OAUTH_REDIRECT_URIS",
-            format!("{uri:?} must be an https:// URL (or http://localhost) without a fragment"),
-        ))
-    }
+            format!(
+                "{uri:?} {why}; use an https:// URL, an http://localhost, http://127.0.0.1 or \
+                 http://[::1] URL (any port matches), or a private-use scheme such as cursor://"
+            ),
+        )
+    })
 }
 
 /// Checks an `http(s)://host[:port]` origin (a path only when `allow_path`); trims the final `/`.
