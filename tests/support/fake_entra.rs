@@ -94,6 +94,8 @@ struct State {
     /// Redirect URIs on the "Mobile and desktop applications" platform (public client);
     /// false: the "Web" platform, a confidential client that needs its secret.
     public_client: bool,
+    /// Redirect URIs registered besides `REGISTERED_REDIRECTS` (see `add_redirects`).
+    extra_redirects: Vec<String>,
 }
 
 /// The running fake; stops on drop.
@@ -189,6 +191,15 @@ impl FakeEntra {
     /// default), which decides whether the token endpoint demands or forbids a client secret.
     pub fn set_public_client(&self, public: bool) {
         self.lock().public_client = public;
+    }
+
+    /// Registers more redirect URIs on the app. Like Entra, an `http://localhost` or
+    /// `http://127.0.0.1` entry matches any port ("Localhost exceptions" in Microsoft's
+    /// redirect URI restrictions); nothing else is loosened.
+    pub fn add_redirects(&self, uris: &[&str]) {
+        self.lock()
+            .extra_redirects
+            .extend(uris.iter().map(|u| u.to_string()));
     }
 
     /// Query strings received at /authorize.
@@ -430,7 +441,13 @@ impl Ctx {
                 "AADSTS900144: bad response_type or redirect_uri",
             );
         }
-        if !REGISTERED_REDIRECTS.contains(&get("redirect_uri")) {
+        let requested = get("redirect_uri");
+        let registered = REGISTERED_REDIRECTS.contains(&requested)
+            || st
+                .extra_redirects
+                .iter()
+                .any(|r| entra_redirect_matches(r, requested));
+        if !registered {
             return error(
                 400,
                 "invalid_request",
@@ -576,6 +593,31 @@ impl Ctx {
         let reply = json!({"token_type": "Bearer", "scope": scope, "expires_in": 3600, "access_token": access, "refresh_token": refresh});
         (200, reply.to_string(), None)
     }
+}
+
+/// Entra's redirect matching: exact, except that the port of an `http://localhost` or
+/// `http://127.0.0.1` URI is ignored.
+fn entra_redirect_matches(registered: &str, requested: &str) -> bool {
+    let portless = |uri: &str| -> Option<String> {
+        let host = ["http://localhost", "http://127.0.0.1"]
+            .into_iter()
+            .find(|h| uri.starts_with(h))?;
+        let rest = &uri[host.len()..];
+        let rest = match rest.strip_prefix(':') {
+            Some(p) => {
+                let end = p.find('/').unwrap_or(p.len());
+                if end == 0 || !p[..end].bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                &p[end..]
+            }
+            None => rest,
+        };
+        (rest.is_empty() || rest.starts_with('/'))
+            .then(|| format!("{host}{}", if rest.is_empty() { "/" } else { rest }))
+    };
+    registered == requested
+        || matches!((portless(registered), portless(requested)), (Some(a), Some(b)) if a == b)
 }
 
 fn error(status: u16, code: &str, description: &str) -> (u16, String, Option<String>) {
