@@ -190,10 +190,16 @@ impl<'a> Client<'a> {
         let r = request(&url, method, &h, body);
         if let Some(origin) = self.origin {
             if method == "POST" && url.starts_with(&self.server.url) {
-                assert_eq!(r.header("access-control-allow-origin"), Some(origin), "{path}");
+                assert_eq!(
+                    r.header("access-control-allow-origin"),
+                    Some(origin),
+                    "{path}"
+                );
             }
         }
-        self.seen.borrow_mut().push_str(&format!("{:?}{}", r.headers, r.body));
+        self.seen
+            .borrow_mut()
+            .push_str(&format!("{:?}{}", r.headers, r.body));
         r
     }
 
@@ -207,16 +213,32 @@ impl<'a> Client<'a> {
             Registration::Dynamic(body) => {
                 let body = body.replace("{redirect}", redirect);
                 let sent: Value = serde_json::from_str(&body).expect("case body is JSON");
-                let r = self.send("/register", "POST", &[("Content-Type", "application/json")], &body);
+                let r = self.send(
+                    "/register",
+                    "POST",
+                    &[("Content-Type", "application/json")],
+                    &body,
+                );
                 if r.status != 201 {
                     return Err(r);
                 }
                 let v = r.json();
-                let method = sent["token_endpoint_auth_method"].as_str().unwrap_or("none");
-                assert_eq!(v["token_endpoint_auth_method"], method, "the method asked for: {v}");
+                let method = sent["token_endpoint_auth_method"]
+                    .as_str()
+                    .unwrap_or("none");
+                assert_eq!(
+                    v["token_endpoint_auth_method"], method,
+                    "the method asked for: {v}"
+                );
                 assert!(
-                    redirect.is_empty() || v["redirect_uris"].as_array().unwrap().iter().any(|u| redirect.starts_with(u.as_str().unwrap().trim_end_matches('/'))
-                        || u == redirect),
+                    redirect.is_empty()
+                        || v["redirect_uris"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|u| redirect
+                                .starts_with(u.as_str().unwrap().trim_end_matches('/'))
+                                || u == redirect),
                     "{v}"
                 );
                 assert_eq!(v.get("client_secret").is_some(), method != "none", "{v}");
@@ -260,7 +282,10 @@ impl<'a> Client<'a> {
         let basic;
         match (creds.method.as_str(), &creds.secret) {
             ("client_secret_basic", Some(secret)) => {
-                basic = format!("Basic {}", b64std(format!("{}:{}", enc(&creds.client_id), enc(secret)).as_bytes()));
+                basic = format!(
+                    "Basic {}",
+                    b64std(format!("{}:{}", enc(&creds.client_id), enc(secret)).as_bytes())
+                );
                 headers.push(("Authorization", &basic));
             }
             (_, Some(secret)) => {
@@ -285,7 +310,13 @@ impl<'a> Client<'a> {
     }
 
     fn refresh(&self, creds: &Credentials, refresh_token: &str) -> Resp {
-        self.token(creds, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+        self.token(
+            creds,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
     }
 }
 
@@ -313,9 +344,16 @@ fn tokens(r: &Resp) -> (String, String) {
 
 /// Plays one client from registration to a refreshed tool call; returns its credentials and
 /// latest refresh token.
-fn sign_in(s: &Server, fake: &FakeEntra, case: &Case, sealed: bool) -> Option<(Credentials, String)> {
+fn sign_in(
+    s: &Server,
+    fake: &FakeEntra,
+    case: &Case,
+    sealed: bool,
+) -> Option<(Credentials, String)> {
     let client = Client::new(s, case.origin);
-    let asm = client.send("/.well-known/oauth-authorization-server", "GET", &[], "").json();
+    let asm = client
+        .send("/.well-known/oauth-authorization-server", "GET", &[], "")
+        .json();
     assert_eq!(asm["client_id_metadata_document_supported"], true, "{asm}");
     assert!(asm["token_endpoint_auth_methods_supported"]
         .as_array()
@@ -329,7 +367,11 @@ fn sign_in(s: &Server, fake: &FakeEntra, case: &Case, sealed: bool) -> Option<(C
             assert!(!sealed, "{}: {}", case.name, r.body);
             assert_eq!(r.status, 400, "{}", r.body);
             assert_eq!(r.json()["error"], "invalid_client_metadata", "{}", r.body);
-            assert!(r.body.contains("token_endpoint_auth_method none"), "{}", r.body);
+            assert!(
+                r.body.contains("token_endpoint_auth_method none"),
+                "{}",
+                r.body
+            );
             return None;
         }
     };
@@ -337,7 +379,12 @@ fn sign_in(s: &Server, fake: &FakeEntra, case: &Case, sealed: bool) -> Option<(C
         .authorize(&creds.client_id, &redirect)
         .unwrap_or_else(|r| panic!("{}: /authorize {}: {}", case.name, r.status, r.body));
     let (access, refresh) = tokens(&client.redeem(&creds, &code, &redirect));
-    assert_eq!(refresh.starts_with(SEALED), sealed, "{}: {refresh:.20}", case.name);
+    assert_eq!(
+        refresh.starts_with(SEALED),
+        sealed,
+        "{}: {refresh:.20}",
+        case.name
+    );
     search_works(s, &access);
     let (access2, refresh2) = tokens(&client.refresh(&creds, &refresh));
     assert_eq!(refresh2.starts_with(SEALED), sealed);
@@ -347,7 +394,11 @@ fn sign_in(s: &Server, fake: &FakeEntra, case: &Case, sealed: bool) -> Option<(C
         let seen = client.seen.borrow();
         let entra_tokens = fake.token_forms().len() + 10;
         for n in 1..=entra_tokens * 2 {
-            assert!(!seen.contains(&format!("\"rt-{n}\"")), "{}: Entra's rt-{n} reached the client", case.name);
+            assert!(
+                !seen.contains(&format!("\"rt-{n}\"")),
+                "{}: Entra's rt-{n} reached the client",
+                case.name
+            );
         }
         assert!(!seen.contains(CLIENT_SECRET));
         assert_not_logged(s, &[&access, &refresh, &access2, &refresh2, CLIENT_SECRET]);
@@ -389,7 +440,12 @@ fn every_client_in_the_table_signs_in_with_the_secret_on_the_server() {
             assert_eq!(r.status, 400, "{}: {}", case.name, r.body);
             assert_eq!(r.json()["error"], "invalid_grant", "{}", r.body);
         }
-        assert_eq!(fake.token_forms().len(), before, "{}: a replay reached Entra", case.name);
+        assert_eq!(
+            fake.token_forms().len(),
+            before,
+            "{}: a replay reached Entra",
+            case.name
+        );
         // The issuing client's refresh still works.
         let (access, _) = tokens(&client.refresh(&creds, &refresh));
         search_works(&s, &access);
@@ -403,7 +459,9 @@ fn claude_code_signs_in_on_any_loopback_port_out_of_the_box() {
     fake.add_redirects(&["http://localhost/callback", "http://127.0.0.1/callback"]);
     let s = start(&fake, &[]);
     let client = Client::new(&s, None);
-    let creds = client.register(Registration::Document(CLAUDE_CODE), "").unwrap();
+    let creds = client
+        .register(Registration::Document(CLAUDE_CODE), "")
+        .unwrap();
     for _ in 0..3 {
         let redirect = format!("http://localhost:{}/callback", free_port());
         let code = client.authorize(CLAUDE_CODE, &redirect).expect("signed in");
@@ -417,9 +475,18 @@ fn claude_code_signs_in_on_any_loopback_port_out_of_the_box() {
     let code = client
         .authorize(CLAUDE_CODE, &format!("http://localhost:{port}/callback"))
         .unwrap();
-    let r = client.redeem(&creds, &code, &format!("http://localhost:{}/callback", port + 1));
+    let r = client.redeem(
+        &creds,
+        &code,
+        &format!("http://localhost:{}/callback", port + 1),
+    );
     assert_eq!(r.status, 400, "{}", r.body);
-    assert_eq!(r.json()["error"], "invalid_grant", "Entra refuses the other port: {}", r.body);
+    assert_eq!(
+        r.json()["error"],
+        "invalid_grant",
+        "Entra refuses the other port: {}",
+        r.body
+    );
 }
 
 #[test]
@@ -446,12 +513,14 @@ fn loopback_redirects_on_another_host_scheme_or_path_are_refused() {
         format!("http://localhost:{port}/%63allback"),
         format!("http://localhost:{port}/callback?next=https://evil.example"),
         format!("http://localhost:{port}/callback#x"),
-        format!("http://localhost:0/callback"),
-        format!("http://localhost:70000/callback"),
+        "http://localhost:0/callback".to_string(),
+        "http://localhost:70000/callback".to_string(),
     ];
     let registered = client
         .register(
-            Registration::Dynamic(r#"{"redirect_uris":["http://127.0.0.1/"],"token_endpoint_auth_method":"none"}"#),
+            Registration::Dynamic(
+                r#"{"redirect_uris":["http://127.0.0.1/"],"token_endpoint_auth_method":"none"}"#,
+            ),
             "",
         )
         .unwrap();
@@ -463,18 +532,38 @@ fn loopback_redirects_on_another_host_scheme_or_path_are_refused() {
             assert_eq!(r.json()["error"], "invalid_request", "{uri}: {}", r.body);
         }
         // Nor can a registration ask for them.
-        let body = json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}).to_string();
-        let r = client.send("/register", "POST", &[("Content-Type", "application/json")], &body);
-        assert_eq!((r.status, r.json()["error"].clone()), (400, json!("invalid_redirect_uri")), "{uri}");
+        let body =
+            json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"}).to_string();
+        let r = client.send(
+            "/register",
+            "POST",
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        assert_eq!(
+            (r.status, r.json()["error"].clone()),
+            (400, json!("invalid_redirect_uri")),
+            "{uri}"
+        );
     }
     // Each client keeps to its own loopback entries: Claude Code's path is /callback,
     // the registered client's is /.
-    assert!(client.authorize(CLAUDE_CODE, &format!("http://127.0.0.1:{port}/")).is_err());
     assert!(client
-        .authorize(&registered.client_id, &format!("http://127.0.0.1:{port}/callback"))
+        .authorize(CLAUDE_CODE, &format!("http://127.0.0.1:{port}/"))
         .is_err());
-    assert!(client.authorize(CLAUDE_AI, &format!("http://localhost:{port}/callback")).is_err());
-    assert!(fake.authorize_queries().is_empty(), "no refused request reached Entra");
+    assert!(client
+        .authorize(
+            &registered.client_id,
+            &format!("http://127.0.0.1:{port}/callback")
+        )
+        .is_err());
+    assert!(client
+        .authorize(CLAUDE_AI, &format!("http://localhost:{port}/callback"))
+        .is_err());
+    assert!(
+        fake.authorize_queries().is_empty(),
+        "no refused request reached Entra"
+    );
 }
 
 #[test]
@@ -482,9 +571,14 @@ fn with_the_secret_on_the_server_only_sealed_refresh_tokens_of_the_same_client_a
     let fake = FakeEntra::start();
     fake.add_redirects(&["http://localhost/callback"]);
     let s = start(&fake, &[("ENTRA_CLIENT_SECRET", CLIENT_SECRET)]);
-    let other = start(&fake, &[("ENTRA_CLIENT_SECRET", "another-deployments-secret")]);
+    let other = start(
+        &fake,
+        &[("ENTRA_CLIENT_SECRET", "another-deployments-secret")],
+    );
     let client = Client::new(&s, None);
-    let creds = client.register(Registration::Document(CLAUDE_CODE), "").unwrap();
+    let creds = client
+        .register(Registration::Document(CLAUDE_CODE), "")
+        .unwrap();
     let redirect = format!("http://localhost:{}/callback", free_port());
     let code = client.authorize(CLAUDE_CODE, &redirect).unwrap();
     let (_, sealed) = tokens(&client.redeem(&creds, &code, &redirect));
@@ -493,7 +587,12 @@ fn with_the_secret_on_the_server_only_sealed_refresh_tokens_of_the_same_client_a
     let entra_token = format!("rt-{}", 2);
     for stolen in [entra_token.as_str(), "rt-1", "anything"] {
         let r = client.refresh(&creds, stolen);
-        assert_eq!((r.status, r.json()["error"].clone()), (400, json!("invalid_grant")), "{}", r.body);
+        assert_eq!(
+            (r.status, r.json()["error"].clone()),
+            (400, json!("invalid_grant")),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("sign in again"), "{}", r.body);
     }
     // A changed byte, or another deployment's key, and it is refused too.
@@ -518,14 +617,23 @@ fn with_the_secret_on_the_server_only_sealed_refresh_tokens_of_the_same_client_a
         method: "client_secret_basic".into(),
     };
     let r = client.refresh(&wrong, &sealed);
-    assert_eq!((r.status, r.json()["error"].clone()), (401, json!("invalid_client")), "{}", r.body);
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (401, json!("invalid_client")),
+        "{}",
+        r.body
+    );
     let bare = Credentials {
         client_id: confidential.client_id.clone(),
         secret: None,
         method: "none".into(),
     };
     assert_eq!(client.refresh(&bare, &sealed).status, 401);
-    assert_eq!(fake.token_forms().len(), before, "no refused refresh reached Entra");
+    assert_eq!(
+        fake.token_forms().len(),
+        before,
+        "no refused refresh reached Entra"
+    );
     // The issuing client's refresh works and hands out a new sealed token.
     let (access, renewed) = tokens(&client.refresh(&creds, &sealed));
     assert!(renewed.starts_with(SEALED) && renewed != sealed);

@@ -109,7 +109,10 @@ pub fn registered_id(redirect_uris: &[String], auth_method: &str) -> String {
 }
 
 /// Accepts or refuses a client id. Refusals are 400 `invalid_client` saying what to change.
-pub fn resolve<'a>(settings: &'a AuthSettings, client_id: &'a str) -> Result<Client<'a>, OAuthError> {
+pub fn resolve<'a>(
+    settings: &'a AuthSettings,
+    client_id: &'a str,
+) -> Result<Client<'a>, OAuthError> {
     if let Some(encoded) = client_id.strip_prefix(REGISTERED_PREFIX) {
         let registration = (client_id.len() <= MAX_REGISTERED_CHARS)
             .then(|| URL_SAFE_NO_PAD.decode(encoded).ok())
@@ -140,7 +143,8 @@ pub fn resolve<'a>(settings: &'a AuthSettings, client_id: &'a str) -> Result<Cli
         });
     }
     if settings.client_metadata_urls.iter().any(|u| u == client_id) {
-        let redirects = known_document(client_id).map_or(Redirects::ServerWide, Redirects::Document);
+        let redirects =
+            known_document(client_id).map_or(Redirects::ServerWide, Redirects::Document);
         return Ok(Client {
             id: client_id,
             upstream: &settings.client_id,
@@ -214,13 +218,19 @@ mod tests {
     #[test]
     fn default_accepts_the_claude_clients_and_maps_them() {
         let s = settings(&[]);
-        assert_eq!(s.client_metadata_urls, [DEFAULT_METADATA_URL, CLAUDE_CODE_METADATA_URL]);
+        assert_eq!(
+            s.client_metadata_urls,
+            [DEFAULT_METADATA_URL, CLAUDE_CODE_METADATA_URL]
+        );
         for url in [DEFAULT_METADATA_URL, CLAUDE_CODE_METADATA_URL] {
             let c = resolve(&s, url).unwrap();
             assert_eq!((c.upstream, c.kind), (s.client_id.as_str(), Kind::Document));
         }
         let entra = resolve(&s, &s.client_id).unwrap();
-        assert_eq!((entra.upstream, entra.kind), (s.client_id.as_str(), Kind::Entra));
+        assert_eq!(
+            (entra.upstream, entra.kind),
+            (s.client_id.as_str(), Kind::Entra)
+        );
         for other in [
             "https://claude.com/oauth/mcp-oauth-client-metadata",
             "https://claude.ai/oauth/mcp-oauth-client-metadata/",
@@ -236,13 +246,22 @@ mod tests {
 
     #[test]
     fn each_document_keeps_to_its_own_redirects() {
-        let s = settings(&[("OAUTH_REDIRECT_URIS", "https://chatgpt.com/connector_platform_oauth_redirect")]);
+        let s = settings(&[(
+            "OAUTH_REDIRECT_URIS",
+            "https://chatgpt.com/connector_platform_oauth_redirect",
+        )]);
         let claude = resolve(&s, DEFAULT_METADATA_URL).unwrap();
         let code = resolve(&s, CLAUDE_CODE_METADATA_URL).unwrap();
         assert!(claude.allows_redirect(&s, "https://claude.ai/api/mcp/auth_callback"));
         assert!(!claude.allows_redirect(&s, "http://localhost:5000/callback"));
-        assert!(!claude.allows_redirect(&s, "https://chatgpt.com/connector_platform_oauth_redirect"));
-        for ok in ["http://localhost:53682/callback", "http://127.0.0.1:1234/callback", "http://localhost/callback"] {
+        assert!(
+            !claude.allows_redirect(&s, "https://chatgpt.com/connector_platform_oauth_redirect")
+        );
+        for ok in [
+            "http://localhost:53682/callback",
+            "http://127.0.0.1:1234/callback",
+            "http://localhost/callback",
+        ] {
             assert!(code.allows_redirect(&s, ok), "{ok}");
         }
         for bad in [
@@ -268,7 +287,10 @@ mod tests {
         let b = resolve(&s, "https://b.example/x/y").unwrap();
         assert_eq!(b.redirects, Redirects::ServerWide);
         assert!(resolve(&s, DEFAULT_METADATA_URL).is_err());
-        let with_default = settings(&[("OAUTH_CLIENT_METADATA_URLS", "default, https://vscode.dev/oauth/client-metadata.json")]);
+        let with_default = settings(&[(
+            "OAUTH_CLIENT_METADATA_URLS",
+            "default, https://vscode.dev/oauth/client-metadata.json",
+        )]);
         assert_eq!(with_default.client_metadata_urls.len(), 3);
         let vscode = resolve(&with_default, VSCODE_METADATA_URL).unwrap();
         assert!(vscode.allows_redirect(&with_default, "http://127.0.0.1:50001/"));
@@ -282,14 +304,23 @@ mod tests {
     #[test]
     fn registered_ids_carry_their_redirects_within_the_server_allowlist() {
         let s = settings(&[("OAUTH_REDIRECT_URIS", "http://127.0.0.1/")]);
-        let uris = vec!["http://127.0.0.1:33418/".to_string(), "https://claude.ai/api/mcp/auth_callback".into()];
+        let uris = vec![
+            "http://127.0.0.1:33418/".to_string(),
+            "https://claude.ai/api/mcp/auth_callback".into(),
+        ];
         let id = registered_id(&uris, "none");
         assert!(id.starts_with(REGISTERED_PREFIX) && !is_url_shaped(&id));
         let c = resolve(&s, &id).unwrap();
-        assert_eq!((c.upstream, c.kind.clone()), (s.client_id.as_str(), Kind::Registered { secret: false }));
+        assert_eq!(
+            (c.upstream, c.kind.clone()),
+            (s.client_id.as_str(), Kind::Registered { secret: false })
+        );
         assert!(c.allows_redirect(&s, "http://127.0.0.1:40000/"));
         assert!(c.allows_redirect(&s, "https://claude.ai/api/mcp/auth_callback"));
-        assert!(!c.allows_redirect(&s, "https://claude.com/api/mcp/auth_callback"), "not registered");
+        assert!(
+            !c.allows_redirect(&s, "https://claude.com/api/mcp/auth_callback"),
+            "not registered"
+        );
         let secret_id = registered_id(&uris, "client_secret_basic");
         let secret = resolve(&s, &secret_id).unwrap();
         assert_eq!(secret.kind, Kind::Registered { secret: true });
@@ -299,12 +330,20 @@ mod tests {
         assert!(!f.allows_redirect(&s, "https://evil.example/cb"));
         // Once the operator removes the loopback entry, the registration no longer reaches it.
         let tightened = settings(&[]);
-        assert!(!resolve(&tightened, &id).unwrap().allows_redirect(&tightened, "http://127.0.0.1:40000/"));
+        assert!(!resolve(&tightened, &id)
+            .unwrap()
+            .allows_redirect(&tightened, "http://127.0.0.1:40000/"));
         for junk in [
-            format!("{REGISTERED_PREFIX}"),
+            REGISTERED_PREFIX.to_string(),
             format!("{REGISTERED_PREFIX}!!"),
-            format!("{REGISTERED_PREFIX}{}", URL_SAFE_NO_PAD.encode(b"{\"r\":[],\"m\":\"none\"}")),
-            format!("{REGISTERED_PREFIX}{}", URL_SAFE_NO_PAD.encode(b"{\"r\":[\"x\"],\"m\":\"tls_client_auth\"}")),
+            format!(
+                "{REGISTERED_PREFIX}{}",
+                URL_SAFE_NO_PAD.encode(b"{\"r\":[],\"m\":\"none\"}")
+            ),
+            format!(
+                "{REGISTERED_PREFIX}{}",
+                URL_SAFE_NO_PAD.encode(b"{\"r\":[\"x\"],\"m\":\"tls_client_auth\"}")
+            ),
             format!("{REGISTERED_PREFIX}{}", "A".repeat(MAX_REGISTERED_CHARS)),
         ] {
             let e = resolve(&s, &junk).unwrap_err();

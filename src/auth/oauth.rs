@@ -260,9 +260,7 @@ fn prepare_token<'a>(
         }
         (Some(id), _) | (None, Some(id)) => Some(id),
         (None, None) if basic.is_some() => None,
-        (None, None) => {
-            return Err(OAuthError::bad("invalid_request", "client_id is required"))
-        }
+        (None, None) => return Err(OAuthError::bad("invalid_request", "client_id is required")),
     };
     let client = presented_id
         .map(|id| client_id::resolve(settings, id))
@@ -436,7 +434,9 @@ fn reseal(plan: &SealPlan, reply: TokenReply) -> TokenReply {
             }
         }
         (Some(_), _) => {
-            log::warn!("oauth token: Entra's access token names no user; the refresh token is withheld")
+            log::warn!(
+                "oauth token: Entra's access token names no user; the refresh token is withheld"
+            )
         }
         (None, _) => {}
     }
@@ -452,7 +452,12 @@ fn reseal(plan: &SealPlan, reply: TokenReply) -> TokenReply {
 fn user_of(jwt: &str) -> Option<String> {
     let payload = crate::util::base64_decode(jwt.split('.').nth(1)?)?;
     let claims: Value = serde_json::from_slice(&payload).ok()?;
-    let text = |k: &str| claims.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
     match (text("tid"), text("oid")) {
         (Some(tid), Some(oid)) => Some(format!("{tid}/{oid}")),
         _ => text("sub").map(str::to_string),

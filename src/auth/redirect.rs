@@ -44,7 +44,8 @@ fn loopback(uri: &str) -> Option<Loopback<'_>> {
     if !(rest.is_empty() || rest.starts_with('/')) {
         return None;
     }
-    let clean = !rest.contains(['#', '\\']) && !rest.chars().any(|c| c.is_whitespace() || c.is_control());
+    let clean =
+        !rest.contains(['#', '\\']) && !rest.chars().any(|c| c.is_whitespace() || c.is_control());
     clean.then_some(Loopback {
         host,
         rest: if rest.is_empty() { "/" } else { rest },
@@ -95,7 +96,10 @@ pub fn check_configured(uri: &str) -> Result<(), String> {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err("is not an absolute URI".into());
     };
-    let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase())
         && scheme
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b));
@@ -103,7 +107,9 @@ pub fn check_configured(uri: &str) -> Result<(), String> {
         return Err("has no valid lower-case scheme".into());
     }
     if scheme == "https" {
-        let host = rest.strip_prefix("//").map(|r| r.split(['/', '?']).next().unwrap_or(""));
+        let host = rest
+            .strip_prefix("//")
+            .map(|r| r.split(['/', '?']).next().unwrap_or(""));
         return match host {
             Some(h) if !h.is_empty() && !h.contains('@') => Ok(()),
             _ => Err("must name a host (https://host/path) without user information".into()),
@@ -134,19 +140,34 @@ mod tests {
             "http://localhost:6274/oauth/callback",
         ];
         let accepted = [
-            ("http://localhost/callback", "http://localhost:53682/callback"),
+            (
+                "http://localhost/callback",
+                "http://localhost:53682/callback",
+            ),
             ("http://localhost/callback", "http://localhost:1/callback"),
-            ("http://localhost/callback", "http://localhost:65535/callback"),
+            (
+                "http://localhost/callback",
+                "http://localhost:65535/callback",
+            ),
             ("http://localhost/callback", "http://localhost/callback"),
-            ("http://127.0.0.1/callback", "http://127.0.0.1:8080/callback"),
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1:8080/callback",
+            ),
             ("http://[::1]/cb", "http://[::1]:61023/cb"),
             ("http://127.0.0.1:33418/", "http://127.0.0.1:49152/"),
             ("http://127.0.0.1:33418/", "http://127.0.0.1/"),
             ("http://127.0.0.1:33418/", "http://127.0.0.1:7"),
-            ("http://localhost:6274/oauth/callback", "http://localhost:9999/oauth/callback"),
+            (
+                "http://localhost:6274/oauth/callback",
+                "http://localhost:9999/oauth/callback",
+            ),
         ];
         for (allowed, requested) in accepted {
-            assert!(matches(allowed, requested), "{allowed} should accept {requested}");
+            assert!(
+                matches(allowed, requested),
+                "{allowed} should accept {requested}"
+            );
         }
         let refused = [
             // another host, or a name that only starts like a loopback one
@@ -205,17 +226,35 @@ mod tests {
         ];
         for requested in refused {
             for allowed in entries {
-                assert!(!matches(allowed, requested), "{allowed} must refuse {requested:?}");
+                assert!(
+                    !matches(allowed, requested),
+                    "{allowed} must refuse {requested:?}"
+                );
             }
         }
         // The host literal must be the entry's: localhost and 127.0.0.1 do not stand in for
         // each other (RFC 8252 §8.3), nor does either for [::1].
-        assert!(!matches("http://localhost/callback", "http://127.0.0.1:8080/callback"));
-        assert!(!matches("http://127.0.0.1/callback", "http://localhost:8080/callback"));
-        assert!(!matches("http://127.0.0.1/callback", "http://[::1]:8080/callback"));
+        assert!(!matches(
+            "http://localhost/callback",
+            "http://127.0.0.1:8080/callback"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/callback",
+            "http://localhost:8080/callback"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/callback",
+            "http://[::1]:8080/callback"
+        ));
         // A query in the entry must be there byte for byte.
-        assert!(matches("http://127.0.0.1/cb?a=1", "http://127.0.0.1:5/cb?a=1"));
-        assert!(!matches("http://127.0.0.1/cb?a=1", "http://127.0.0.1:5/cb?a=2"));
+        assert!(matches(
+            "http://127.0.0.1/cb?a=1",
+            "http://127.0.0.1:5/cb?a=1"
+        ));
+        assert!(!matches(
+            "http://127.0.0.1/cb?a=1",
+            "http://127.0.0.1:5/cb?a=2"
+        ));
         assert!(!matches("http://127.0.0.1/cb?a=1", "http://127.0.0.1:5/cb"));
     }
 
@@ -251,7 +290,10 @@ mod tests {
             assert!(!matches(cursor, requested), "{requested}");
         }
         // A non-loopback http entry never gains the port rule, nor do https loopback entries.
-        assert!(!matches("http://example.test/cb", "http://example.test:81/cb"));
+        assert!(!matches(
+            "http://example.test/cb",
+            "http://example.test:81/cb"
+        ));
         assert!(!matches("https://localhost/cb", "https://localhost:81/cb"));
     }
 

@@ -173,7 +173,10 @@ fn redirect_uris(
         )));
     }
     if !refused.is_empty() {
-        log::info!("oauth register: dropped {} redirect URI(s) not on the allowlist", refused.len());
+        log::info!(
+            "oauth register: dropped {} redirect URI(s) not on the allowlist",
+            refused.len()
+        );
     }
     Ok(out)
 }
@@ -231,7 +234,9 @@ mod tests {
             ("ENTRA_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
         ];
         pairs.extend_from_slice(extra);
-        AuthSettings::from_vars(&Vars::from_pairs(pairs)).unwrap().unwrap()
+        AuthSettings::from_vars(&Vars::from_pairs(pairs))
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -272,11 +277,19 @@ mod tests {
         });
         let s = settings_with(&[("OAUTH_REDIRECT_URIS", "http://127.0.0.1/")]);
         let v = register(&s, Some("application/json"), body.to_string().as_bytes()).unwrap();
-        assert_eq!(v["redirect_uris"], json!(["http://127.0.0.1/", "http://127.0.0.1:33418/"]));
+        assert_eq!(
+            v["redirect_uris"],
+            json!(["http://127.0.0.1/", "http://127.0.0.1:33418/"])
+        );
         let client = client_id::resolve(&s, v["client_id"].as_str().unwrap()).unwrap();
         assert!(client.allows_redirect(&s, "http://127.0.0.1:51234/"));
         assert!(!client.allows_redirect(&s, "https://vscode.dev/redirect"));
-        let e = register(&settings(), Some("application/json"), body.to_string().as_bytes()).unwrap_err();
+        let e = register(
+            &settings(),
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+        .unwrap_err();
         assert_eq!(e.error, "invalid_redirect_uri");
         assert!(e.description.contains("OAUTH_REDIRECT_URIS"), "{e}");
     }
@@ -302,8 +315,14 @@ mod tests {
                 client_id::Kind::Registered { secret: true }
             );
         }
-        for method in ["private_key_jwt", "tls_client_auth", "client_secret_jwt", ""] {
-            let e = reg(json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": method})).unwrap_err();
+        for method in [
+            "private_key_jwt",
+            "tls_client_auth",
+            "client_secret_jwt",
+            "",
+        ] {
+            let e = reg(json!({"redirect_uris": [CALLBACK], "token_endpoint_auth_method": method}))
+                .unwrap_err();
             assert_eq!(e.error, "invalid_client_metadata", "{method}");
         }
     }

@@ -94,7 +94,8 @@ impl Keys {
             Ok(out)
         };
         let aead_bytes = expand(b"refresh-token-envelope", CHACHA20_POLY1305.key_len())?;
-        let aead = LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &aead_bytes).map_err(failed)?);
+        let aead =
+            LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &aead_bytes).map_err(failed)?);
         let dcr = hmac::Key::new(hmac::HMAC_SHA256, &expand(b"registered-client-secret", 32)?);
         Ok(Keys {
             aead,
@@ -179,17 +180,26 @@ mod tests {
     #[test]
     fn envelopes_open_only_with_the_same_secret_and_app() {
         let keys = Keys::derive("secret-one", T, C).unwrap();
-        let sealed = keys.seal(&binding("https://a.example/cimd"), "entra-rt-value").unwrap();
+        let sealed = keys
+            .seal(&binding("https://a.example/cimd"), "entra-rt-value")
+            .unwrap();
         assert!(sealed.starts_with(SEALED_PREFIX));
         assert!(!sealed.contains("entra-rt-value"));
         // Same secret on another replica: same keys.
         let replica = Keys::derive("secret-one", T, C).unwrap();
         assert_eq!(
             replica.open(&sealed),
-            Some((binding("https://a.example/cimd"), "entra-rt-value".to_string()))
+            Some((
+                binding("https://a.example/cimd"),
+                "entra-rt-value".to_string()
+            ))
         );
         // Fresh nonce each time.
-        assert_ne!(sealed, keys.seal(&binding("https://a.example/cimd"), "entra-rt-value").unwrap());
+        assert_ne!(
+            sealed,
+            keys.seal(&binding("https://a.example/cimd"), "entra-rt-value")
+                .unwrap()
+        );
         for other in [
             Keys::derive("secret-two", T, C).unwrap(),
             Keys::derive("secret-one", "99999999-2222-3333-4444-555555555555", C).unwrap(),
@@ -203,9 +213,20 @@ mod tests {
             let mut chars: Vec<char> = body.chars().collect();
             chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
             let tampered: String = chars.into_iter().collect();
-            assert_eq!(keys.open(&format!("{SEALED_PREFIX}{tampered}")), None, "{i}");
+            assert_eq!(
+                keys.open(&format!("{SEALED_PREFIX}{tampered}")),
+                None,
+                "{i}"
+            );
         }
-        for junk in ["", "rt-1", SEALED_PREFIX, "bmcp-rt1.AAAA", "bmcp-rt1.!!!", &"bmcp-rt1.A".repeat(5000)] {
+        for junk in [
+            "",
+            "rt-1",
+            SEALED_PREFIX,
+            "bmcp-rt1.AAAA",
+            "bmcp-rt1.!!!",
+            &"bmcp-rt1.A".repeat(5000),
+        ] {
             assert_eq!(keys.open(junk), None, "{junk:.20}");
         }
         assert_eq!(format!("{keys:?}"), "Keys(<redacted>)");
@@ -221,6 +242,8 @@ mod tests {
         assert!(!keys.verify_client_secret("mcp-dcr.a", &a[1..]));
         assert!(!keys.verify_client_secret("mcp-dcr.a", ""));
         assert!(!keys.verify_client_secret("mcp-dcr.a", "not base64 !"));
-        assert!(!Keys::derive("secret-two", T, C).unwrap().verify_client_secret("mcp-dcr.a", &a));
+        assert!(!Keys::derive("secret-two", T, C)
+            .unwrap()
+            .verify_client_secret("mcp-dcr.a", &a));
     }
 }

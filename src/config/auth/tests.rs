@@ -101,7 +101,10 @@ fn refuses_bad_values() {
         ("OAUTH_REDIRECT_URIS", "https://x/cb#frag"),
         ("OAUTH_REDIRECT_URIS", "http://localhost.evil.com/cb"),
         ("OAUTH_REDIRECT_URIS", "javascript:alert(1)"),
-        ("OAUTH_REDIRECT_URIS", "https://claude.ai/cb, data:text/html,x"),
+        (
+            "OAUTH_REDIRECT_URIS",
+            "https://claude.ai/cb, data:text/html,x",
+        ),
         ("ENTRA_AUTHORITY_HOST", "login.microsoftonline.com"),
         ("ENTRA_AUTHORITY_HOST", "https://login.example/tenant"),
         ("PUBLIC_BASE_URL", "ftp://x"),
