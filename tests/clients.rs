@@ -623,6 +623,7 @@ fn with_the_secret_on_the_server_only_sealed_refresh_tokens_of_the_same_client_a
         "{}",
         r.body
     );
+    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"token\""));
     let bare = Credentials {
         client_id: confidential.client_id.clone(),
         secret: None,

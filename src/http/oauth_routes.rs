@@ -50,12 +50,17 @@ pub fn handle(app: &App, req: &HttpRequest) -> Result<Reply, HttpError> {
                 &req.body,
             );
             // Entra's own answer, error or not, passes through with its status.
+            let mut headers = vec![
+                ("Content-Type".into(), "application/json".into()),
+                ("Pragma".into(), "no-cache".into()),
+            ];
+            // RFC 6749 §5.2: a 401 to a client that used HTTP Basic names the scheme.
+            if reply.status == 401 && req.header("authorization").is_some() {
+                headers.push(("WWW-Authenticate".into(), "Basic realm=\"token\"".into()));
+            }
             Ok(Reply {
                 status: reply.status,
-                headers: vec![
-                    ("Content-Type".into(), "application/json".into()),
-                    ("Pragma".into(), "no-cache".into()),
-                ],
+                headers,
                 body: reply.body,
             })
         }
