@@ -127,6 +127,17 @@ fn cases() -> Vec<Case> {
             origin: None,
         },
         Case {
+            name: "ChatGPT by a per-connector metadata document",
+            registration: Registration::Document("https://chatgpt.com/oauth/cb-1234/client.json"),
+            redirect: "https://chatgpt.com/connector/oauth/cb-1234",
+            settings: &[
+                ("OAUTH_CLIENT_METADATA_URLS", "default, https://chatgpt.com/oauth/cb-1234/client.json"),
+                ("OAUTH_REDIRECT_URIS", "https://chatgpt.com/connector/oauth/cb-1234"),
+            ],
+            entra_redirects: &["https://chatgpt.com/connector/oauth/cb-1234"],
+            origin: None,
+        },
+        Case {
             name: "MCP Inspector",
             registration: Registration::Dynamic(
                 r#"{"redirect_uris":["{redirect}","http://localhost:6274/oauth/callback/debug"],
