@@ -7,7 +7,7 @@
 //! OAUTH_CLIENT_METADATA_URLS; it may then use the redirect URIs its document lists when the
 //! document is one we know (`KNOWN_DOCUMENTS`, never fetched), else the server-wide allowlist.
 //! A registered id carries the redirect URIs and token authentication method it registered
-//! (unsigned: it can only narrow the server-wide allowlist, never widen it). Must never
+//! and a random part (unsigned: it can only narrow the server-wide allowlist, never widen it). Must never
 //! forward a URL-shaped or registered client id to Entra.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,7 +22,7 @@ use crate::config::AuthSettings;
 /// What the client ids `/register` mints start with.
 pub const REGISTERED_PREFIX: &str = "mcp-dcr.";
 /// Longest registered client id we decode.
-const MAX_REGISTERED_CHARS: usize = 8 * 1024;
+pub const MAX_REGISTERED_CHARS: usize = 8 * 1024;
 
 /// VS Code's metadata document (docs/clients.md has the source).
 pub const VSCODE_METADATA_URL: &str = "https://vscode.dev/oauth/client-metadata.json";
@@ -82,6 +82,9 @@ struct Registration {
     r: Vec<String>,
     /// `token_endpoint_auth_method`.
     m: String,
+    /// Random: two registrations never share an id, so neither shares a client secret or the
+    /// refresh tokens bound to the id.
+    n: String,
 }
 
 /// A client id with a scheme is a metadata-document URL (Entra's ids are GUIDs).
@@ -97,11 +100,13 @@ pub fn known_document(url: &str) -> Option<&'static [&'static str]> {
         .map(|(_, r)| *r)
 }
 
-/// The client id `/register` answers for these redirect URIs and authentication method.
+/// A fresh client id for `/register` to answer with these redirect URIs and authentication
+/// method.
 pub fn registered_id(redirect_uris: &[String], auth_method: &str) -> String {
     let registration = Registration {
         r: redirect_uris.to_vec(),
         m: auth_method.to_string(),
+        n: crate::util::random_hex(12),
     };
     // Serialising strings into JSON cannot fail.
     let json = serde_json::to_vec(&registration).unwrap_or_default();
@@ -310,6 +315,11 @@ mod tests {
         ];
         let id = registered_id(&uris, "none");
         assert!(id.starts_with(REGISTERED_PREFIX) && !is_url_shaped(&id));
+        assert_ne!(
+            id,
+            registered_id(&uris, "none"),
+            "every registration is its own client"
+        );
         let c = resolve(&s, &id).unwrap();
         assert_eq!(
             (c.upstream, c.kind.clone()),

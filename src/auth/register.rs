@@ -84,6 +84,12 @@ pub fn register(
         Some(_) => return Err(metadata("token_endpoint_auth_method must be a string")),
     };
     let client_id = client_id::registered_id(&redirect_uris, method);
+    if client_id.len() > client_id::MAX_REGISTERED_CHARS {
+        return Err(redirect(format!(
+            "the redirect URIs are too long together; list fewer (at most {} characters in all)",
+            client_id::MAX_REGISTERED_CHARS / 2
+        )));
+    }
     let mut answer = json!({
         "client_id": client_id,
         "client_id_issued_at": SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
@@ -284,6 +290,11 @@ mod tests {
         let client = client_id::resolve(&s, v["client_id"].as_str().unwrap()).unwrap();
         assert!(client.allows_redirect(&s, "http://127.0.0.1:51234/"));
         assert!(!client.allows_redirect(&s, "https://vscode.dev/redirect"));
+        let again = register(&s, Some("application/json"), body.to_string().as_bytes()).unwrap();
+        assert_ne!(
+            again["client_id"], v["client_id"],
+            "each registration is its own client"
+        );
         let e = register(
             &settings(),
             Some("application/json"),
@@ -292,6 +303,18 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.error, "invalid_redirect_uri");
         assert!(e.description.contains("OAUTH_REDIRECT_URIS"), "{e}");
+    }
+
+    #[test]
+    fn a_registration_too_long_to_carry_is_refused() {
+        let uris: Vec<String> = (0..16)
+            .map(|i| format!("http://127.0.0.1/{i}/{}", "p".repeat(500)))
+            .collect();
+        let s = settings_with(&[("OAUTH_REDIRECT_URIS", &uris.join(","))]);
+        let body = json!({"redirect_uris": uris});
+        let e = register(&s, Some("application/json"), body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(e.error, "invalid_redirect_uri", "{e}");
+        assert!(e.description.contains("too long"), "{e}");
     }
 
     #[test]
