@@ -301,7 +301,11 @@ fn prepare_token<'a>(
             ))
         }
     }
-    let upstream_id = client.as_ref().map(|c| c.upstream);
+    // A client authenticating with its own HTTP Basic header names itself there only.
+    let upstream_id = client
+        .as_ref()
+        .map(|c| c.upstream)
+        .filter(|_| relay_basic.is_none() || get("client_id").is_some());
     let mut form: Form = keep
         .iter()
         .filter_map(|&k| match k {
