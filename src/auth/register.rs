@@ -128,6 +128,16 @@ pub fn register(
             )))
         }
     }
+    // OIDC Registration's application_type (the MCP 2026-07-28 revision has clients send it):
+    // echoed when it is one of the two defined values, not enforced, since the MCP Inspector
+    // omits it (meaning "web") yet uses loopback redirects.
+    match request.get("application_type") {
+        None => {}
+        Some(Value::String(t)) if t == "native" || t == "web" => {
+            answer["application_type"] = json!(t);
+        }
+        Some(_) => return Err(metadata("application_type must be \"native\" or \"web\"")),
+    }
     log::info!(
         "oauth register: {} redirect URI(s) accepted, token_endpoint_auth_method={method}",
         redirect_uris.len(),
@@ -287,6 +297,7 @@ mod tests {
             v["redirect_uris"],
             json!(["http://127.0.0.1/", "http://127.0.0.1:33418/"])
         );
+        assert_eq!(v["application_type"], "native");
         let client = client_id::resolve(&s, v["client_id"].as_str().unwrap()).unwrap();
         assert!(client.allows_redirect(&s, "http://127.0.0.1:51234/"));
         assert!(!client.allows_redirect(&s, "https://vscode.dev/redirect"));
@@ -382,6 +393,10 @@ mod tests {
                 "invalid_client_metadata",
             ),
             (json!([CALLBACK]), "invalid_client_metadata"),
+            (
+                json!({"redirect_uris": [CALLBACK], "application_type": "desktop"}),
+                "invalid_client_metadata",
+            ),
         ];
         for (body, error) in cases {
             let e = reg(body.clone()).unwrap_err();
