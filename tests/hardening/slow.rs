@@ -93,7 +93,7 @@ fn slow_loris_heads_are_cut_at_the_header_timeout_while_real_clients_are_served(
         "cut before the header timeout: {first_cut:?}"
     );
     drop(slow);
-    // tiny_http's idle connection threads exit after 1 s (vendor PATCH.md point 17).
+    // tiny_http's idle connection threads exit after 1 s (vendor/tiny_http/FORK.md, point 17).
     let deadline = Instant::now() + Duration::from_secs(30);
     let threads = loop {
         let n = proc_status(s.pid(), "Threads:");
