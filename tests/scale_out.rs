@@ -6,9 +6,9 @@
 //! is the one that served it. nginx runs from `/usr/sbin/nginx` in a temporary prefix
 //! directory (config, pid, logs and temp paths all inside it), on 127.0.0.1 only.
 //!
-//! The test is `#[ignore]`d, so a plain `cargo test` lists it as ignored instead of passing
-//! it unseen on a machine without nginx. The README's test command (which CI runs) adds
-//! `--include-ignored`; then a missing nginx fails the test with what to install. This file
+//! The test is `#[ignore]`d, so the README's `cargo test --locked` lists it as ignored instead
+//! of failing, or passing it unseen, on a machine without nginx. CI (`.ci/run`) installs nginx
+//! and adds `--include-ignored`; then a missing nginx fails the test with what to install. This file
 //! must not start anything that outlives the test: nginx and the replicas are killed on drop.
 
 mod support;
@@ -255,7 +255,7 @@ fn call(id: u64, name: &str, arguments: Value) -> Value {
 }
 
 #[test]
-#[ignore = "needs nginx (apt-get install nginx-light); the README's test command runs it with --include-ignored"]
+#[ignore = "needs /usr/sbin/nginx (apt-get install nginx-light); .ci/run installs it and runs this with --include-ignored"]
 fn one_conversation_alternates_between_two_replicas_behind_round_robin_nginx() {
     require_nginx();
     let replicas = [Server::local(&[]), Server::local(&[])];
