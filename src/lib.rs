@@ -13,6 +13,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dns;
+#[cfg(test)]
+mod golden;
 pub mod http;
 pub mod kb;
 pub mod log;

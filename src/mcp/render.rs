@@ -183,6 +183,4 @@ pub fn infos_result(infos: &[(&str, KbInfo)], structured: bool) -> ToolOutcome {
 }
 
 #[cfg(test)]
-mod reference;
-#[cfg(test)]
 mod tests;
