@@ -378,17 +378,12 @@ fn open_connections_and_sse_sessions_are_live_gauges() {
         assert_eq!(r["result"]["isError"], false, "{r}");
     });
     // Once answered, the worker is free again (it may still be finishing for a moment).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    support::wait::until("the worker to be idle again", || {
         let (_, families) = scrape(&metrics);
         let busy = family(&families, "bedrock_mcp_workers")
             .value("bedrock_mcp_workers", &[("state", "busy")]);
-        if busy == Some(0.0) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "still busy: {busy:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        busy == Some(0.0)
+    });
 }
 
 #[test]

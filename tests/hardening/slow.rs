@@ -3,6 +3,7 @@
 
 use crate::raw::*;
 use crate::support::server::Server;
+use crate::support::wait::{within, GUARD};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -94,14 +95,11 @@ fn slow_loris_heads_are_cut_at_the_header_timeout_while_real_clients_are_served(
     );
     drop(slow);
     // tiny_http's idle connection threads exit after 1 s (vendor/tiny_http/FORK.md, point 17).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let threads = loop {
+    let threads = within(GUARD, || {
         let n = proc_status(s.pid(), "Threads:");
-        if n < 150 || Instant::now() > deadline {
-            break n;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        (n < 150).then_some(n)
+    })
+    .unwrap_or_else(|| proc_status(s.pid(), "Threads:"));
     assert!(
         threads < 150,
         "threads stay at {threads} after the slow clients were cut"
