@@ -7,7 +7,7 @@
 //! fetched: the allowlist is the trust decision, the redirect allowlist and PKCE do the rest.
 //! Must never forward a URL-shaped client id to Entra.
 
-use super::oauth_error::OAuthError;
+use super::error::OAuthError;
 
 /// A client id with a scheme is a metadata-document URL (Entra's ids are GUIDs).
 pub fn is_url_shaped(client_id: &str) -> bool {

@@ -4,8 +4,8 @@
 //! (secret.rs), the ring crypto provider (crypto.rs), token
 //! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
 //! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
-//! (register.rs), metadata-document ids (client_id.rs) and the OAuth error they share
-//! (oauth_error.rs). Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
+//! (register.rs) and metadata-document ids (client_id.rs); the errors they answer with are in
+//! error.rs. Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
 //! data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
@@ -16,7 +16,6 @@ pub mod error;
 pub mod jwks;
 pub mod jwt;
 pub mod oauth;
-pub mod oauth_error;
 pub mod register;
 pub mod secret;
 
@@ -24,10 +23,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use crate::config::AuthSettings;
-pub use error::AuthError;
+pub use error::{AuthError, OAuthError};
 pub use jwt::{Authenticator, Principal};
 pub use oauth::TokenReply;
-pub use oauth_error::OAuthError;
 
 /// The HTTP client for Entra (JWKS and token endpoints), shared so connections are reused.
 fn http_agent() -> &'static ureq::Agent {

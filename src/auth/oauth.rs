@@ -11,7 +11,7 @@ use crate::util::percent_encode;
 use serde_json::{json, Value};
 
 use super::client_id;
-pub use super::oauth_error::OAuthError;
+pub use super::error::OAuthError;
 use crate::config::AuthSettings;
 
 /// Largest `/token` form body we accept.

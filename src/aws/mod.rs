@@ -6,7 +6,6 @@
 mod container;
 pub mod credentials;
 mod error;
-mod fetched;
 pub(crate) mod http;
 mod imds;
 pub mod sigv4;

@@ -3,14 +3,12 @@
 
 pub mod app;
 pub mod budget;
-mod caller;
 pub mod cors;
 pub mod error_reply;
 pub mod gate;
 mod health;
 mod legacy;
 mod limits;
-pub mod log_info;
 mod oauth_routes;
 pub mod request;
 pub mod response;

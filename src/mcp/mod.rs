@@ -7,7 +7,6 @@ mod caller;
 pub mod jsonrpc;
 pub mod protocol;
 mod render;
-mod tool_outcome;
 pub mod tools;
 
 pub use caller::Caller;
@@ -18,7 +17,7 @@ use jsonrpc::{Message, RequestId, RpcError};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, OnceLock};
-use tool_outcome::ResultObject;
+use tools::ResultObject;
 
 /// How long clients may cache the tool list and discovery result (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 3_600_000;
