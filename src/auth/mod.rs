@@ -9,15 +9,15 @@
 //! data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
-pub mod acl;
-pub mod client_id;
-pub mod crypto;
-pub mod error;
+pub(crate) mod acl;
+pub(crate) mod client_id;
+pub(crate) mod crypto;
+pub(crate) mod error;
 pub mod jwks;
-pub mod jwt;
+pub(crate) mod jwt;
 pub mod oauth;
-pub mod register;
-pub mod secret;
+pub(crate) mod register;
+pub(crate) mod secret;
 
 use std::sync::OnceLock;
 use std::time::Duration;

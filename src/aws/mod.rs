@@ -4,7 +4,7 @@
 //! Bedrock's API shapes (that is `kb::bedrock`) nor ever log a secret key or session token.
 
 mod container;
-pub mod credentials;
+pub(crate) mod credentials;
 mod error;
 pub(crate) mod http;
 mod imds;

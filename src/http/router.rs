@@ -55,11 +55,6 @@ pub fn check_head(app: &App, req: &HttpRequest) -> Option<Verdict> {
         .then(|| gate(app, req))
 }
 
-/// Routes one request.
-pub fn route(app: &App, req: &HttpRequest) -> Routed {
-    route_checked(app, req, None)
-}
-
 /// Routes one request whose gate verdict may already be known (from [`check_head`]).
 pub fn route_checked(app: &App, req: &HttpRequest, verdict: Option<Verdict>) -> Routed {
     let mut log = LogInfo::default();

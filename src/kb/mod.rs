@@ -5,9 +5,9 @@
 //! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
 pub mod bedrock;
-pub mod catalog;
-pub mod filter;
-pub mod local;
+pub(crate) mod catalog;
+pub(crate) mod filter;
+pub(crate) mod local;
 // Shared with integration tests and the fuzz crate, which cannot see `cfg(test)` items.
 #[doc(hidden)]
 pub mod testing;
@@ -71,7 +71,7 @@ pub struct Retrieve<'a> {
     /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
     pub user_id: Option<&'a str>,
     /// A metadata filter in Bedrock's `RetrievalFilter` shape, already checked by
-    /// [`filter::validate`].
+    /// `filter::validate`.
     pub filter: Option<&'a Value>,
     /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
     pub search_type: Option<&'a str>,

@@ -4,10 +4,10 @@
 //! `http::streamable`) and hands it here; nothing in this module reads headers or sockets.
 
 mod caller;
-pub mod jsonrpc;
+pub(crate) mod jsonrpc;
 pub mod protocol;
 mod render;
-pub mod tools;
+pub(crate) mod tools;
 
 pub use caller::Caller;
 

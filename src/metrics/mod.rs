@@ -12,8 +12,8 @@ mod process;
 mod registry;
 mod text;
 
-pub use listener::{start, MetricsError};
-pub use registry::{Live, Process, Registry, BEDROCK_OUTCOMES};
+pub use listener::start;
+pub use registry::{Live, Registry, BEDROCK_OUTCOMES};
 pub use text::CONTENT_TYPE;
 
 use std::sync::Mutex;
