@@ -2,7 +2,7 @@
 //! public port, accepted by the reference exposition parser, and counting exactly what a
 //! known sequence of requests did, cross-checked against the fake Bedrock's own counts.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::{FakeBedrock, Fault};

@@ -11,7 +11,7 @@
 //! and adds `--include-ignored`; then a missing nginx fails the test with what to install. This file
 //! must not start anything that outlives the test: nginx and the replicas are killed on drop.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::fmt::Write as _;

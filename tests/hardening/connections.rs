@@ -1,7 +1,7 @@
 //! Connections: over MAX_CONNECTIONS they get 503 and cost no thread, closing frees slots,
 //! and a listener without traffic keeps accepting.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
 use crate::support::wait::until;
 use std::io::{ErrorKind, Read, Write};

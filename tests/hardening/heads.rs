@@ -1,7 +1,7 @@
 //! Size and shape: a request head over MAX_HEADER_BYTES gets 431 without being buffered;
 //! malformed request lines and header bytes get 400/505 or a close, never a hang or crash.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
 use crate::support::wait::until;
 use std::io::Write;

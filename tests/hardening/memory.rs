@@ -4,7 +4,7 @@
 //! 503 with Retry-After). Either way the server's RSS stays bounded and real clients are
 //! served meanwhile. (Before the fix, 80 such connections grew the RSS by 86 MiB.)
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::auth;
 use crate::support::fake_entra::FakeEntra;
 use crate::support::server::Server;

@@ -1,7 +1,7 @@
 //! Time: a request head must arrive within HEADER_TIMEOUT_SECS (from accept, or from its
 //! first byte on a kept-alive connection) however slowly each byte comes.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
 use crate::support::wait::{within, GUARD};
 use std::io::{ErrorKind, Read, Write};

@@ -4,9 +4,6 @@
 //! connection caps, request deadlines and strict framing of our patched tiny_http
 //! (vendor/tiny_http/FORK.md), and the auth check and memory budget before bodies.
 
-#[path = "../support/mod.rs"]
-mod support;
-
 mod bodies;
 mod connections;
 mod deadlines;
