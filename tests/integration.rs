@@ -17,6 +17,7 @@ mod fuzz_regressions;
 mod hardening;
 mod kb_types;
 mod knowledge_bases;
+mod layout;
 mod mcp_http;
 mod metrics_http;
 mod scale_out;
