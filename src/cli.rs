@@ -24,7 +24,7 @@ Usage:
   bedrock-mcp healthcheck [URL]     GET URL (default http://127.0.0.1:$SERVER_PORT/health); exit 0 if healthy
   bedrock-mcp --help | --version
 
-Configuration comes from environment variables (and ./.env); see README.md.
+Configuration comes from environment variables (and ./.env); .env.example lists them all.
   --local-kb DIR   serve the .md/.txt files in DIR instead of Bedrock (same as KB_LOCAL_DIR)
   --host, --port   override SERVER_HOST and SERVER_PORT";
 

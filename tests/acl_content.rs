@@ -4,7 +4,7 @@
 //! and only the reader — a link to the original. Over /mcp (2025-06-18, 2026-07-28) and /sse,
 //! with auth on and off; the real binary against the fake Bedrock and the fake Entra.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::corpus::{multimodal_corpus, ALICE, AWKWARD_DOC_ID, BOB, TINY_PNG};

@@ -5,7 +5,7 @@
 //! and the Advanced-settings client id and secret; and checks that an unlisted redirect URI or
 //! metadata-document id is refused at each step without reaching Entra.
 
-mod support;
+use crate::support;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -4,7 +4,7 @@
 //! rotation and JWKS outages. The open edge (discovery, OAuth proxy, origins) is in
 //! auth_oauth_http.rs.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::auth::{

@@ -1,6 +1,6 @@
 //! Entra ID sign-in, library level: the Authenticator and the OAuth proxy against a fake tenant.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;

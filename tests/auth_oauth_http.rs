@@ -4,7 +4,7 @@
 //! refusals, foreign origins, and that no code, token or secret ever reaches the logs.
 //! The token gate itself is specified in auth_http.rs.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

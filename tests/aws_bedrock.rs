@@ -2,7 +2,7 @@
 //! credential sources, rotation under load, signing (checked by an independent verifier),
 //! Retrieve/GetKnowledgeBase shapes, error mapping, retries and timeouts.
 
-mod support;
+use crate::support;
 
 use bedrock_mcp::aws::sigv4::{self, Signable};
 use bedrock_mcp::aws::{CredentialChain, CredentialsError};

@@ -2,7 +2,7 @@
 //! fake IMDS: tool calls over both transports, credential rotation under load, and every
 //! Bedrock failure turned into a tool error that says what to do — never a 500 or a hang.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

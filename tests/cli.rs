@@ -1,7 +1,7 @@
 //! The command line: help and version, configuration errors (exit 2, one clear line),
 //! `healthcheck`, `check` on the local backend, and graceful shutdown on SIGTERM.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

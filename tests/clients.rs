@@ -7,7 +7,7 @@
 //! token never reaches a client, and the issuing client's refresh works. Also: the loopback
 //! rule loosens the port and nothing else.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

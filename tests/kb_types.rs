@@ -3,7 +3,7 @@
 //! GetKnowledgeBase, from BEDROCK_KB_TYPE, or (when GetKnowledgeBase is denied) from
 //! Bedrock refusing the other configuration once. The real binary against the fake Bedrock.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::answers::MANAGED_REFUSAL;

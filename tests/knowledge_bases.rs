@@ -3,7 +3,7 @@
 //! picks one with `knowledge_base_id`, each keeps its own type, and an id not in the list is
 //! refused before any Bedrock call. The real binary against the fake Bedrock.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::corpus::multimodal_corpus;

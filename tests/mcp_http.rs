@@ -1,7 +1,7 @@
 //! MCP over HTTP against the real binary serving the sample knowledge base: every protocol
 //! revision on /mcp, the legacy SSE transport, endpoints, CORS and the access log.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::server::Server;

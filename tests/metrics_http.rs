@@ -1,8 +1,10 @@
 //! Prometheus metrics (METRICS_ADDR): served on a listener of their own and never on the
 //! public port, accepted by the reference exposition parser, and counting exactly what a
 //! known sequence of requests did, cross-checked against the fake Bedrock's own counts.
+//! The tests that read through the reference parser need python3 with venv and PyPI, so the
+//! README's `cargo test --locked` reports them as ignored; CI runs them (`--include-ignored`).
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::{FakeBedrock, Fault};
@@ -66,6 +68,7 @@ fn count(families: &[Family], name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 #[test]
+#[ignore = "needs python3 with venv and PyPI (the prometheus_client parser); .ci/run sets it up and runs this with --include-ignored"]
 fn counters_match_a_known_sequence_of_requests() {
     let bedrock = FakeBedrock::start();
     let (s, metrics) = start(&bedrock, &[]);
@@ -260,6 +263,7 @@ fn counters_match_a_known_sequence_of_requests() {
 }
 
 #[test]
+#[ignore = "needs python3 with venv and PyPI (the prometheus_client parser); .ci/run sets it up and runs this with --include-ignored"]
 fn credential_refreshes_and_jwks_fetches_match_the_fakes() {
     let bedrock = FakeBedrock::start();
     bedrock.keys().remove(support::fake_bedrock::ACCESS_KEY);
@@ -326,6 +330,7 @@ fn credential_refreshes_and_jwks_fetches_match_the_fakes() {
 }
 
 #[test]
+#[ignore = "needs python3 with venv and PyPI (the prometheus_client parser); .ci/run sets it up and runs this with --include-ignored"]
 fn open_connections_and_sse_sessions_are_live_gauges() {
     let bedrock = FakeBedrock::start();
     let (s, metrics) = start(&bedrock, &[]);
@@ -378,17 +383,12 @@ fn open_connections_and_sse_sessions_are_live_gauges() {
         assert_eq!(r["result"]["isError"], false, "{r}");
     });
     // Once answered, the worker is free again (it may still be finishing for a moment).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    support::wait::until("the worker to be idle again", || {
         let (_, families) = scrape(&metrics);
         let busy = family(&families, "bedrock_mcp_workers")
             .value("bedrock_mcp_workers", &[("state", "busy")]);
-        if busy == Some(0.0) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "still busy: {busy:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+        busy == Some(0.0)
+    });
 }
 
 #[test]

@@ -6,12 +6,12 @@
 //! is the one that served it. nginx runs from `/usr/sbin/nginx` in a temporary prefix
 //! directory (config, pid, logs and temp paths all inside it), on 127.0.0.1 only.
 //!
-//! The test is `#[ignore]`d, so a plain `cargo test` lists it as ignored instead of passing
-//! it unseen on a machine without nginx. The README's test command (which CI runs) adds
-//! `--include-ignored`; then a missing nginx fails the test with what to install. This file
+//! The test is `#[ignore]`d, so the README's `cargo test --locked` lists it as ignored instead
+//! of failing, or passing it unseen, on a machine without nginx. CI (`.ci/run`) installs nginx
+//! and adds `--include-ignored`; then a missing nginx fails the test with what to install. This file
 //! must not start anything that outlives the test: nginx and the replicas are killed on drop.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -19,8 +19,9 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::server::{request, Resp, Server};
+use support::wait::within;
 
 const NGINX: &str = "/usr/sbin/nginx";
 const VERSION: &str = "2025-11-25";
@@ -143,17 +144,15 @@ fn config(dir: &Path, port: u16, upstreams: &[&str]) -> String {
 }
 
 fn wait_listening(child: &mut Child, port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
+    let outcome = within(Duration::from_secs(15), || {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("exited with {status}"));
+            return Some(Err(format!("exited with {status}")));
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Err("not listening after 15 s".to_string())
+        TcpStream::connect(("127.0.0.1", port))
+            .is_ok()
+            .then_some(Ok(()))
+    });
+    outcome.unwrap_or_else(|| Err("not listening after 15 s".to_string()))
 }
 
 fn nginx_build_flags() -> String {
@@ -227,8 +226,7 @@ fn post(lb: &Nginx, request_id: &str, sid: Option<&str>, body: &Value) -> Resp {
 /// Which replica (0 or 1) logged `request_id`, with its access-log line.
 fn served_by(replicas: &[Server], request_id: &str, lb: &Nginx) -> (usize, Value) {
     let needle = format!("\"request_id\":\"{request_id}\"");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
+    let found = within(Duration::from_secs(10), || {
         let hits: Vec<(usize, String)> = replicas
             .iter()
             .enumerate()
@@ -239,15 +237,17 @@ fn served_by(replicas: &[Server], request_id: &str, lb: &Nginx) -> (usize, Value
             })
             .collect();
         match hits.as_slice() {
-            [] => std::thread::sleep(Duration::from_millis(20)),
-            [(i, line)] => return (*i, serde_json::from_str(line).unwrap()),
+            [] => None,
+            [(i, line)] => Some((*i, serde_json::from_str(line).unwrap())),
             _ => panic!("{request_id} was served twice: {hits:?}"),
         }
-    }
-    panic!(
-        "no replica logged {request_id}; nginx access log:\n{}",
-        lb.access_log()
-    );
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "no replica logged {request_id}; nginx access log:\n{}",
+            lb.access_log()
+        )
+    })
 }
 
 fn call(id: u64, name: &str, arguments: Value) -> Value {
@@ -255,7 +255,7 @@ fn call(id: u64, name: &str, arguments: Value) -> Value {
 }
 
 #[test]
-#[ignore = "needs nginx (apt-get install nginx-light); the README's test command runs it with --include-ignored"]
+#[ignore = "needs /usr/sbin/nginx (apt-get install nginx-light); .ci/run installs it and runs this with --include-ignored"]
 fn one_conversation_alternates_between_two_replicas_behind_round_robin_nginx() {
     require_nginx();
     let replicas = [Server::local(&[]), Server::local(&[])];

@@ -3,7 +3,7 @@
 //! BEDROCK_RERANK_RESULTS) and guardrails (BEDROCK_GUARDRAIL_ID/VERSION). Bad filters are
 //! refused before any Bedrock call. The real binary against the fake Bedrock.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use support::fake_bedrock::{FakeBedrock, FakeDoc};

@@ -182,12 +182,13 @@ pub fn abuser(a: &Args, c: &Counters, stop: &AtomicBool) {
     let url = format!("{}/mcp", a.url);
     let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string();
     let big = "x".repeat(a.max_body + 1);
-    // Raw abuses and the statuses each may get (0: closed before the answer was read).
+    // Raw abuses and the statuses each may get (0: closed before the answer was read). Each
+    // is well framed but for its one abuse (HTTP/1.1 needs Host), so it meets the check it names.
     let raws: [(&str, Vec<u8>, &[u16]); 5] = [
         (
             "oversized_body",
             format!(
-                "POST /mcp HTTP/1.1\r\nContent-Length: {}\r\n\r\n{big}",
+                "POST /mcp HTTP/1.1\r\nHost: soak\r\nContent-Length: {}\r\n\r\n{big}",
                 big.len()
             )
             .into(),
@@ -195,12 +196,13 @@ pub fn abuser(a: &Args, c: &Counters, stop: &AtomicBool) {
         ),
         (
             "huge_head",
-            format!("GET /health HTTP/1.1\r\nX-Pad: {big}\r\n\r\n").into(),
+            format!("GET /health HTTP/1.1\r\nHost: soak\r\nX-Pad: {big}\r\n\r\n").into(),
             &[431, 0],
         ),
         (
             "huge_content_length",
-            b"POST /mcp HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n{}".to_vec(),
+            b"POST /mcp HTTP/1.1\r\nHost: soak\r\nContent-Length: 99999999999999\r\n\r\n{}"
+                .to_vec(),
             &[413, 0],
         ),
         ("garbage_line", b"\x00\x01 garbage\r\n\r\n".to_vec(), &[400]),

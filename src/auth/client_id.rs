@@ -14,8 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::oauth_error::OAuthError;
-use super::redirect;
+use super::error::OAuthError;
+use crate::config::auth::redirect;
 use crate::config::auth::{CLAUDE_CODE_METADATA_URL, DEFAULT_METADATA_URL, DEFAULT_REDIRECT_URIS};
 use crate::config::AuthSettings;
 

@@ -1,8 +1,13 @@
-//! Why a request's bearer token was refused, as data the HTTP layer can render.
+//! The errors `auth` answers with, as data the HTTP layer renders: why a request's bearer
+//! token was refused ([`AuthError`], RFC 6750), and an OAuth error this server answers itself
+//! ([`OAuthError`], RFC 6749 §5.2 and RFC 7591 §3.2.2), which the proxy (oauth.rs), client
+//! registration (register.rs) and the client-id mapping (client_id.rs) all produce.
 //!
-//! Owns the status codes, RFC 6750 error codes, `WWW-Authenticate` values and JSON bodies.
-//! Must not carry token contents: descriptions are fixed texts or name claims, never values.
+//! Owns the status codes, error codes, `WWW-Authenticate` values and JSON bodies. Must not
+//! carry token contents, codes or secrets: descriptions are fixed texts, name claims, or say
+//! what to do, never values.
 
+use serde_json::{json, Value};
 use std::fmt;
 
 /// A refused bearer token (or a missing one).
@@ -94,6 +99,41 @@ fn quote(value: &str) -> String {
     }
     out
 }
+
+/// An OAuth error we answer ourselves, shaped as RFC 6749 §5.2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status (400 for request errors, 502 when Entra is unreachable).
+    pub status: u16,
+    /// RFC 6749 error code.
+    pub error: &'static str,
+    /// What is wrong and what to do.
+    pub description: String,
+}
+
+impl OAuthError {
+    /// A 400 with this RFC 6749 (or RFC 7591) error code.
+    pub(crate) fn bad(error: &'static str, description: impl Into<String>) -> OAuthError {
+        OAuthError {
+            status: 400,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The JSON body `{"error": …, "error_description": …}`.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.error, self.status, self.description)
+    }
+}
+
+impl std::error::Error for OAuthError {}
 
 #[cfg(test)]
 mod tests {

@@ -4,33 +4,30 @@
 //! (secret.rs), the ring crypto provider (crypto.rs), token
 //! validation (jwt.rs), the user's email for Bedrock access lists (acl.rs), the key cache
 //! (jwks.rs) and the OAuth proxy (oauth.rs), with its stateless client registration
-//! (register.rs), client ids (client_id.rs), redirect-URI matching (redirect.rs), sealed
-//! refresh tokens and registered-client secrets (seal.rs) and the OAuth error they share
-//! (oauth_error.rs). Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
+//! (register.rs), client ids (client_id.rs), redirect-URI matching (`config::auth::redirect`), sealed
+//! refresh tokens and registered-client secrets (seal.rs); the errors they answer with are in
+//! error.rs. Knows nothing of tiny_http: inputs are strings and bytes, outputs plain
 //! data the HTTP layer renders.
 //! Must never log tokens, codes or client secrets.
 
-pub mod acl;
-pub mod client_id;
-pub mod crypto;
-pub mod error;
+pub(crate) mod acl;
+pub(crate) mod client_id;
+pub(crate) mod crypto;
+pub(crate) mod error;
 pub mod jwks;
-pub mod jwt;
+pub(crate) mod jwt;
 pub mod oauth;
-pub mod oauth_error;
-pub mod redirect;
-pub mod register;
-pub mod seal;
-pub mod secret;
+pub(crate) mod register;
+pub(crate) mod seal;
+pub(crate) mod secret;
 
 use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use crate::config::AuthSettings;
-pub use error::AuthError;
+pub use error::{AuthError, OAuthError};
 pub use jwt::{Authenticator, Principal};
 pub use oauth::TokenReply;
-pub use oauth_error::OAuthError;
 
 /// The HTTP client for Entra (JWKS and token endpoints), shared so connections are reused.
 fn http_agent() -> &'static ureq::Agent {

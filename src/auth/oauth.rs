@@ -14,7 +14,7 @@ use crate::util::percent_encode;
 use serde_json::{json, Value};
 
 use super::client_id::{self, Client, Kind};
-pub use super::oauth_error::OAuthError;
+pub use super::error::OAuthError;
 use super::seal::{Binding, Keys};
 use crate::config::AuthSettings;
 

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 
 use super::client_id::{self, AUTH_METHODS};
-use super::oauth_error::OAuthError;
+use super::error::OAuthError;
 use crate::config::AuthSettings;
 
 /// Largest registration body we read; claude.ai's is a few hundred bytes.

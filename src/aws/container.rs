@@ -5,8 +5,8 @@
 //! The variables are read and checked by `config::aws`. Owns one fetch at a time; caching
 //! belongs to `credentials`. Must never log the token.
 
+use super::credentials::Fetched;
 use super::error::CredentialsError;
-use super::fetched::Fetched;
 use super::http;
 use crate::config::aws::ContainerToken as Token;
 use std::fmt;

@@ -9,7 +9,6 @@
 pub use super::error::CredentialsError;
 
 use super::container::ContainerSource;
-use super::fetched::Fetched;
 use super::imds::ImdsSource;
 use crate::clock::{self, SharedClock};
 use crate::config::aws::{self as settings, CredentialSource};
@@ -287,6 +286,15 @@ impl Drop for RefreshGuard<'_> {
         state.generation += 1;
         self.0.refreshed.notify_all();
     }
+}
+
+/// What a provider (container.rs, imds.rs) returned from one fetch. Holds secrets: no Debug,
+/// never logged.
+pub(super) struct Fetched {
+    pub(super) credentials: Credentials,
+    pub(super) expires: Option<SystemTime>,
+    /// Non-secret detail for `describe`, e.g. "role MyRole".
+    pub(super) detail: String,
 }
 
 #[cfg(test)]

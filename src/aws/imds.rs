@@ -6,8 +6,8 @@
 //! AWS_METADATA_SERVICE_TIMEOUT; caching belongs to `credentials`. Must never log the IMDS
 //! token or the credentials.
 
+use super::credentials::Fetched;
 use super::error::CredentialsError;
-use super::fetched::Fetched;
 use super::http::{self, Transport};
 use std::time::Duration;
 use ureq::Agent;

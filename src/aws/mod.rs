@@ -4,9 +4,8 @@
 //! Bedrock's API shapes (that is `kb::bedrock`) nor ever log a secret key or session token.
 
 mod container;
-pub mod credentials;
+pub(crate) mod credentials;
 mod error;
-mod fetched;
 pub(crate) mod http;
 mod imds;
 pub mod sigv4;

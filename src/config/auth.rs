@@ -14,6 +14,7 @@ use std::time::Duration;
 use super::{ConfigError, Vars};
 use crate::util::split_list;
 
+pub(crate) mod redirect;
 mod values;
 use values::{audiences, check_redirect_uri, guid, origin, qualify_scopes};
 
@@ -65,7 +66,7 @@ pub struct AuthSettings {
     /// Fully-qualified API scopes requested from Entra and advertised in metadata.
     pub scopes: Vec<String>,
     /// Redirect URIs the OAuth proxy accepts from registered and typed-in clients (exact, or
-    /// any port for loopback entries; see `auth::redirect`).
+    /// any port for loopback entries; see `config::auth::redirect`).
     pub redirect_uris: Vec<String>,
     /// Client ID Metadata Document URLs accepted as client ids (empty: CIMD off).
     pub client_metadata_urls: Vec<String>,

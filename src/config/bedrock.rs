@@ -94,7 +94,7 @@ impl RetrieveSettings {
 
 impl BedrockSettings {
     /// Reads every Bedrock setting for `kb_ids` in `region` (both already checked by
-    /// [`kb_ids`] and `aws::region`, or given by a test).
+    /// `kb_ids` and `aws::region`, or given by a test).
     pub fn from_vars(
         vars: &Vars,
         kb_ids: Vec<String>,

@@ -7,13 +7,13 @@
 //! is the error. Modules below read only these settings, never raw variables; this module
 //! imports nothing from them.
 
-pub mod auth;
-pub mod aws;
-pub mod bedrock;
+pub(crate) mod auth;
+pub(crate) mod aws;
+pub(crate) mod bedrock;
 mod dotenv;
-pub mod logging;
+pub(crate) mod logging;
 mod metrics;
-pub mod server;
+pub(crate) mod server;
 mod vars;
 
 pub use auth::AuthSettings;

@@ -138,7 +138,7 @@ mod tests {
         );
         assert_eq!(
             s.workers, 128,
-            "fits the 128 MiB limit (README memory arithmetic)"
+            "fits the 128 MiB limit (memory arithmetic in docs/operations.md)"
         );
         assert!(
             !s.trust_forwarded,

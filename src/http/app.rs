@@ -1,10 +1,10 @@
 //! The shared state every worker reads: settings, the MCP handler, the SSE hub and auth.
 
 use super::sse::Hub;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Principal};
 use crate::config::ServerSettings;
 use crate::kb::KbIdentity;
-use crate::mcp::Mcp;
+use crate::mcp::{Caller, Mcp};
 use std::time::Instant;
 
 /// Everything a request handler needs; shared behind an `Arc`.
@@ -24,6 +24,18 @@ pub struct App {
 }
 
 impl App {
+    /// Whom tool calls run for, from the auth gate's principal (both MCP transports): the
+    /// validated token's email for access lists, if it has one.
+    pub fn caller(&self, principal: Option<&Principal>) -> Caller {
+        match (&self.auth, principal) {
+            (Some(auth), Some(p)) => match &p.acl_user {
+                Some(email) => Caller::User(email.clone()),
+                None => Caller::NoEmail(auth.settings().acl_claims.clone()),
+            },
+            _ => Caller::Anonymous,
+        }
+    }
+
     /// Assembles the state.
     pub fn new(
         settings: ServerSettings,

@@ -6,9 +6,9 @@
 
 use super::app::App;
 use super::error_reply::HttpError;
-use super::log_info::LogInfo;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
+use super::router::LogInfo;
 use crate::mcp::jsonrpc::{self, RpcError};
 
 /// A GET that wants the legacy stream: accepts SSE and carries none of the newer
@@ -86,7 +86,7 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, Ht
     let message = jsonrpc::parse_message(body).map_err(|e| HttpError::Rpc(400, e))?;
     let version = session.version();
     log.version = Some(version);
-    let caller = super::caller::caller(app, log.principal.as_ref());
+    let caller = app.caller(log.principal.as_ref());
     let mut outcome = app.mcp.handle_as(version, message, &caller);
     if let Some(agreed) = outcome.negotiated {
         session.set_version(agreed);

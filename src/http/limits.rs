@@ -1,4 +1,4 @@
-//! Connection-level limits enforced inside our patched tiny_http (vendor/tiny_http/PATCH.md):
+//! Connection-level limits enforced inside our patched tiny_http (vendor/tiny_http/FORK.md):
 //! the size of a request head, the time of a whole request and of a keep-alive wait, and the
 //! number of connections being read, in total and per client address.
 //!

@@ -1,25 +1,23 @@
 //! HTTP: the tiny_http server and its gate (requests in flight), routing, CORS, the two MCP transports
 //! (Streamable HTTP and legacy SSE), health, and the OAuth endpoints' wiring.
 
-pub mod app;
-pub mod budget;
-mod caller;
-pub mod cors;
-pub mod error_reply;
-pub mod gate;
+pub(crate) mod app;
+pub(crate) mod budget;
+pub(crate) mod cors;
+pub(crate) mod error_reply;
+pub(crate) mod gate;
 mod health;
 mod legacy;
 mod limits;
-pub mod log_info;
 mod oauth_routes;
 pub mod request;
 pub mod response;
 mod revision;
-pub mod router;
-pub mod server;
-pub mod signal;
+pub(crate) mod router;
+pub(crate) mod server;
+pub(crate) mod signal;
 pub(crate) mod socket;
-pub mod sse;
+pub(crate) mod sse;
 pub mod streamable;
 
 pub use crate::config::ServerSettings;

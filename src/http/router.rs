@@ -4,14 +4,14 @@
 //! (`/mcp`, `/mcp/`, `/`, `/sse`, `/messages`) pass the auth gate first when auth is on.
 
 use super::app::App;
-use super::caller::caller;
 use super::cors::{self, Origin};
 use super::error_reply::HttpError;
-use super::log_info::LogInfo;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::{health, legacy, oauth_routes, streamable};
 use crate::auth::Principal;
+use crate::mcp::protocol::Version;
+use crate::mcp::Outcome;
 
 /// A routed request: what to do, the CORS origin to echo, and what to log.
 pub struct Routed {
@@ -21,6 +21,20 @@ pub struct Routed {
     pub cors_origin: Option<String>,
     /// Access-log details.
     pub log: LogInfo,
+}
+
+/// What the access log says about a request beyond method, path and status; filled in by
+/// the router and the handlers, written out by `server.rs`.
+#[derive(Debug, Default)]
+pub struct LogInfo {
+    /// The authenticated user.
+    pub principal: Option<Principal>,
+    /// MCP method, tool and results.
+    pub outcome: Outcome,
+    /// Protocol revision used.
+    pub version: Option<Version>,
+    /// Legacy SSE session id.
+    pub session: Option<String>,
 }
 
 /// The auth gate's verdict on a request: its principal (none with auth off), or the refusal.
@@ -39,11 +53,6 @@ pub fn is_protected(path: &str) -> bool {
 pub fn check_head(app: &App, req: &HttpRequest) -> Option<Verdict> {
     (app.auth.is_some() && req.method != "OPTIONS" && is_protected(&req.path))
         .then(|| gate(app, req))
-}
-
-/// Routes one request.
-pub fn route(app: &App, req: &HttpRequest) -> Routed {
-    route_checked(app, req, None)
 }
 
 /// Routes one request whose gate verdict may already be known (from [`check_head`]).
@@ -104,7 +113,7 @@ fn dispatch(
             log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
                 "POST" => {
-                    let caller = caller(app, log.principal.as_ref());
+                    let caller = app.caller(log.principal.as_ref());
                     let handled = streamable::post_as(req, &app.mcp, &caller);
                     log.outcome = handled.outcome;
                     log.version = handled.version;

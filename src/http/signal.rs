@@ -28,12 +28,7 @@ pub fn install() {
     }
 }
 
-/// True once a stop signal has arrived (or [`request_stop`] was called).
+/// True once a stop signal has arrived.
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
-}
-
-/// Asks the server to stop as if signalled (used by tests and embedding code).
-pub fn request_stop() {
-    STOP.store(true, Ordering::SeqCst);
 }

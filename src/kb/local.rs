@@ -128,11 +128,6 @@ impl fmt::Display for LocalKbError {
 
 impl std::error::Error for LocalKbError {}
 
-/// Opens `dir` with the default [`Limits`]; the same as [`LocalKb::open`].
-pub fn open(dir: &Path) -> Result<LocalKb, LocalKbError> {
-    LocalKb::open(dir)
-}
-
 /// One indexed document.
 struct Doc {
     rel: String,

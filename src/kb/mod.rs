@@ -5,9 +5,9 @@
 //! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
 pub mod bedrock;
-pub mod catalog;
-pub mod filter;
-pub mod local;
+pub(crate) mod catalog;
+pub(crate) mod filter;
+pub(crate) mod local;
 // Shared with integration tests and the fuzz crate, which cannot see `cfg(test)` items.
 #[doc(hidden)]
 pub mod testing;
@@ -71,7 +71,7 @@ pub struct Retrieve<'a> {
     /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
     pub user_id: Option<&'a str>,
     /// A metadata filter in Bedrock's `RetrievalFilter` shape, already checked by
-    /// [`filter::validate`].
+    /// `filter::validate`.
     pub filter: Option<&'a Value>,
     /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
     pub search_type: Option<&'a str>,
@@ -225,6 +225,21 @@ pub enum KbError {
     Unavailable(String),
 }
 
+impl KbError {
+    /// The failure's kind as a metrics label (one of `metrics::BEDROCK_OUTCOMES`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KbError::InvalidRequest(_) => "invalid_request",
+            KbError::AccessDenied(_) => "access_denied",
+            KbError::NotFound(_) => "not_found",
+            KbError::Throttled(_) => "throttled",
+            KbError::Timeout(_) => "timeout",
+            KbError::Credentials(_) => "credentials",
+            KbError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
 impl fmt::Display for KbError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -250,4 +265,28 @@ pub struct KbIdentity {
     pub kb_id: String,
     /// The AWS region, or "local".
     pub region: String,
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::KbError;
+
+    #[test]
+    fn every_error_kind_is_a_metrics_label() {
+        let m = String::new;
+        for e in [
+            KbError::InvalidRequest(m()),
+            KbError::AccessDenied(m()),
+            KbError::NotFound(m()),
+            KbError::Throttled(m()),
+            KbError::Timeout(m()),
+            KbError::Credentials(m()),
+            KbError::Unavailable(m()),
+        ] {
+            assert!(
+                crate::metrics::BEDROCK_OUTCOMES.contains(&e.kind()),
+                "{e:?}"
+            );
+        }
+    }
 }

@@ -4,11 +4,10 @@
 //! `http::streamable`) and hands it here; nothing in this module reads headers or sockets.
 
 mod caller;
-pub mod jsonrpc;
+pub(crate) mod jsonrpc;
 pub mod protocol;
 mod render;
-mod tool_outcome;
-pub mod tools;
+pub(crate) mod tools;
 
 pub use caller::Caller;
 
@@ -18,7 +17,7 @@ use jsonrpc::{Message, RequestId, RpcError};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, OnceLock};
-use tool_outcome::ResultObject;
+use tools::ResultObject;
 
 /// How long clients may cache the tool list and discovery result (2026-07-28 `ttlMs`).
 const LIST_TTL_MS: u64 = 3_600_000;

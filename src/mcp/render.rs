@@ -7,7 +7,7 @@
 //! introduced by a text block naming its source; images past the size caps are described
 //! instead, with the ids `get_document_link` needs to open them.
 
-use super::tool_outcome::ToolOutcome;
+use super::tools::ToolOutcome;
 use crate::kb::{DocumentLink, DocumentRef, KbInfo};
 use serde_json::json;
 use std::fmt;
@@ -15,7 +15,7 @@ use std::fmt;
 mod schema;
 mod search;
 pub use schema::{info_output_schema, link_output_schema, search_output_schema};
-pub use search::search_result;
+pub use search::{search_result, SearchResult};
 
 /// Total characters of passage text we put in one result; the rest is cut with a note.
 const MAX_TEXT_CHARS: usize = 100_000;
@@ -182,7 +182,5 @@ pub fn infos_result(infos: &[(&str, KbInfo)], structured: bool) -> ToolOutcome {
     }
 }
 
-#[cfg(test)]
-mod reference;
 #[cfg(test)]
 mod tests;

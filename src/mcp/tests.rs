@@ -254,3 +254,16 @@ fn info_tool_reports_the_knowledge_base() {
     );
     assert_eq!(r["result"]["isError"], true);
 }
+
+#[test]
+fn every_tool_the_server_offers_has_its_own_metrics_label() {
+    for v in Version::all().into_iter().filter_map(Version::parse) {
+        for def in tools::definitions(v, true, None) {
+            let name = def["name"].as_str().unwrap_or_default();
+            assert!(
+                crate::metrics::counts_tool(name),
+                "tool {name} would be counted as \"other\": add it to metrics' registry::TOOLS"
+            );
+        }
+    }
+}

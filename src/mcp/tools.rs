@@ -8,9 +8,10 @@
 use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
-pub use super::tool_outcome::ToolOutcome;
+use super::render::SearchResult;
 use crate::kb::catalog::Catalog;
 use crate::kb::{filter, DocumentRef, Retrieve, MAX_QUERY_CHARS, MAX_RESULTS};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 mod definitions;
@@ -275,5 +276,67 @@ fn no_args(args: &Map<String, Value>) -> Result<(), String> {
     match args.keys().next() {
         Some(k) => Err(format!("unknown argument {k:?}; {INFO} takes no arguments")),
         None => Ok(()),
+    }
+}
+
+/// What a tool call produced, for the response and for the access log.
+#[derive(Debug, Default)]
+pub struct ToolOutcome {
+    /// The CallToolResult (without protocol-revision extras such as `resultType`).
+    pub result: ResultObject,
+    /// Number of passages returned (search only).
+    pub results: Option<usize>,
+    /// Time spent in the upstream knowledge base.
+    pub upstream_ms: Option<u64>,
+    /// Whether the result is a tool error.
+    pub is_error: bool,
+}
+
+/// A JSON-RPC result object: a small `Value`, or a search result that is serialized straight
+/// from its passages (no `Value` copy of the passages is ever built).
+#[derive(Debug)]
+pub enum ResultObject {
+    /// Any result built as a JSON object.
+    Value(Value),
+    /// A search result.
+    Search(Box<SearchResult>),
+}
+
+impl Default for ResultObject {
+    fn default() -> ResultObject {
+        ResultObject::Value(Value::Null)
+    }
+}
+
+impl From<Value> for ResultObject {
+    fn from(v: Value) -> ResultObject {
+        ResultObject::Value(v)
+    }
+}
+
+impl ResultObject {
+    /// Adds a member to the result object (protocol-revision extras such as `resultType`).
+    pub fn insert(&mut self, key: &str, value: Value) {
+        match self {
+            ResultObject::Value(v) => v[key] = value,
+            ResultObject::Search(s) => s.extra.push((key.to_string(), value)),
+        }
+    }
+
+    /// About how many bytes the serialized result takes, to size the response buffer once.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            ResultObject::Value(_) => 256,
+            ResultObject::Search(s) => s.size_hint(),
+        }
+    }
+}
+
+impl Serialize for ResultObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultObject::Value(v) => v.serialize(s),
+            ResultObject::Search(r) => r.serialize(s),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Bodies: over MAX_BODY_BYTES (sized or chunked) gets 413; a trickling body gets 408; a body
 //! left unread never becomes the next request; a huge declared length costs nothing.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
 use serde_json::json;
 use std::io::{Read, Write};

@@ -1,8 +1,9 @@
 //! Connections: over MAX_CONNECTIONS they get 503 and cost no thread, closing frees slots,
 //! and a listener without traffic keeps accepting.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
+use crate::support::wait::until;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -32,12 +33,10 @@ fn connections_over_the_cap_get_503_and_the_cap_frees_up() {
             }
         }
     };
-    let guard = Instant::now() + Duration::from_secs(30);
-    while answers.iter().flatten().count() < 10 {
-        assert!(Instant::now() < guard, "fewer than 10 connections refused");
+    until("10 connections to be refused", || {
         poll(&mut answers);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        answers.iter().flatten().count() >= 10
+    });
     poll(&mut answers);
     for text in answers.iter().flatten() {
         assert_eq!(status(text), Some(503), "{text:?}");
@@ -47,15 +46,10 @@ fn connections_over_the_cap_get_503_and_the_cap_frees_up() {
     assert_eq!(refused, 10, "exactly the connections over 50 are refused");
     drop(idle);
     // Closed connections free their slots as soon as their threads see EOF.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while status(&raw(
-        &s,
-        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )) != Some(200)
-    {
-        assert!(Instant::now() < deadline, "the cap never freed up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    until("the cap to free up", || {
+        let health = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        status(&raw(&s, health)) == Some(200)
+    });
     assert_healthy(&s);
     assert_tool_call_works(&s);
 }

@@ -5,7 +5,7 @@
 //! at most MAX_CONNECTIONS_PER_IP connections; idle keep-alive ends at KEEPALIVE_IDLE_SECS.
 //! Legitimate clients, from another address, are served throughout.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::fake_bedrock::{FakeBedrock, Fault};
 use crate::support::server::Server;
 use std::io::{ErrorKind, Read, Write};

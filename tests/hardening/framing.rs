@@ -2,7 +2,7 @@
 //! read differently from us gets 400 and a close, so what follows it (here a request hidden
 //! in its body) is never served.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -4,6 +4,7 @@
 
 use crate::support::fake_bedrock::FakeBedrock;
 use crate::support::server::{request, Resp, Server};
+use crate::support::wait::until;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -22,15 +23,6 @@ fn start(bedrock: &FakeBedrock, extra: (&str, &str)) -> Server {
     pairs.push(("WORKER_THREADS", "1"));
     pairs.push(extra);
     Server::start(&pairs)
-}
-
-/// Polls `check` until it holds, for at most 20 s (a hang guard, not a speed test).
-fn until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -99,10 +91,39 @@ fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stay
     assert_eq!(queued(), 0.0);
 }
 
+/// An 8000-byte POST, whose lease does not fit beside a held 5000-byte one in an 8 KiB body
+/// budget: 503 "bodies in flight" while the held request is reading its body, 413 (it is
+/// too costly to parse within the budget) when nothing else is leased.
+fn probe_body_budget(s: &Server) -> Resp {
+    let body = format!("{{}}{}", " ".repeat(7998));
+    s.request(
+        "POST",
+        "/mcp",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ],
+        &body,
+    )
+}
+
 #[test]
 fn a_body_that_never_comes_holds_no_slot() {
     let bedrock = FakeBedrock::start();
-    let s = start(&bedrock, ("HEADER_TIMEOUT_SECS", "30"));
+    let env = bedrock.env();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.extend([
+        ("WORKER_THREADS", "1"),
+        ("HEADER_TIMEOUT_SECS", "30"),
+        ("MAX_BODY_BYTES", "8192"),
+        ("MAX_BODY_BYTES_IN_FLIGHT", "8192"),
+    ]);
+    let s = Server::start(&pairs);
+    assert_eq!(
+        probe_body_budget(&s).status,
+        413,
+        "the probe alone fits no lease conflict"
+    );
     // A head that declares a body larger than tiny_http reads ahead (1 KiB), then silence:
     // the server waits for the body on this connection's thread until the 30 s deadline.
     let addr = s.url.trim_start_matches("http://");
@@ -113,7 +134,12 @@ fn a_body_that_never_comes_holds_no_slot() {
           Accept: application/json, text/event-stream\r\nContent-Length: 5000\r\n\r\n{",
     )
     .expect("write");
-    std::thread::sleep(Duration::from_millis(300));
+    // The held request is being handled (its body lease taken) before the call below, so
+    // the call meets it rather than racing it.
+    until("the held request to lease its body", || {
+        let r = probe_body_budget(&s);
+        r.status == 503 && r.body.contains("bodies in flight")
+    });
     // The one slot is free: a call is served at once instead of waiting 5 s for a 503.
     let r = search(&s);
     assert_eq!(r.status, 200, "{}", r.body);

@@ -1,8 +1,9 @@
 //! Time: a request head must arrive within HEADER_TIMEOUT_SECS (from accept, or from its
 //! first byte on a kept-alive connection) however slowly each byte comes.
 
-use crate::raw::*;
+use super::raw::*;
 use crate::support::server::Server;
+use crate::support::wait::{within, GUARD};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -93,15 +94,12 @@ fn slow_loris_heads_are_cut_at_the_header_timeout_while_real_clients_are_served(
         "cut before the header timeout: {first_cut:?}"
     );
     drop(slow);
-    // tiny_http's idle connection threads exit after 1 s (vendor PATCH.md point 17).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let threads = loop {
+    // tiny_http's idle connection threads exit after 1 s (vendor/tiny_http/FORK.md, point 17).
+    let threads = within(GUARD, || {
         let n = proc_status(s.pid(), "Threads:");
-        if n < 150 || Instant::now() > deadline {
-            break n;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
+        (n < 150).then_some(n)
+    })
+    .unwrap_or_else(|| proc_status(s.pid(), "Threads:"));
     assert!(
         threads < 150,
         "threads stay at {threads} after the slow clients were cut"

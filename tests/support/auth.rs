@@ -4,7 +4,7 @@
 use super::fake_entra::{enc, FakeEntra};
 use super::server::{Resp, Server};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// claude.ai's OAuth redirect URI.
 pub const CALLBACK: &str = "https://claude.ai/api/mcp/auth_callback";
@@ -60,23 +60,13 @@ pub fn assert_search_ok(r: &Resp) {
 
 /// The access-log line of request `rid` (waits up to 10 s for it).
 pub fn access_line(s: &Server, rid: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = s
-            .logs()
+    let found = super::wait::within(Duration::from_secs(10), || {
+        s.logs()
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|v| v["msg"] == "request" && v["request_id"] == rid);
-        if let Some(v) = found {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no access log for {rid}:\n{}",
-            s.logs()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .find(|v| v["msg"] == "request" && v["request_id"] == rid)
+    });
+    found.unwrap_or_else(|| panic!("no access log for {rid}:\n{}", s.logs()))
 }
 
 /// Asserts no secret, nor a JWT's payload or signature part, appears in the server's logs.

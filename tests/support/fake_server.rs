@@ -1,13 +1,11 @@
 //! The one scaffold every fake upstream (Bedrock, IMDS, Entra) runs on: a tiny_http server
-//! on 127.0.0.1:0 that hands each request to a handler on its own thread (so a slow or
-//! hanging answer never blocks the others), and stops on Drop. Each fake records and counts
+//! on 127.0.0.1:0 that runs a handler for each request on its connection's thread (so a slow or
+//! hanging answer never blocks another connection), and stops on Drop. Each fake records and counts
 //! what it needs itself, so tests can wait on those events instead of the clock.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 use tiny_http::{Header, Request, Response, Server};
 
 /// A request read off the wire.
@@ -79,68 +77,48 @@ pub fn reply(request: Request, reply: Reply) {
 /// The running server; stops accepting on Drop.
 pub struct FakeServer {
     url: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    // Dropping the server stops its accept loop.
+    _server: Server,
 }
 
 impl FakeServer {
-    /// Binds 127.0.0.1:0 and serves every request with `handler` on a fresh thread.
+    /// Binds 127.0.0.1:0 and serves every request with `handler` on the thread that read its
+    /// connection (the fork's connection-thread mode, as the real server runs).
     pub fn start<H>(handler: H) -> FakeServer
     where
         H: Fn(Incoming) + Send + Sync + 'static,
     {
-        let server = Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = server.server_addr().to_ip().expect("tcp address").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let handler = Arc::new(handler);
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopping.load(Ordering::SeqCst) {
-                let Ok(Some(mut request)) = server.recv_timeout(Duration::from_millis(50)) else {
-                    continue;
-                };
-                let handler = handler.clone();
-                std::thread::spawn(move || {
-                    let mut body = Vec::new();
-                    let _ = request.as_reader().take(4 << 20).read_to_end(&mut body);
-                    let incoming = Incoming {
-                        method: request.method().as_str().to_string(),
-                        target: request.url().to_string(),
-                        headers: request
-                            .headers()
-                            .iter()
-                            .map(|h| {
-                                (
-                                    h.field.as_str().as_str().to_ascii_lowercase(),
-                                    h.value.as_str().to_string(),
-                                )
-                            })
-                            .collect(),
-                        body,
-                        request,
-                    };
-                    handler(incoming);
-                });
-            }
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("tcp address").port();
+        let handle: tiny_http::Handler = Arc::new(move |mut request: Request| {
+            let mut body = Vec::new();
+            let _ = request.as_reader().take(4 << 20).read_to_end(&mut body);
+            handler(Incoming {
+                method: request.method().as_str().to_string(),
+                target: request.url().to_string(),
+                headers: request
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_ascii_lowercase(),
+                            h.value.as_str().to_string(),
+                        )
+                    })
+                    .collect(),
+                body,
+                request,
+            });
         });
+        let server = Server::from_listener_with_handler(listener, handle).expect("fake server");
         FakeServer {
             url: format!("http://127.0.0.1:{port}"),
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
-    }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

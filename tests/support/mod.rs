@@ -11,3 +11,4 @@ pub mod prometheus;
 pub mod server;
 pub mod sse;
 pub mod tool_call;
+pub mod wait;

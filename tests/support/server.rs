@@ -4,11 +4,12 @@
 //! or AWS settings of the host leak in); its stderr and stdout are captured for log
 //! assertions and its address read from the "listening" log line. Dropping the handle kills the process.
 
+use super::wait::within;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running server.
 pub struct Server {
@@ -146,14 +147,10 @@ impl Server {
 
     /// Waits until the logs contain `needle` (at most 10 s).
     pub fn wait_for_log(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.logs().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        within(Duration::from_secs(10), || {
+            self.logs().contains(needle).then_some(())
+        })
+        .is_some()
     }
 
     /// The child's pid (signals).
@@ -163,14 +160,7 @@ impl Server {
 
     /// Waits for the process to exit (at most `timeout`) and returns its exit code.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        within(timeout, || self.child.try_wait().ok().flatten()).and_then(|s| s.code())
     }
 
     /// Sends a request.

@@ -1,6 +1,6 @@
 //! Checks of single sign-in values (GUIDs, audiences, scopes, redirect URIs, origins), each
 //! naming its variable and what to write instead. Redirect URIs are checked by the same rules
-//! the OAuth proxy matches them with (`auth::redirect`).
+//! the OAuth proxy matches them with (`redirect`, beside this file).
 
 use super::{ConfigError, GRAPH_AUDIENCES, OIDC_SCOPES};
 use crate::util::split_list;
@@ -78,7 +78,7 @@ pub(super) fn qualify_scopes(raw: &str, client_id: &str) -> Result<Vec<String>, 
 }
 
 pub(super) fn check_redirect_uri(uri: &str) -> Result<(), ConfigError> {
-    crate::auth::redirect::check_configured(uri).map_err(|why| {
+    super::redirect::check_configured(uri).map_err(|why| {
         ConfigError::new(
             "OAUTH_REDIRECT_URIS",
             format!(

@@ -5,7 +5,6 @@
 //! credentials, signatures or request bodies.
 
 use super::errors::{self, Target, Transient, Verdict};
-use super::op::Op;
 use crate::aws::http::{self as awshttp, Transport};
 use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
@@ -124,7 +123,8 @@ impl Client {
     pub(super) fn send(&self, call: &Call<'_>) -> Result<Reply, KbError> {
         let start = Instant::now();
         let result = self.send_retrying(call, start);
-        crate::metrics::bedrock_call(call.op.name(), result.as_ref().map(|_| ()), start.elapsed());
+        let outcome = result.as_ref().map_or_else(KbError::kind, |_| "ok");
+        crate::metrics::bedrock_call(call.op.name(), outcome, start.elapsed());
         result
     }
 
@@ -316,6 +316,34 @@ fn random_fraction() -> f64 {
             .unwrap_or(0)
     };
     f64::from(raw) / (f64::from(u32::MAX) + 1.0)
+}
+
+/// The Bedrock operations we call, with the names and IAM actions messages cite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    Retrieve,
+    GetKnowledgeBase,
+    GetDocumentContent,
+}
+
+impl Op {
+    /// The API name, for messages.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Op::Retrieve => "Retrieve",
+            Op::GetKnowledgeBase => "GetKnowledgeBase",
+            Op::GetDocumentContent => "GetDocumentContent",
+        }
+    }
+
+    /// The IAM action it needs.
+    pub(super) fn action(self) -> &'static str {
+        match self {
+            Op::Retrieve => "bedrock:Retrieve",
+            Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
+            Op::GetDocumentContent => "bedrock:GetDocumentContent",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! Owns the wording the model and the operator see; must not do I/O.
 
-use super::op::Op;
+use super::call::Op;
 use crate::kb::KbError;
 use serde_json::Value;
 

@@ -9,7 +9,6 @@
 mod call;
 mod errors;
 mod kind;
-mod op;
 mod parse;
 mod request;
 
@@ -20,9 +19,9 @@ use super::{
 use crate::aws::CredentialChain;
 use crate::config::bedrock::{Endpoint, RetrieveSettings};
 use crate::config::{BedrockSettings, ConfigError, Vars};
+use call::Op;
 use call::{Call, Client};
 use kind::{Kind, Plan, Search};
-use op::Op;
 use serde_json::json;
 use std::fmt;
 use std::sync::Arc;

@@ -7,10 +7,12 @@
 //! typed structs without a `serde_json::Value` tree; the two small answers use `Value`.
 
 use crate::kb::{DocumentLink, Image, Location, Passage};
+use lenient::Slot;
 use serde_json::Value;
 use std::borrow::Cow;
-use wire::{Cell, Content, RawLocation, RawResult, Slot};
+use wire::{Cell, Content, RawLocation, RawResult};
 
+mod lenient;
 mod wire;
 
 /// Location objects and the field that identifies the source, per Bedrock's model.
@@ -244,7 +246,5 @@ fn not_json(body: &[u8]) -> String {
     format!("it is not JSON (starts {start:?})")
 }
 
-#[cfg(test)]
-mod reference;
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,29 @@
 //! The search result: the readable text block is built once, and everything else (image
 //! blocks, `structuredContent`) is serialized straight from the retrieved passages into the
 //! response buffer when the response is written; no `Value` copy of a passage is made.
-//! [`SearchResult`] itself is defined beside `ResultObject` (tool_outcome.rs), which holds it.
 
 use super::{HumanBytes, Shape, MAX_IMAGES_TOTAL_BYTES, MAX_IMAGE_BYTES, MAX_TEXT_CHARS};
 use crate::kb::{Passage, Retrieval};
-use crate::mcp::tool_outcome::{ResultObject, SearchResult, ToolOutcome};
+use crate::mcp::tools::{ResultObject, ToolOutcome};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::fmt::Write;
+
+/// A rendered search, holding the passages it serializes.
+#[derive(Debug)]
+pub struct SearchResult {
+    pub(in crate::mcp) query: String,
+    pub(in crate::mcp) retrieval: Retrieval,
+    /// The readable text block.
+    pub(in crate::mcp) text: String,
+    /// Per passage kept within the text budget: whether its image is shown inline.
+    pub(in crate::mcp) shown: Vec<bool>,
+    pub(in crate::mcp) structured: bool,
+    pub(in crate::mcp) note: Option<String>,
+    /// Members added after rendering (protocol-revision extras such as `resultType`).
+    pub(in crate::mcp) extra: Vec<(String, Value)>,
+}
 
 /// The search result: one readable text block, an image block (after a text line naming
 /// its source) per IMAGE result that fits the caps, and the passages as structured content.

@@ -1,5 +1,5 @@
 //! bedrock-mcp patch: strict message framing (RFC 9112 §2.2, §3.2, §5 and §6.3; see
-//! PATCH.md). Anything a lenient proxy in front could frame differently from us is refused
+//! FORK.md). Anything a lenient proxy in front could frame differently from us is refused
 //! with 400 and the connection closed, so a body can never be read as a request.
 
 use crate::common::{HTTPVersion, Header};
@@ -60,4 +60,109 @@ fn content_length(value: &str) -> Result<usize, &'static str> {
         return Err("Content-Length is not a plain decimal number");
     }
     value.parse().map_err(|_| "Content-Length is too large")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn headers(lines: &[&str]) -> Vec<Header> {
+        lines.iter().map(|l| Header::from_str(l).unwrap()).collect()
+    }
+
+    fn check(version: HTTPVersion, lines: &[&str]) -> Result<(), &'static str> {
+        check_headers(&version, &headers(lines))
+    }
+
+    const V11: HTTPVersion = HTTPVersion(1, 1);
+    const V10: HTTPVersion = HTTPVersion(1, 0);
+
+    #[test]
+    fn plain_lines_pass_and_controls_fail() {
+        assert_eq!(check_line(b"GET / HTTP/1.1", false), Ok(()));
+        assert_eq!(check_line(b"X-A: tab\there", true), Ok(()));
+        for bad in [&b"X-A: a\0b"[..], b"X-A: a\rb", b"X-A: a\nb"] {
+            assert!(check_line(bad, true)
+                .unwrap_err()
+                .contains("NUL, or CR or LF"));
+        }
+        assert!(check_line(b"X-A: \x01", true)
+            .unwrap_err()
+            .contains("control"));
+        assert!(check_line(b"X-A: \x7f", true)
+            .unwrap_err()
+            .contains("control"));
+    }
+
+    #[test]
+    fn folded_header_lines_fail_but_a_request_line_is_not_a_header() {
+        assert!(check_line(b" continued", true)
+            .unwrap_err()
+            .contains("obs-fold"));
+        assert!(check_line(b"\tcontinued", true)
+            .unwrap_err()
+            .contains("obs-fold"));
+        assert_eq!(check_line(b" x", false), Ok(()));
+    }
+
+    #[test]
+    fn one_plain_content_length_passes() {
+        assert_eq!(check(V11, &["Host: a", "Content-Length: 37"]), Ok(()));
+        assert_eq!(check(V11, &["Host: a", "Content-Length: 0"]), Ok(()));
+    }
+
+    #[test]
+    fn content_length_must_be_one_plain_number_that_fits() {
+        let too_big = format!("Content-Length: {}0", usize::MAX);
+        for value in ["37, 37", "5x", "-1", "+37", "", "3 3", too_big.as_str()] {
+            let line = if value.starts_with("Content-Length") {
+                value.to_string()
+            } else {
+                format!("Content-Length: {value}")
+            };
+            assert!(
+                check(V11, &["Host: a", &line]).is_err(),
+                "{:?} passed",
+                line
+            );
+        }
+        let twice = check(V11, &["Host: a", "Content-Length: 0", "content-length: 37"]);
+        assert_eq!(twice, Err("more than one Content-Length; send exactly one"));
+    }
+
+    #[test]
+    fn transfer_encoding_is_chunked_alone_and_only_in_http_1_1() {
+        assert_eq!(
+            check(V11, &["Host: a", "Transfer-Encoding: Chunked"]),
+            Ok(())
+        );
+        let both = check(
+            V11,
+            &["Host: a", "Transfer-Encoding: chunked", "Content-Length: 3"],
+        );
+        assert!(both.unwrap_err().contains("both"));
+        let two = check(
+            V11,
+            &[
+                "Host: a",
+                "Transfer-Encoding: chunked",
+                "Transfer-Encoding: chunked",
+            ],
+        );
+        assert!(two.unwrap_err().contains("more than one Transfer-Encoding"));
+        let gzip = check(V11, &["Host: a", "Transfer-Encoding: gzip, chunked"]);
+        assert!(gzip.unwrap_err().contains("only \"chunked\""));
+        let old = check(V10, &["Transfer-Encoding: chunked"]);
+        assert!(old.unwrap_err().contains("HTTP/1.0"));
+    }
+
+    #[test]
+    fn http_1_1_needs_exactly_one_host_and_1_0_none() {
+        assert!(check(V11, &[]).unwrap_err().contains("no Host"));
+        assert!(check(V11, &["Host: a", "host: b"])
+            .unwrap_err()
+            .contains("more than one Host"));
+        assert_eq!(check(V10, &[]), Ok(()));
+    }
 }

@@ -1,4 +1,4 @@
-//! bedrock-mcp patch: process-wide bounds on what one client may cost (see PATCH.md).
+//! bedrock-mcp patch: process-wide bounds on what one client may cost (see FORK.md).
 
 use crate::connection::Connection;
 use std::collections::HashMap;
@@ -323,5 +323,101 @@ impl ReadTimer {
             self.overdue = deadline;
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn capped(total: usize, per_ip: usize) -> Limits {
+        Limits {
+            max_connections: total,
+            max_connections_per_ip: per_ip,
+            ..Limits::DEFAULT
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_total_cap_answers_503_and_a_closed_connection_frees_its_slot() {
+        let census = Arc::new(Census::default());
+        let limits = capped(2, usize::MAX);
+        let a = Census::admit(&census, ip("10.0.0.1"), &limits).unwrap();
+        let _b = Census::admit(&census, ip("10.0.0.2"), &limits).unwrap();
+        let refused = Census::admit(&census, ip("10.0.0.3"), &limits).err();
+        assert_eq!(refused.map(|r| r.0), Some(503));
+        assert_eq!(census.total(), 2);
+        drop(a);
+        assert_eq!(census.total(), 1);
+        assert!(Census::admit(&census, ip("10.0.0.3"), &limits).is_ok());
+    }
+
+    #[test]
+    fn the_per_address_cap_answers_429_and_counts_ipv6_by_its_64() {
+        let census = Arc::new(Census::default());
+        let limits = capped(usize::MAX, 1);
+        let _v6 = Census::admit(&census, ip("2001:db8:1:2::1"), &limits).unwrap();
+        let same_64 = Census::admit(&census, ip("2001:db8:1:2:ffff::9"), &limits).err();
+        assert_eq!(same_64.map(|r| r.0), Some(429));
+        assert!(Census::admit(&census, ip("2001:db8:1:3::1"), &limits).is_ok());
+        let _v4 = Census::admit(&census, ip("192.0.2.7"), &limits).unwrap();
+        let mapped = Census::admit(&census, ip("::ffff:192.0.2.7"), &limits).err();
+        assert_eq!(mapped.map(|r| r.0), Some(429));
+    }
+
+    #[test]
+    fn a_released_address_is_forgotten() {
+        let census = Arc::new(Census::default());
+        let limits = capped(usize::MAX, 1);
+        let guard = Census::admit(&census, ip("192.0.2.7"), &limits).unwrap();
+        drop(guard);
+        assert!(census.per_ip.lock().unwrap().is_empty());
+        assert_eq!(
+            client_key(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+    }
+
+    #[test]
+    fn refusals_announce_the_close_and_their_length() {
+        let text = String::from_utf8(closing_response(431, "head too large")).unwrap();
+        assert!(text.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(text.contains("Connection: close\r\n"));
+        assert!(text.ends_with("Content-Length: 15\r\n\r\nhead too large\n"));
+        assert!(!text.contains("Retry-After"));
+        let busy = String::from_utf8(closing_response(503, "busy")).unwrap();
+        assert!(busy.contains("Retry-After: 1\r\n"));
+    }
+
+    #[test]
+    fn a_request_keeps_its_deadline_until_body_and_response_let_go() {
+        let deadline = ReadDeadline::default();
+        let long = Duration::from_secs(3600);
+        let seq = deadline.start_request(long);
+        let request_end = deadline.get().unwrap();
+        // an earlier request's release must not move a pipelined successor's deadline
+        deadline.release(seq - 1, Part::Body, Duration::ZERO);
+        assert_eq!(deadline.get(), Some(request_end));
+        // body in, answer pending: the idle clock starts but an answer still being
+        // written keeps the connection read for up to `longest`
+        deadline.release(seq, Part::Body, Duration::ZERO);
+        assert!(deadline.get().unwrap() < request_end);
+        assert!(deadline.keep_waiting(Duration::ZERO, long));
+        assert!(!deadline.keep_waiting(Duration::ZERO, Duration::ZERO));
+        // answer written too: an expired idle wait closes the connection
+        deadline.release(seq, Part::Response, Duration::ZERO);
+        assert!(!deadline.keep_waiting(Duration::ZERO, long));
+        deadline.release(seq, Part::Response, long);
+        assert!(deadline.keep_waiting(Duration::ZERO, long));
+    }
+
+    #[test]
+    fn far_deadlines_saturate_instead_of_overflowing() {
+        assert!(after(Duration::MAX) > Instant::now());
     }
 }

@@ -206,8 +206,9 @@ fn reads_a_document_link() {
     assert!(document_link(br#"{"presignedUrl": "javascript:alert(1)"}"#).is_err());
 }
 
-/// Every value in `v`, by path, replaced in turn by each of a set of wrong-typed values.
-fn mutations(v: &Value) -> Vec<Value> {
+/// Every value in `v`, by path, replaced in turn by each of a set of wrong-typed values:
+/// (path, replacement, mutated value).
+fn mutations(v: &Value) -> Vec<(String, Value, Value)> {
     let replacements = [
         json!(null),
         json!(true),
@@ -228,7 +229,7 @@ fn mutations(v: &Value) -> Vec<Value> {
         for r in &replacements {
             let mut m = v.clone();
             *m.pointer_mut(&path).unwrap() = r.clone();
-            out.push(m);
+            out.push((path.clone(), r.clone(), m));
         }
     }
     out
@@ -251,10 +252,49 @@ fn collect_paths(v: &Value, here: String, out: &mut Vec<String>) {
     }
 }
 
-/// The typed parser must read every answer exactly as the Value-tree parser it replaced:
-/// the same passages, the same guardrail flag, the same error text.
+/// A parse result as golden JSON: the passages (images included) and the guardrail flag, or
+/// the error text.
+fn parsed(body: &str) -> Value {
+    match retrieval(body.as_bytes()) {
+        Err(e) => json!({ "error": e }),
+        Ok((passages, intervened)) => {
+            let passages: Vec<Value> = passages
+                .iter()
+                .map(|p| {
+                    let mut v = serde_json::to_value(p).unwrap();
+                    if let Some(image) = &p.image {
+                        v["image"] = json!({"mimeType": image.mime_type, "base64": image.base64});
+                    }
+                    v
+                })
+                .collect();
+            json!({ "intervened": intervened, "passages": passages })
+        }
+    }
+}
+
+/// `v` against the answer it mutates: passages equal to the base's at the same index read
+/// `"="`, so each golden line shows only what the mutation changed.
+fn against(base: &Value, v: Value) -> Value {
+    match (&base["passages"], v) {
+        (Value::Array(old), Value::Object(mut new)) if new.contains_key("passages") => {
+            if let Some(Value::Array(items)) = new.get_mut("passages") {
+                for (i, item) in items.iter_mut().enumerate() {
+                    if old.get(i) == Some(item) {
+                        *item = json!("=");
+                    }
+                }
+            }
+            Value::Object(new)
+        }
+        (_, v) => v,
+    }
+}
+
+/// Every answer shape, each field replaced in turn by each wrong-typed value, and shapes a
+/// Value tree cannot show, read as `parse_retrieval.golden.json` records.
 #[test]
-fn typed_parse_agrees_with_the_value_tree_parse_on_every_shape() {
+fn retrieval_parses_every_shape_as_the_golden_file_records() {
     let answers = [
         json!({"retrievalResults": [
             {"content": {"text": "t", "type": "TEXT"}, "score": 0.5, "documentId": "d",
@@ -274,19 +314,21 @@ fn typed_parse_agrees_with_the_value_tree_parse_on_every_shape() {
         ], "guardrailAction": "INTERVENED", "nextToken": "n"}),
         json!({"retrievalResults": [{}], "guardrailAction": "NONE"}),
     ];
-    let mut checked = 0;
-    for answer in &answers {
-        for v in std::iter::once(answer.clone()).chain(mutations(answer)) {
-            let body = v.to_string();
-            assert_eq!(
-                retrieval(body.as_bytes()),
-                reference::retrieval(body.as_bytes()),
-                "{body}"
-            );
-            checked += 1;
+    let mut cases = Vec::new();
+    for (n, answer) in answers.iter().enumerate() {
+        let base = parsed(&answer.to_string());
+        for (path, with, v) in mutations(answer) {
+            cases.push((
+                format!(
+                    "answer {n}: {} = {with}",
+                    if path.is_empty() { "/" } else { &path }
+                ),
+                against(&base, parsed(&v.to_string())),
+            ));
         }
+        cases.push((format!("answer {n}"), base));
     }
-    assert!(checked > 900, "{checked}");
+    assert!(cases.len() > 900, "{}", cases.len());
     // Shapes a Value tree cannot show: repeated keys (the last wins), escaped keys and
     // strings, and bytes that are not JSON at all.
     for body in [
@@ -308,10 +350,7 @@ fn typed_parse_agrees_with_the_value_tree_parse_on_every_shape() {
         "",
         "null",
     ] {
-        assert_eq!(
-            retrieval(body.as_bytes()),
-            reference::retrieval(body.as_bytes()),
-            "{body}"
-        );
+        cases.push((format!("body {body}"), parsed(body)));
     }
+    crate::golden::check("src/kb/bedrock/parse/parse_retrieval.golden.json", cases);
 }

@@ -2,10 +2,7 @@
 //! that the server answers (or closes) as specified, stays healthy for legitimate clients,
 //! and keeps its threads, memory and descriptors bounded: the request-head limits and the
 //! connection caps, request deadlines and strict framing of our patched tiny_http
-//! (vendor/tiny_http/PATCH.md), and the auth check and memory budget before bodies.
-
-#[path = "../support/mod.rs"]
-mod support;
+//! (vendor/tiny_http/FORK.md), and the auth check and memory budget before bodies.
 
 mod bodies;
 mod connections;
