@@ -88,7 +88,11 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // bedrock-mcp patch: `thread::spawn` panics when the system refuses a thread (task
+        // limit, memory), which would end the accept loop that calls us and so the server.
+        // Refuse this one task instead: its connection is dropped (the client sees a reset)
+        // and the next connection tries again.
+        let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -135,6 +139,9 @@ impl TaskPool {
                 task();
             }
         });
+        if let Err(e) = spawned {
+            log::warn!("no thread for a new connection ({e}); it is dropped");
+        }
     }
 }
 
