@@ -141,6 +141,16 @@ impl FakeEntra {
         format!("{}/{TENANT}/v2.0", self.authority)
     }
 
+    /// The v1 issuer of this tenant, as Entra writes it (not under the authority host).
+    pub fn v1_issuer(&self) -> String {
+        format!("https://sts.windows.net/{TENANT}/")
+    }
+
+    /// The JWKS URL (the keys of both issuers), as IAM would fetch it.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/{TENANT}/discovery/v2.0/keys", self.authority)
+    }
+
     /// Variables enabling auth against this fake, plus `extra`.
     pub fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = [
@@ -222,6 +232,60 @@ impl FakeEntra {
             "unique_name": "grace@contoso.example", "scp": "access_as_user", "roles": ["KB.Read"],
             "appid": "aaaaaaaa-0000-0000-0000-00000000c1a0"
         })
+    }
+
+    /// Claims of a member's v2 access token for this API: `upn` and a verified `email`
+    /// (`xms_edov`) both `upn`, `acct` 0, the delegated scope, no `preferred_username`.
+    pub fn member_claims(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.claims_v2();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": upn, "email": upn,
+                "xms_edov": true, "acct": 0, "preferred_username": null, "name": upn}),
+        );
+        c
+    }
+
+    /// The same member's v1 access token claims (sts.windows.net issuer, `api://` audience).
+    pub fn member_claims_v1(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.claims_v1();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": upn, "unique_name": upn,
+                "email": upn, "xms_edov": true, "acct": 0, "roles": null}),
+        );
+        c
+    }
+
+    /// A guest's v2 access token claims: `acct` 1, home tenant in `idp`, `#EXT#` upn, an
+    /// unverified `email` (`xms_edov` false).
+    pub fn guest_claims(&self, email: &str, oid: &str) -> Value {
+        let ext = format!("{}#EXT#@contoso.onmicrosoft.com", email.replace('@', "_"));
+        let mut c = self.claims_v2();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": ext, "email": email,
+                "xms_edov": false, "acct": 1, "preferred_username": email,
+                "idp": format!("https://sts.windows.net/{OTHER_TENANT}/")}),
+        );
+        c
+    }
+
+    /// Claims of the member's **ID token** (v2): audience the bare client id, as for an access
+    /// token, but no `scp` or `roles`, and a `nonce`.
+    pub fn id_token_claims(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.member_claims(upn, oid);
+        merge(
+            &mut c,
+            json!({"scp": null, "roles": null, "azp": null, "nonce": "n-0S6_WzA2Mj",
+                "aio": "fake-aio", "rh": "fake-rh"}),
+        );
+        c
+    }
+
+    /// Signs `claims` with the published key `kid-1`.
+    pub fn sign(&self, claims: Value) -> String {
+        self.mint(claims, json!({}))
     }
 
     /// Signs `claims` (RS256) with header `{alg: RS256, typ: JWT, kid: kid-1}` plus `header`
