@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub use crate::config::AuthSettings;
 pub use error::AuthError;
-pub use jwt::{Authenticator, Principal};
+pub use jwt::{Authenticator, BearerToken, Principal};
 pub use oauth::TokenReply;
 pub use oauth_error::OAuthError;
 

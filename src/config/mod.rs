@@ -14,6 +14,7 @@ mod dotenv;
 pub mod logging;
 mod metrics;
 pub mod server;
+pub mod sessions;
 mod vars;
 
 pub use auth::AuthSettings;
@@ -78,6 +79,16 @@ impl Config {
             )),
             Choice::Local(dir) => KbChoice::Local(dir),
         };
+        if let (KbChoice::Bedrock(b), None) = (&kb, &auth) {
+            if b.user_sessions.is_some() {
+                return Err(ConfigError::new(
+                    "AWS_USER_CREDENTIALS",
+                    "web-identity exchanges each signed-in user's Entra token for their own AWS \
+                     session, so it needs ENABLE_AUTH=true (with ENTRA_TENANT_ID and \
+                     ENTRA_CLIENT_ID); set AWS_USER_CREDENTIALS=off or turn sign-in on",
+                ));
+            }
+        }
         let metrics_addr = metrics_addr(&vars, server.port)?;
         Ok(Config {
             server,
