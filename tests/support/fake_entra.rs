@@ -241,7 +241,8 @@ impl FakeEntra {
         merge(
             &mut c,
             json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": upn, "email": upn,
-                "xms_edov": true, "acct": 0, "preferred_username": null, "name": upn}),
+                "xms_edov": true, "acct": 0, "preferred_username": null,
+                "name": format!("User {}", &oid[..oid.len().min(8)])}),
         );
         c
     }
