@@ -32,10 +32,12 @@ fn start(bedrock: &FakeBedrock, entra: Option<&FakeEntra>, extra: &[(&str, &str)
     Server::start(&all)
 }
 
-/// A token whose only address-like claim is `email`.
+/// A token whose only address-like claim is `email`, verified by Entra (`xms_edov`): the
+/// server names a user only by what Entra verified (docs/identity.md).
 fn token_for(entra: &FakeEntra, email: &str) -> String {
     entra.token_with(
-        json!({"email": email, "preferred_username": null, "oid": format!("oid-{email}")}),
+        json!({"email": email, "xms_edov": true, "preferred_username": null,
+        "oid": format!("oid-{email}")}),
     )
 }
 

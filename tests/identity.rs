@@ -763,6 +763,42 @@ fn the_knowledge_base_mode_and_missing_sessions_are_reported() {
 }
 
 #[test]
+fn with_sessions_the_user_named_to_bedrock_is_the_one_sts_verified_not_a_claim_the_server_picked() {
+    // Carol's upn (the provider's subject) differs from her verified email, and the server is
+    // told to prefer email: where the session carries the user, the server must not name her
+    // itself; where it names her, it must send STS's Subject.
+    const CAROL: &str = "carol@contoso.com";
+    const CAROL_MAIL: &str = "carol.jones@contoso.com";
+    const CAROL_OID: &str = "ca201000-0000-4000-8000-000000000005";
+    for (mode, t) in [
+        (SESSION_ELSE_INPUT, Transport::Mcp("2025-06-18")),
+        (API_INPUT_ONLY, Transport::Mcp("2026-07-28")),
+        (SESSION, Transport::Sse),
+    ] {
+        let w = Setup::sessions(mode)
+            .with("ACL_USER_CLAIMS", "email,upn")
+            .start();
+        let carol = w.token(
+            CAROL,
+            CAROL_OID,
+            json!({"email": CAROL_MAIL, "xms_edov": true}),
+        );
+        let r = w.search(t, &carol);
+        assert_eq!(r["result"]["isError"], false, "{mode}: {r}");
+        let calls = w.data_calls();
+        assert_eq!(calls.len(), 1, "{mode}");
+        assert!(calls[0].refused.is_none(), "{mode}: {:?}", calls[0]);
+        assert_eq!(session_oid(&calls[0].signer), Some(CAROL_OID), "{mode}");
+        assert_eq!(calls[0].identity.as_deref(), Some(CAROL), "{mode}");
+        let sent = w.sent_bodies().pop().unwrap();
+        match mode {
+            SESSION => assert!(sent.get("userContext").is_none(), "{mode}: {sent}"),
+            _ => assert_eq!(sent["userContext"]["userId"], CAROL, "{mode}: {sent}"),
+        }
+    }
+}
+
+#[test]
 fn irsa_the_rotated_token_file_is_what_sts_receives_next() {
     let entra = FakeEntra::start();
     let bedrock = FakeBedrock::start();
