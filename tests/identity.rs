@@ -268,6 +268,31 @@ fn two_users_on_a_session_knowledge_base_each_see_only_their_own_documents_and_l
     }
 }
 
+#[test]
+fn a_v1_token_gets_its_session_through_the_v1_provider() {
+    let w = Setup::sessions(SESSION).start();
+    let v1 = w.entra.sign(w.entra.member_claims_v1(ALICE, ALICE_OID));
+    let text = ok_text(&w.search(Transport::Mcp("2026-07-28"), &v1));
+    assert!(
+        text.contains(ALICE_TEXT) && !text.contains(BOB_TEXT),
+        "{text}"
+    );
+    let issued = w.sts.issued();
+    assert_eq!(issued.len(), 1);
+    assert!(
+        issued[0].session.provider_arn.ends_with(&format!(
+            "oidc-provider/sts.windows.net/{}/",
+            support::fake_entra::TENANT
+        )),
+        "{}",
+        issued[0].session.provider_arn
+    );
+    assert_eq!(issued[0].audience, format!("api://{CLIENT_ID}"));
+    // The v2 token of the same person is another issuer: its own session.
+    ok_text(&w.search(Transport::Mcp("2026-07-28"), &w.alice()));
+    assert_eq!(w.sts.call_count(), 2);
+}
+
 /// Tokens of Mallory, a member, that name Alice in claims Entra does not verify.
 fn mallory_tokens(w: &World) -> Vec<(&'static str, String)> {
     vec![

@@ -1,4 +1,5 @@
-//! A fake Entra ID tenant on 127.0.0.1: OpenID configuration, JWKS (rotatable, can go down),
+//! A fake Entra ID tenant on 127.0.0.1: OpenID configuration (v2, and v1 naming the
+//! sts.windows.net issuer), JWKS (rotatable, can go down),
 //! authorize (records the query, checks the app's registered redirect URIs, issues PKCE-bound
 //! codes), token (checks PKCE and client credentials the way the app's platform demands: a Web
 //! app needs its secret, AADSTS7000218; a public client must send none, AADSTS700025; refuses
@@ -418,7 +419,10 @@ impl Ctx {
             Some("/v2.0/.well-known/openid-configuration") => {
                 (200, self.openid_configuration(), None)
             }
-            Some("/discovery/v2.0/keys") => self.jwks(),
+            Some("/.well-known/openid-configuration") => {
+                (200, self.openid_configuration_v1(), None)
+            }
+            Some("/discovery/v2.0/keys") | Some("/discovery/keys") => self.jwks(),
             Some("/oauth2/v2.0/authorize") => self.authorize(query),
             Some("/oauth2/v2.0/token") => {
                 let basic = request.header("authorization").map(str::to_string);
@@ -450,6 +454,19 @@ impl Ctx {
             "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
             "token_endpoint": format!("{base}/oauth2/v2.0/token"),
             "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+        .to_string()
+    }
+
+    /// The v1 document: Entra names the sts.windows.net issuer there.
+    fn openid_configuration_v1(&self) -> String {
+        let base = format!("{}/{TENANT}", self.authority());
+        json!({
+            "issuer": format!("https://sts.windows.net/{TENANT}/"),
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "jwks_uri": format!("{base}/discovery/keys"),
             "id_token_signing_alg_values_supported": ["RS256"],
         })
         .to_string()
