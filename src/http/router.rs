@@ -4,14 +4,14 @@
 //! (`/mcp`, `/mcp/`, `/`, `/sse`, `/messages`) pass the auth gate first when auth is on.
 
 use super::app::App;
-use super::caller::caller;
+use super::caller::{caller, challenge};
 use super::cors::{self, Origin};
 use super::error_reply::HttpError;
 use super::log_info::LogInfo;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::{health, legacy, oauth_routes, streamable};
-use crate::auth::Principal;
+use crate::auth::{AuthError, Principal};
 
 /// A routed request: what to do, the CORS origin to echo, and what to log.
 pub struct Routed {
@@ -105,9 +105,15 @@ fn dispatch(
             match method {
                 "POST" => {
                     let caller = caller(app, log.principal.as_ref());
-                    let handled = streamable::post_as(req, &app.mcp, &caller);
+                    let mut handled = streamable::post_as(req, &app.mcp, &caller);
+                    let reauth = handled.outcome.reauthenticate.take();
                     log.outcome = handled.outcome;
                     log.version = handled.version;
+                    if let Some(why) = reauth {
+                        // AWS refused the token itself: the usual challenge, so the client
+                        // signs in again, instead of a tool error it cannot act on.
+                        return Err(challenge(app, req, AuthError::InvalidToken(why)));
+                    }
                     Ok(Action::Reply(handled.reply))
                 }
                 // A legacy (2024-11-05) client given the root URL opens its stream with GET.
@@ -145,9 +151,6 @@ fn gate(app: &App, req: &HttpRequest) -> Verdict {
     match auth.authenticate(req.header("authorization")) {
         Ok(principal) => Ok(Some(principal)),
         Err(e) => {
-            let base = app.base_url(req);
-            let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
-            let scope = auth.settings().scopes.join(" ");
             log::info!(
                 "{}",
                 crate::log::fields(
@@ -162,11 +165,7 @@ fn gate(app: &App, req: &HttpRequest) -> Verdict {
                     ]
                 )
             );
-            Err(HttpError::Auth {
-                error: e,
-                metadata,
-                scope,
-            })
+            Err(challenge(app, req, e))
         }
     }
 }

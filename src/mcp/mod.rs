@@ -10,7 +10,7 @@ mod render;
 mod tool_outcome;
 pub mod tools;
 
-pub use caller::Caller;
+pub use caller::{Caller, SignedIn};
 
 use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
@@ -68,6 +68,9 @@ pub struct Outcome {
     pub tool_error: bool,
     /// The user id a tool call sent to the knowledge base for access lists (an email).
     pub acl_user: Option<String>,
+    /// AWS refused the caller's sign-in token during a tool call: answer 401 with this
+    /// description (the usual challenge) instead of the response, so the client signs in again.
+    pub reauthenticate: Option<String>,
 }
 
 impl Mcp {
@@ -242,6 +245,7 @@ impl Mcp {
                 if name != tools::INFO {
                     outcome.acl_user = caller.acl_user().map(str::to_string);
                 }
+                outcome.reauthenticate = called.reauthenticate;
                 outcome.results = called.results;
                 outcome.upstream_ms = called.upstream_ms;
                 outcome.tool_error = called.is_error;

@@ -19,6 +19,9 @@ pub struct ToolOutcome {
     pub upstream_ms: Option<u64>,
     /// Whether the result is a tool error.
     pub is_error: bool,
+    /// AWS refused the caller's sign-in token: the transport answers 401 with this text so
+    /// the client signs in again, instead of sending the result.
+    pub reauthenticate: Option<String>,
 }
 
 /// A JSON-RPC result object: a small `Value`, or a search result that is serialized straight

@@ -121,27 +121,38 @@ pub fn call(
         }
     };
     let structured = version >= Version::V2025_06_18;
-    let note = ctx.caller.hidden_documents_note();
-    let user_id = ctx.caller.acl_user();
+    // With per-user sessions the user's own AWS session names them, not a claim.
+    let note = if kb.signs_as_user() {
+        None
+    } else {
+        ctx.caller.hidden_documents_note()
+    };
+    let who = ctx.caller.who();
     Ok(match call {
         Call::Search(a) => {
             let request = Retrieve {
                 query: &a.query,
                 max_results: a.max_results,
-                user_id,
+                user_id: who.user_id,
+                identity: who.identity,
                 filter: a.filter.as_ref(),
                 search_type: a.search_type,
             };
             match kb.retrieve_as(&request) {
                 Ok(retrieval) => {
+                    let notes: Vec<&str> = [retrieval.note.as_deref(), note.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let joined = (!notes.is_empty()).then(|| notes.join("\n"));
                     let shape = render::Shape {
                         structured,
                         links: ctx.links,
-                        note: note.as_deref(),
+                        note: joined.as_deref(),
                     };
                     render::search_result(a.query, retrieval, shape)
                 }
-                Err(e) => render::tool_error(format!("Search failed. {e}")),
+                Err(e) => failed(e, "Search failed.", None),
             }
         }
         Call::Info if ctx.multi && chosen.is_none() => {
@@ -149,18 +160,41 @@ pub fn call(
             render::infos_result(&infos, structured)
         }
         Call::Info => render::info_result(&kb.info(), structured),
-        Call::Link(doc) => match kb.document_link(&doc, user_id) {
-            Ok(link) => render::link_result(&doc, &link, structured),
-            Err(e) => {
-                let mut msg = format!("Could not get a link to the document. {e}");
-                if let Some(note) = note {
-                    msg.push('\n');
-                    msg.push_str(&note);
-                }
-                render::tool_error(msg)
+        // Never ask for a document without a user: Bedrock would answer for nobody in
+        // particular, and the reader should learn what is missing instead.
+        Call::Link(_) if ctx.caller.is_unverified() && !kb.signs_as_user() => {
+            let mut msg = "Could not get a link to the document: no request was sent.".to_string();
+            if let Some(note) = note {
+                msg.push('\n');
+                msg.push_str(&note);
             }
+            render::tool_error(msg)
+        }
+        Call::Link(doc) => match kb.document_link(&doc, who) {
+            Ok(link) => render::link_result(&doc, &link, structured),
+            Err(e) => failed(e, "Could not get a link to the document.", note.as_deref()),
         },
     })
+}
+
+/// A knowledge-base failure as a tool error, or, when AWS refused the sign-in token itself,
+/// an outcome that makes the transport answer 401 so the client signs in again.
+fn failed(e: crate::kb::KbError, what: &str, note: Option<&str>) -> ToolOutcome {
+    match e {
+        crate::kb::KbError::Reauthenticate(why) => {
+            let mut outcome = render::tool_error(format!("{what} {why}"));
+            outcome.reauthenticate = Some(why);
+            outcome
+        }
+        other => {
+            let mut msg = format!("{what} {other}");
+            if let Some(note) = note {
+                msg.push('\n');
+                msg.push_str(note);
+            }
+            render::tool_error(msg)
+        }
+    }
 }
 
 enum Call {

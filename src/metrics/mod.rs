@@ -54,6 +54,7 @@ pub fn bedrock_call(op: &str, result: Result<(), &KbError>, took: Duration) {
         Err(KbError::Timeout(_)) => 5,
         Err(KbError::Credentials(_)) => 6,
         Err(KbError::Unavailable(_)) => 7,
+        Err(KbError::Reauthenticate(_) | KbError::UserSession(_)) => 6,
     };
     REGISTRY.bedrock_call(op, outcome, took);
 }

@@ -70,7 +70,12 @@ struct Learnt {
     lookup_running: bool,
     /// When a lookup last failed for a passing reason.
     lookup_failed_at: Option<Instant>,
+    /// `userContextModeForRetrieval` and `trustedIdentitySources` from GetKnowledgeBase.
+    identity_mode: Option<(String, Vec<String>)>,
 }
+
+/// The mode AWS assumes when GetKnowledgeBase names none.
+pub(super) const DEFAULT_MODE: &str = "API_INPUT_ONLY";
 
 /// The setting plus what has been learnt; shared by all threads.
 #[derive(Debug)]
@@ -126,6 +131,31 @@ impl Kind {
             Err(true) => l.lookup_denied = true,
             Err(false) => l.lookup_failed_at = Some(Instant::now()),
         }
+    }
+
+    /// Records the user-context mode GetKnowledgeBase named (absent: AWS's default).
+    pub(super) fn mode_learnt(&self, mode: Option<&str>, sources: &[String]) {
+        let mode = mode.unwrap_or(DEFAULT_MODE).to_string();
+        self.learnt().identity_mode = Some((mode, sources.to_vec()));
+    }
+
+    /// The user-context mode and trusted sources, when GetKnowledgeBase has told them.
+    pub(super) fn mode(&self) -> Option<(String, Vec<String>)> {
+        self.learnt().identity_mode.clone()
+    }
+
+    /// Whether this caller should ask GetKnowledgeBase for the mode now: it is unknown, not
+    /// refused, not failed a moment ago, and nobody else is asking (then this caller asks).
+    pub(super) fn claim_mode_lookup(&self) -> bool {
+        let mut l = self.learnt();
+        let recently_failed = l
+            .lookup_failed_at
+            .is_some_and(|at| at.elapsed() < LOOKUP_RETRY);
+        if l.identity_mode.is_some() || l.lookup_denied || l.lookup_running || recently_failed {
+            return false;
+        }
+        l.lookup_running = true;
+        true
     }
 
     /// Records that Bedrock accepted `search` after refusing the other configuration.

@@ -114,6 +114,7 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         results: Some(kept),
         upstream_ms: Some(upstream_ms),
         is_error: false,
+        reauthenticate: None,
     }
 }
 

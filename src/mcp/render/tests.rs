@@ -169,6 +169,7 @@ fn search_result_matches_the_json_tree_rendering() {
             results: assorted(),
             upstream_ms: 12,
             guardrail_intervened: true,
+            note: None,
         },
         Retrieval {
             results: assorted(),
@@ -267,6 +268,7 @@ fn structured_content_carries_images_rows_media_notes_and_guardrail() {
         ],
         upstream_ms: 0,
         guardrail_intervened: true,
+        note: None,
     };
     let shape = Shape {
         structured: true,
