@@ -330,6 +330,7 @@ fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) 
             ("session", info.session.as_deref().map(Field::Str)),
             ("user", p.map(|p| Field::Str(&p.user))),
             ("acl_user", o.acl_user.as_deref().map(Field::Str)),
+            ("aws_session", o.aws_session.map(Field::Str)),
             ("oid", p.and_then(|p| p.oid.as_deref()).map(Field::Str)),
             ("tid", p.and_then(|p| p.tid.as_deref()).map(Field::Str)),
         ],

@@ -73,7 +73,8 @@ impl Caller {
              protected by access lists (SharePoint, OneDrive, Confluence, Google Drive, Box, S3 \
              with access lists) are hidden from you. An administrator can fix this in Microsoft \
              Entra ID: App registrations → this app → Token configuration → Add optional claim → \
-             Access token: email and xms_edov (members are also identified by upn)."
+             Access token: the optional claim \"email\" with \"xms_edov\" (members are also \
+             identified by \"upn\")."
         ))
     }
 }

@@ -22,6 +22,9 @@ pub struct ToolOutcome {
     /// AWS refused the caller's sign-in token: the transport answers 401 with this text so
     /// the client signs in again, instead of sending the result.
     pub reauthenticate: Option<String>,
+    /// Whose AWS credentials signed the knowledge-base call: `user` (their own session) or
+    /// `server`; `None` when no knowledge-base data call was made.
+    pub aws_session: Option<&'static str>,
 }
 
 /// A JSON-RPC result object: a small `Value`, or a search result that is serialized straight

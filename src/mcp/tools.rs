@@ -128,7 +128,13 @@ pub fn call(
         ctx.caller.hidden_documents_note()
     };
     let who = ctx.caller.who();
-    Ok(match call {
+    let session = if kb.signs_as_user() && who.identity.is_some() {
+        "user"
+    } else {
+        "server"
+    };
+    let data_call = matches!(call, Call::Search(_) | Call::Link(_));
+    let mut outcome = match call {
         Call::Search(a) => {
             let request = Retrieve {
                 query: &a.query,
@@ -174,7 +180,11 @@ pub fn call(
             Ok(link) => render::link_result(&doc, &link, structured),
             Err(e) => failed(e, "Could not get a link to the document.", note.as_deref()),
         },
-    })
+    };
+    if data_call {
+        outcome.aws_session = Some(session);
+    }
+    Ok(outcome)
 }
 
 /// A knowledge-base failure as a tool error, or, when AWS refused the sign-in token itself,

@@ -111,6 +111,9 @@ impl BedrockKb {
 
     /// The user-context mode, asking GetKnowledgeBase (server credentials) if nobody has yet.
     fn mode_for_sessions(&self) -> Option<String> {
+        // Someone else asking already: wait for their answer rather than guess.
+        self.kind
+            .wait_for_lookup(self.client.timeout * self.client.max_attempts);
         if self.kind.claim_mode_lookup() {
             if let Err(e) = self.get_knowledge_base() {
                 log::warn!(

@@ -7,7 +7,7 @@
 //! and reports what they said here.
 
 use crate::config::bedrock::KbType;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a GetKnowledgeBase that failed for a passing reason (not AccessDenied) is retried.
@@ -82,6 +82,8 @@ pub(super) const DEFAULT_MODE: &str = "API_INPUT_ONLY";
 pub(super) struct Kind {
     setting: KbType,
     learnt: Mutex<Learnt>,
+    /// Signalled when a lookup ends, for callers that must know the mode before they call.
+    looked: Condvar,
 }
 
 impl Kind {
@@ -90,6 +92,7 @@ impl Kind {
         Kind {
             setting,
             learnt: Mutex::new(Learnt::default()),
+            looked: Condvar::new(),
         }
     }
 
@@ -124,6 +127,7 @@ impl Kind {
     pub(super) fn looked_up(&self, result: Result<Option<&str>, bool>) {
         let mut l = self.learnt();
         l.lookup_running = false;
+        self.looked.notify_all();
         match result {
             Ok(Some(t)) => l.kb_type = Some((t.to_ascii_uppercase(), "GetKnowledgeBase")),
             // An answer without a type comes from before managed knowledge bases existed.
@@ -156,6 +160,23 @@ impl Kind {
         }
         l.lookup_running = true;
         true
+    }
+
+    /// Waits (at most `limit`) while another caller's lookup runs, so per-user calls know the
+    /// mode before they choose a `userContext`.
+    pub(super) fn wait_for_lookup(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut l = self.learnt();
+        while l.lookup_running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            l = match self.looked.wait_timeout(l, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
     }
 
     /// Records that Bedrock accepted `search` after refusing the other configuration.

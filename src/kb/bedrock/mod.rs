@@ -327,7 +327,8 @@ impl KnowledgeBase for BedrockKb {
 
     fn retrieve_as(&self, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
         check_retrieve(r.query, r.max_results)?;
-        let (search, guess) = self.search_plan();
+        // Who first: with per-user sessions it learns the knowledge base (mode and type)
+        // before anything is sent, so concurrent first searches need not guess the type.
         let who = self.data_plane_identity(
             Op::Retrieve,
             &Who {
@@ -335,6 +336,7 @@ impl KnowledgeBase for BedrockKb {
                 identity: r.identity,
             },
         )?;
+        let (search, guess) = self.search_plan();
         match self.retrieve_with(search, r, &who) {
             Err(e) if errors::is_incompatible_configuration(&e) => {
                 if guess {

@@ -115,6 +115,7 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         upstream_ms: Some(upstream_ms),
         is_error: false,
         reauthenticate: None,
+        aws_session: None,
     }
 }
 
