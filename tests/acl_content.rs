@@ -189,6 +189,11 @@ fn a_token_without_an_email_searches_without_user_context_and_says_what_is_hidde
             text.contains("hidden") && text.contains("optional claim \"email\""),
             "{text}"
         );
+        // The wording docs/identity.md promises: why, and which claims to add.
+        assert!(
+            text.contains("carries no verified identity") && text.contains("xms_edov"),
+            "{text}"
+        );
         assert!(no_user_context(&bedrock));
         if t != Transport::Sse {
             let note = r["result"]["structuredContent"]["note"]
