@@ -120,7 +120,7 @@ fn domain_allowed(address: &str, domains: &[String]) -> bool {
         .rsplit_once('@')
         .map(|(_, d)| d.to_ascii_lowercase())
         .unwrap_or_default();
-    domains.iter().any(|d| *d == domain)
+    domains.contains(&domain)
 }
 
 /// `local@domain.tld`, one `@`, no spaces or control characters, not a guest `#EXT#` name.

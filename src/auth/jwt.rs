@@ -55,6 +55,25 @@ pub struct Principal {
     pub email: Option<String>,
 }
 
+impl Principal {
+    /// The validated token and the claims that key a per-user AWS session; `None` only for a
+    /// principal not made from a token. A missing `oid` or `tid` stays empty, so the session
+    /// request fails (closed) rather than being skipped.
+    pub fn web_identity(&self) -> Option<crate::aws::WebIdentity> {
+        (!self.token.reveal().is_empty()).then(|| {
+            crate::aws::WebIdentity::new(
+                self.token.reveal(),
+                &self.issuer,
+                self.tid.as_deref().unwrap_or(""),
+                self.oid.as_deref().unwrap_or(""),
+                self.upn.as_deref(),
+                self.email.as_deref(),
+                self.expires_at,
+            )
+        })
+    }
+}
+
 /// A validated bearer token, kept only to hand to AWS STS. Never printed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct BearerToken(String);

@@ -1,14 +1,13 @@
 //! Whom tool calls run for, from the auth gate's principal: shared by both MCP transports.
 //!
 //! The only place that turns a validated token into what the knowledge base sees: the address
-//! `auth::acl` verified (or why there is none) and, when the token names a tenant and an object
-//! id, the token wrapped for the user's own AWS session.
+//! `auth::acl` verified (or why there is none) and the token wrapped for the user's own AWS
+//! session.
 
 use super::app::App;
 use super::error_reply::HttpError;
 use super::request::HttpRequest;
 use crate::auth::{AuthError, Principal};
-use crate::kb::WebIdentity;
 use crate::mcp::{Caller, SignedIn};
 use std::sync::Arc;
 
@@ -24,17 +23,7 @@ pub fn caller(app: &App, principal: Option<&Principal>) -> Caller {
     };
     // Always present for a signed-in caller, so per-user sessions can never quietly fall back
     // to the server's role: a token without an oid fails in `aws::user_sessions` instead.
-    let identity = (!p.token.reveal().is_empty()).then(|| {
-        Arc::new(WebIdentity::new(
-            p.token.reveal(),
-            &p.issuer,
-            p.tid.as_deref().unwrap_or(""),
-            p.oid.as_deref().unwrap_or(""),
-            p.upn.as_deref(),
-            p.email.as_deref(),
-            p.expires_at,
-        ))
-    });
+    let identity = p.web_identity().map(Arc::new);
     Caller::User(Box::new(SignedIn { acl, identity }))
 }
 

@@ -239,6 +239,9 @@ pub struct KbInfo {
     pub trusted_identity_sources: Vec<String>,
     /// Whether signed-in users' calls use their own AWS session (AWS_USER_CREDENTIALS).
     pub per_user_sessions: bool,
+    /// A set-up problem to fix (e.g. the knowledge base needs per-user sessions that are off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Why a knowledge-base call failed. `Display` is written for the model and the operator:

@@ -138,6 +138,9 @@ fn info_text(info: &KbInfo) -> String {
             "\nPer-user AWS sessions: off (AWS_USER_CREDENTIALS=off)"
         });
     }
+    if let Some(warning) = &info.warning {
+        text.push_str(&format!("\nWarning: {warning}"));
+    }
     if let Some(note) = &info.note {
         text.push_str(&format!("\nNote: {note}"));
     }

@@ -424,7 +424,7 @@ impl KnowledgeBase for BedrockKb {
                     .user_context_mode
                     .unwrap_or_else(|| kind::DEFAULT_MODE.to_string());
                 if self.sessions.is_none() {
-                    info.note = identity::sessions_off_note(&mode)
+                    info.warning = identity::sessions_off_note(&mode)
                         .map(|n| n.trim_start_matches("Note: ").to_string());
                 }
                 info.user_context_mode = Some(mode);
