@@ -252,6 +252,30 @@ mod tests {
     }
 
     #[test]
+    fn per_user_sessions_need_sign_in() {
+        let on = [
+            ("BEDROCK_KB_ID", "A1"),
+            ("AWS_USER_CREDENTIALS", "web-identity"),
+            ("AWS_USER_ROLE_ARN", "arn:aws:iam::111122223333:role/u"),
+        ];
+        let e = bedrock(&on).unwrap_err();
+        assert_eq!(e.var, "AWS_USER_CREDENTIALS");
+        assert!(e.message.contains("ENABLE_AUTH=true"), "{e}");
+        let mut signed_in = on.to_vec();
+        signed_in.extend([
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("ENTRA_CLIENT_ID", "6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+        ]);
+        let c = bedrock(&signed_in).unwrap();
+        let KbChoice::Bedrock(b) = &c.kb else {
+            panic!("not Bedrock");
+        };
+        assert_eq!(b.user_sessions.as_ref().unwrap().duration_seconds, 900);
+        assert!(bedrock(&[("BEDROCK_KB_ID", "A1")]).unwrap().auth.is_none());
+    }
+
+    #[test]
     fn auth_on_without_ids_names_both_variables() {
         let e = config(&[("BEDROCK_KB_ID", "A1"), ("ENABLE_AUTH", "true")]).unwrap_err();
         assert_eq!(
