@@ -264,7 +264,13 @@ fn two_users_on_a_session_knowledge_base_each_see_only_their_own_documents_and_l
             call.param("RoleSessionName"),
             Some(format!("bmcp-{oid}").as_str())
         );
+        // Unsigned, a form, and XML asked for (the JSON form is undocumented).
         assert!(call.headers.iter().all(|(k, _)| k != "authorization"));
+        assert!(call
+            .headers
+            .iter()
+            .all(|(k, v)| k != "accept" || !v.contains("json")));
+        assert_eq!(call.method, "POST");
     }
 }
 

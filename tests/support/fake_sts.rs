@@ -425,10 +425,10 @@ fn handle(shared: &Shared, req: Incoming) {
     let outcome = match fault {
         Some(StsFault::Delay(d)) => {
             std::thread::sleep(d);
-            assume(shared, &req, &form, &request_id)
+            assume(shared, &req, &form)
         }
         Some(f) => Err(fault_error(f)),
-        None => assume(shared, &req, &form, &request_id),
+        None => assume(shared, &req, &form),
     };
     let json = req
         .header("accept")
@@ -512,12 +512,7 @@ fn fault_error(fault: StsFault) -> StsError {
     }
 }
 
-fn assume(
-    shared: &Shared,
-    req: &Incoming,
-    form: &[(String, String)],
-    _request_id: &str,
-) -> Result<Issued, StsError> {
+fn assume(shared: &Shared, req: &Incoming, form: &[(String, String)]) -> Result<Issued, StsError> {
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     // 1. The request.
     let path = req.target.split('?').next().unwrap_or("");
