@@ -6,8 +6,8 @@
 //! changed setting gets a new session. An entry is used until the refresh point of its
 //! credentials (5 minutes before expiry, or half-way through a short life) and never past the
 //! `exp` of the token that made it. One STS call per key at a time: concurrent requests of the
-//! same user wait for it (single flight). At most [`CAPACITY`] entries; the least recently
-//! used goes first. Failures are not cached. Counts hits, misses and coalesced waits in the
+//! same user wait for it (single flight). At most [`CAPACITY`] entries and [`MAX_BYTES`] of
+//! them (about 1,000 sessions of ~2 KiB); the least recently used goes first. Failures are not cached. Counts hits, misses and coalesced waits in the
 //! metrics, never by user. Never logs a token, key, session token or identity context.
 
 use super::sts::{AssumeRequest, Assumed, Disposition, Purpose, Sts, StsError};
@@ -19,8 +19,13 @@ use std::fmt;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-/// Most cached sessions (about 3 KiB each with a TIP session token: ~30 MiB when full).
+/// Most cached sessions.
 pub const CAPACITY: usize = 10_000;
+/// Most bytes the cached sessions may hold (counted in the README's memory arithmetic): an
+/// entry is ~2 KiB (a session token with identity context is ~1.2 KiB), so ~1,000 sessions.
+pub const MAX_BYTES: usize = 2 * 1024 * 1024;
+/// What an entry costs besides its strings: the map slot, the Arc and the allocator.
+const ENTRY_OVERHEAD: usize = 256;
 /// Refresh this long before the credentials expire.
 const REFRESH_BUFFER: Duration = Duration::from_secs(5 * 60);
 
@@ -60,6 +65,7 @@ enum Slot {
         session: Arc<UserSession>,
         use_until: SystemTime,
         last_used: u64,
+        bytes: usize,
     },
     Pending(Arc<Flight>),
 }
@@ -95,6 +101,8 @@ impl Flight {
 struct Cache {
     slots: HashMap<Key, Slot>,
     tick: u64,
+    /// Bytes held by ready entries.
+    bytes: usize,
 }
 
 /// The per-user sessions and their cache. Shared by all threads.
@@ -104,6 +112,7 @@ pub struct UserSessions {
     cache: Mutex<Cache>,
     clock: SharedClock,
     capacity: usize,
+    max_bytes: usize,
 }
 
 impl fmt::Debug for UserSessions {
@@ -124,6 +133,7 @@ impl UserSessions {
             cache: Mutex::new(Cache::default()),
             clock: clock::system(),
             capacity: CAPACITY,
+            max_bytes: MAX_BYTES,
         }
     }
 
@@ -139,9 +149,20 @@ impl UserSessions {
         &self.settings
     }
 
+    /// The same, with at most `max_bytes` of cached sessions (tests).
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> UserSessions {
+        self.max_bytes = max_bytes;
+        self
+    }
+
     /// Sessions cached now.
     pub fn cached(&self) -> usize {
         self.lock().slots.len()
+    }
+
+    /// Bytes the cached sessions hold now.
+    pub fn cached_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// The user's session: cached, or from one STS call shared by all their concurrent requests.
@@ -174,6 +195,7 @@ impl UserSessions {
                 session,
                 use_until,
                 last_used,
+                ..
             }) if now < *use_until => {
                 *last_used = tick;
                 crate::metrics::user_credentials("hit");
@@ -187,11 +209,15 @@ impl UserSessions {
             }
             _ => {}
         }
-        self.make_room(&mut cache, now);
+        self.make_room(&mut cache, now, 0);
         let flight = Arc::new(Flight::default());
-        cache
+        // A stale entry of this key gives way to the call in flight.
+        if let Some(Slot::Ready { bytes, .. }) = cache
             .slots
-            .insert(key.clone(), Slot::Pending(flight.clone()));
+            .insert(key.clone(), Slot::Pending(flight.clone()))
+        {
+            cache.bytes -= bytes;
+        }
         drop(cache);
         crate::metrics::user_credentials("miss");
         // Ends the flight (and frees the slot) even if the fetch panics.
@@ -230,16 +256,26 @@ impl UserSessions {
         fetch(&request).map(Arc::new)
     }
 
-    /// Drops expired entries when full, then the least recently used ready one.
-    fn make_room(&self, cache: &mut Cache, now: SystemTime) {
-        if cache.slots.len() < self.capacity {
+    /// Drops expired entries when full (in entries, or in bytes with `incoming` more), then
+    /// the least recently used ready ones until there is room.
+    fn make_room(&self, cache: &mut Cache, now: SystemTime, incoming: usize) {
+        let full =
+            |c: &Cache| c.slots.len() >= self.capacity || c.bytes + incoming > self.max_bytes;
+        if !full(cache) {
             return;
         }
+        let mut freed = 0;
         cache.slots.retain(|_, slot| match slot {
-            Slot::Ready { use_until, .. } => now < *use_until,
-            Slot::Pending(_) => true,
+            Slot::Ready {
+                use_until, bytes, ..
+            } if now >= *use_until => {
+                freed += *bytes;
+                false
+            }
+            _ => true,
         });
-        while cache.slots.len() >= self.capacity {
+        cache.bytes -= freed;
+        while full(cache) {
             let oldest = cache
                 .slots
                 .iter()
@@ -249,12 +285,12 @@ impl UserSessions {
                 })
                 .min_by_key(|(used, _)| *used)
                 .map(|(_, k)| k.clone());
-            match oldest {
-                Some(k) => {
-                    cache.slots.remove(&k);
-                }
+            let Some(k) = oldest else {
                 // Only calls in flight: let the map grow by them rather than block.
-                None => break,
+                break;
+            };
+            if let Some(Slot::Ready { bytes, .. }) = cache.slots.remove(&k) {
+                cache.bytes -= bytes;
             }
         }
     }
@@ -264,25 +300,30 @@ impl UserSessions {
     fn store(&self, key: Key, result: &Result<Arc<UserSession>, StsError>, token_exp: SystemTime) {
         let now = self.clock.now();
         let mut cache = self.lock();
-        match result {
-            Ok(session) => {
-                let life = session.expires.duration_since(now).unwrap_or_default();
-                let ahead = session.expires.checked_sub(REFRESH_BUFFER).unwrap_or(now);
-                let refresh_at = ahead.max(now + life / 2);
-                let tick = cache.tick;
-                cache.slots.insert(
-                    key,
-                    Slot::Ready {
-                        session: session.clone(),
-                        use_until: refresh_at.min(token_exp),
-                        last_used: tick,
-                    },
-                );
-            }
-            Err(_) => {
-                cache.slots.remove(&key);
-            }
+        // The pending slot goes first; it holds no bytes.
+        cache.slots.remove(&key);
+        let Ok(session) = result else {
+            return;
+        };
+        let bytes = entry_bytes(&key, session);
+        if bytes > self.max_bytes {
+            return;
         }
+        self.make_room(&mut cache, now, bytes);
+        let life = session.expires.duration_since(now).unwrap_or_default();
+        let ahead = session.expires.checked_sub(REFRESH_BUFFER).unwrap_or(now);
+        let refresh_at = ahead.max(now + life / 2);
+        let tick = cache.tick;
+        cache.bytes += bytes;
+        cache.slots.insert(
+            key,
+            Slot::Ready {
+                session: session.clone(),
+                use_until: refresh_at.min(token_exp),
+                last_used: tick,
+                bytes,
+            },
+        );
     }
 
     /// Words a failure for the user and the operator; decides re-authentication.
@@ -339,6 +380,34 @@ impl UserSessions {
     fn lock(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// What an entry holds in memory, roughly: its strings plus a fixed overhead.
+fn entry_bytes(key: &Key, s: &UserSession) -> usize {
+    let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+    let c = &s.credentials;
+    let context = s.context.as_ref().map_or(0, |x| {
+        opt(&x.subject)
+            + opt(&x.subject_type)
+            + opt(&x.issuer)
+            + opt(&x.federated_provider_arn)
+            + x.identity_provider
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 48)
+                .sum::<usize>()
+    });
+    ENTRY_OVERHEAD
+        + key.issuer.len()
+        + key.tenant.len()
+        + key.object_id.len()
+        + opt(&key.upn)
+        + opt(&key.email)
+        + c.access_key_id().len()
+        + c.secret_access_key().len()
+        + c.session_token().map_or(0, str::len)
+        + s.assumed_role_arn.len()
+        + opt(&s.subject_from_token)
+        + context
 }
 
 /// Stores the result and wakes the waiters when the fetching request is done with it.

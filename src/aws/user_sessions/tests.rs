@@ -223,3 +223,32 @@ fn a_bad_oid_never_reaches_sts_and_a_panic_releases_the_waiters() {
     s.session_with(&alice, |_| Ok(assumed(&clock, 900, "K")))
         .unwrap();
 }
+
+#[test]
+fn the_cache_is_bounded_in_bytes_too() {
+    let clock = ManualClock::shared();
+    let one = {
+        let s = sessions(&clock, 100);
+        s.session_with(&user("a", &clock, 3600), |_| Ok(assumed(&clock, 900, "A")))
+            .unwrap();
+        s.cached_bytes()
+    };
+    assert!(one > 256, "{one}");
+    // Room for two entries: the third evicts the least recently used, and bytes stay bounded.
+    let s = sessions(&clock, 100).with_max_bytes(one * 2 + one / 2);
+    for (oid, key) in [("a", "A"), ("b", "B"), ("c", "C")] {
+        s.session_with(&user(oid, &clock, 3600), |_| Ok(assumed(&clock, 900, key)))
+            .unwrap();
+        assert!(s.cached_bytes() <= one * 2 + one / 2);
+    }
+    assert_eq!(s.cached(), 2);
+    // A refreshed entry replaces its bytes rather than adding to them.
+    clock.advance(Duration::from_secs(601));
+    s.session_with(&user("c", &clock, 3600), |_| Ok(assumed(&clock, 900, "C2")))
+        .unwrap();
+    assert!(
+        s.cached_bytes() <= one * 2 + one / 2,
+        "{}",
+        s.cached_bytes()
+    );
+}
