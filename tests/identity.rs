@@ -1019,3 +1019,67 @@ fn no_token_secret_key_session_token_or_identity_context_in_debug_logs() {
         );
     }
 }
+
+#[test]
+fn check_with_a_users_token_shows_which_identity_aws_sees() {
+    let entra = FakeEntra::start();
+    let bedrock = FakeBedrock::start();
+    bedrock.set_kb_type("MANAGED");
+    bedrock.set_corpus(corpus());
+    bedrock.identity().set_mode(KB_ID, Some(SESSION_ELSE_INPUT));
+    let iam = Iam::entra(&entra, Some(ContextProvider::upn()), "bmcp-*");
+    let sts = FakeSts::start(iam, bedrock.keys(), bedrock.identity());
+    let token = entra.sign(entra.member_claims(ALICE, ALICE_OID));
+    let dir = std::env::temp_dir().join(format!("bmcp-check-{}-{}", std::process::id(), now()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("alice.token");
+    std::fs::write(&file, &token).unwrap();
+    let mut vars = bedrock.env();
+    vars.extend(entra.vars(&[]));
+    vars.push(("AWS_ENDPOINT_URL_STS".into(), sts.url().into()));
+    vars.push(("AWS_USER_CREDENTIALS".into(), "web-identity".into()));
+    vars.push(("AWS_USER_ROLE_ARN".into(), USER_ROLE_ARN.into()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bedrock-mcp"))
+        .env_clear()
+        .current_dir(&dir)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(vars)
+        .args(["check", "--user-token", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("assumed-role/bedrock-mcp-user/bmcp-{ALICE_OID}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("AWS sees:     subject {ALICE}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("userContextModeForRetrieval: IDENTITY_ENHANCED_SESSION_ELSE_API_INPUT"),
+        "{text}"
+    );
+    assert!(text.contains("search as user: OK"), "{text}");
+    // The probe really went through STS and Bedrock as Alice, and printed no secret.
+    assert!(sts.calls_for(ALICE_OID) >= 1);
+    let records = bedrock.identity().records_of("Retrieve");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(session_oid(&records[0].signer), Some(ALICE_OID));
+    assert!(records[0].refused.is_none());
+    assert!(!text.contains(&token), "the token is printed:\n{text}");
+    for issued in sts.issued() {
+        for secret in [&issued.secret, &issued.session_token] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret is printed:\n{text}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
