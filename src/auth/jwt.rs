@@ -441,6 +441,49 @@ mod tests {
     }
 
     #[test]
+    fn only_access_tokens_for_this_api_pass() {
+        let vars = crate::config::Vars::from_pairs([
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("ENTRA_CLIENT_ID", "6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+        ]);
+        let auth = Authenticator::new(AuthSettings::from_vars(&vars).unwrap().unwrap());
+        let client = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+        let kind = |claims: Value| auth.check_token_kind(&claims, &principal(&claims));
+        // Delegated and app-only access tokens.
+        assert!(
+            kind(serde_json::json!({"aud": client, "scp": "access_as_user", "azp": "c"})).is_ok()
+        );
+        assert!(kind(serde_json::json!({"aud": client, "roles": ["KB.Read"], "azp": "c"})).is_ok());
+        assert!(kind(
+            serde_json::json!({"aud": format!("api://{client}"), "scp": "x", "appid": "c"})
+        )
+        .is_ok());
+        // ID tokens: a nonce, or the bare client id without scp or a calling app, even with roles.
+        for id_token in [
+            serde_json::json!({"aud": client, "nonce": "n", "scp": "x", "azp": "c"}),
+            serde_json::json!({"aud": client, "at_hash": "h"}),
+            serde_json::json!({"aud": client, "roles": ["KB.Read"]}),
+            serde_json::json!({"aud": client}),
+        ] {
+            let e = kind(id_token.clone()).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("this is an ID token; send the access token"),
+                "{id_token}: {e}"
+            );
+            assert_eq!(e.status(), 401);
+        }
+        let e =
+            kind(serde_json::json!({"aud": format!("api://{client}"), "appid": "c"})).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("neither a delegated scope (scp) nor an app role (roles)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn principal_prefers_username_claims() {
         let p = principal(&serde_json::json!({
             "upn": "u@x", "email": "e@x", "oid": "o", "scp": "read api://c/write", "roles": ["R", 3],

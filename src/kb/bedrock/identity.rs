@@ -40,6 +40,22 @@ impl AsWho {
     pub(super) fn credentials(&self) -> Option<&Credentials> {
         self.session.as_ref().map(|s| &s.credentials)
     }
+
+    /// Points a refusal of a call signed with the user's own session at the user role, whose
+    /// policy it is (the server's role is not involved).
+    pub(super) fn explain(&self, e: KbError) -> KbError {
+        let Some(session) = &self.session else {
+            return e;
+        };
+        match e {
+            KbError::AccessDenied(m) => KbError::AccessDenied(format!(
+                "{m}. This call was signed with your own AWS session ({}): the policy of the role \
+                 in AWS_USER_ROLE_ARN must allow it (deployment/iam/user-role-policy.json)",
+                session.assumed_role_arn
+            )),
+            other => other,
+        }
+    }
 }
 
 impl BedrockKb {

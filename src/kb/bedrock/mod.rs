@@ -142,7 +142,7 @@ impl BedrockKb {
                 body: Some(body.as_bytes()),
                 credentials: who.credentials(),
             })
-            .map_err(|e| self.explain_rerank(e))?;
+            .map_err(|e| who.explain(self.explain_rerank(e)))?;
         let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
@@ -392,13 +392,16 @@ impl KnowledgeBase for BedrockKb {
             d.data_source_id,
             path_segment(&d.document_id)
         );
-        let reply = self.client.send(&Call {
-            op: Op::GetDocumentContent,
-            url: &url,
-            host: &self.runtime.host,
-            body: Some(body.as_bytes()),
-            credentials: who.credentials(),
-        })?;
+        let reply = self
+            .client
+            .send(&Call {
+                op: Op::GetDocumentContent,
+                url: &url,
+                host: &self.runtime.host,
+                body: Some(body.as_bytes()),
+                credentials: who.credentials(),
+            })
+            .map_err(|e| who.explain(e))?;
         parse::document_link(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable GetDocumentContent answer: {why}"
