@@ -29,6 +29,9 @@ struct World {
     sts: FakeSts,
 }
 
+/// Form pairs, in order.
+type Form = Vec<(String, String)>;
+
 fn world(context: Option<ContextProvider>) -> World {
     let entra = FakeEntra::start();
     let bedrock = FakeBedrock::start();
@@ -326,7 +329,7 @@ fn every_bad_request_is_refused_with_the_real_code_and_status() {
         e.sign(c)
     };
     let long_name = "b".repeat(65);
-    let cases: Vec<(&str, Vec<(String, String)>, u16, &str)> = vec![
+    let cases: Vec<(&str, Form, u16, &str)> = vec![
         (
             "no Action",
             form(&good, &[("Action", None)]),
