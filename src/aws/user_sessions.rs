@@ -299,6 +299,13 @@ impl UserSessions {
     /// or removed when it failed.
     fn store(&self, key: Key, result: &Result<Arc<UserSession>, StsError>, token_exp: SystemTime) {
         let now = self.clock.now();
+        if let Ok(s) = result {
+            if s.expires <= now {
+                log::warn!(
+                    "AWS STS issued a user session that is already expired; is the clock right?"
+                );
+            }
+        }
         let mut cache = self.lock();
         // The pending slot goes first; it holds no bytes.
         cache.slots.remove(&key);
@@ -343,7 +350,9 @@ impl UserSessions {
         }
         let fix = match (e.disposition(), code) {
             (Disposition::Transient, _) => format!(
-                "AWS STS at {} is unavailable ({e}); try again in a little while",
+                "AWS STS at {} is unavailable ({e}); try again in a little while (an \
+                 IDPCommunicationError means AWS could not reach Entra ID's OpenID configuration \
+                 or signing keys)",
                 self.sts.endpoint()
             ),
             (_, "AccessDenied") => format!(
