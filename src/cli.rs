@@ -266,8 +266,12 @@ fn check(config: &Config, user_token: Option<&str>) -> ExitCode {
                     s.role_arn, s.duration_seconds, s.session_prefix, s.sts_endpoint
                 ),
             }
-            if let (Some(p), Some(s)) = (&user, &settings.user_sessions) {
-                ok &= probe_session(p, s);
+            match (&user, &settings.user_sessions) {
+                (Some(p), Some(s)) => ok &= probe_session(p, s),
+                (None, Some(_)) => println!(
+                    "              (a live test needs a user's token: bedrock-mcp check --user-token FILE)"
+                ),
+                _ => {}
             }
             // Every setting was checked before "config: OK", so building cannot fail here.
             let kbs = BedrockKb::for_settings(settings);
