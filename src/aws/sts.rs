@@ -135,6 +135,57 @@ impl fmt::Debug for Assumed {
     }
 }
 
+/// The STS error codes this server tells apart (`<Error><Code>`); any other is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsCode {
+    /// `ExpiredTokenException`: the web-identity token has expired.
+    ExpiredToken,
+    /// `IDPRejectedClaim`: the identity provider refused the token (expired, revoked).
+    IdpRejectedClaim,
+    /// `InvalidIdentityToken`: signature, issuer or audience did not validate.
+    InvalidIdentityToken,
+    /// `AccessDenied`: the role's trust policy does not allow this.
+    AccessDenied,
+    /// `IDPCommunicationError`: AWS could not reach the identity provider (retryable).
+    IdpCommunication,
+    /// `Throttling` (and its variants): rate exceeded (retryable).
+    Throttling,
+    /// `RegionDisabledException`: STS is not activated in the region.
+    RegionDisabled,
+    /// `PackedPolicyTooLarge`: the session (policies, tags, context) is too large.
+    PackedPolicyTooLarge,
+    /// `MalformedPolicyDocument`.
+    MalformedPolicyDocument,
+    /// `ValidationError`: a parameter broke a constraint (duration, session name).
+    Validation,
+    /// Any other code.
+    Other,
+}
+
+impl StsCode {
+    /// Reads a code as STS spells it.
+    pub fn parse(code: &str) -> StsCode {
+        match code {
+            "ExpiredTokenException" => StsCode::ExpiredToken,
+            "IDPRejectedClaim" => StsCode::IdpRejectedClaim,
+            "InvalidIdentityToken" => StsCode::InvalidIdentityToken,
+            "AccessDenied" | "AccessDeniedException" => StsCode::AccessDenied,
+            "IDPCommunicationError" => StsCode::IdpCommunication,
+            "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => StsCode::Throttling,
+            "RegionDisabledException" => StsCode::RegionDisabled,
+            "PackedPolicyTooLarge" => StsCode::PackedPolicyTooLarge,
+            "MalformedPolicyDocument" => StsCode::MalformedPolicyDocument,
+            "ValidationError" => StsCode::Validation,
+            _ => StsCode::Other,
+        }
+    }
+
+    /// Whether STS says another try may succeed.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, StsCode::IdpCommunication | StsCode::Throttling)
+    }
+}
+
 /// How a refusal should be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -173,7 +224,7 @@ pub enum StsError {
 }
 
 impl StsError {
-    /// The `<Error><Code>`, if STS sent one.
+    /// The `<Error><Code>` as STS spelt it, if it sent one.
     pub fn code(&self) -> Option<&str> {
         match self {
             StsError::Refused { code, .. } => Some(code),
@@ -181,14 +232,19 @@ impl StsError {
         }
     }
 
+    /// The code, typed; `None` when STS sent no error document.
+    pub fn kind(&self) -> Option<StsCode> {
+        self.code().map(StsCode::parse)
+    }
+
     /// What to do about it. `InvalidIdentityToken` counts as configuration (wrong issuer URL
     /// or audience in the provider): the caller turns it into re-authentication when the
     /// token's `exp` has passed.
     pub fn disposition(&self) -> Disposition {
         match self {
-            StsError::Refused { code, .. } => match code.as_str() {
-                "ExpiredTokenException" | "IDPRejectedClaim" => Disposition::Reauthenticate,
-                c if retryable_code(c) => Disposition::Transient,
+            StsError::Refused { code, .. } => match StsCode::parse(code) {
+                StsCode::ExpiredToken | StsCode::IdpRejectedClaim => Disposition::Reauthenticate,
+                c if c.is_retryable() => Disposition::Transient,
                 _ => Disposition::Configuration,
             },
             StsError::Unavailable { .. } => Disposition::Transient,
@@ -220,14 +276,6 @@ impl fmt::Display for StsError {
 }
 
 impl std::error::Error for StsError {}
-
-/// The codes STS says are worth another try.
-fn retryable_code(code: &str) -> bool {
-    matches!(
-        code,
-        "IDPCommunicationError" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
-    )
-}
 
 /// The STS endpoint and the agent that reaches it. Shared by all threads.
 pub struct Sts {
@@ -349,7 +397,7 @@ impl Sts {
             return parse_success(&text).map_err(|why| Attempt::Final(StsError::BadAnswer(why)));
         }
         let error = parse_error(status, &text);
-        let again = status >= 500 || error.code().is_some_and(retryable_code);
+        let again = status >= 500 || error.kind().is_some_and(StsCode::is_retryable);
         Err(if again {
             Attempt::Again(error)
         } else {

@@ -10,7 +10,7 @@
 //! them (about 1,000 sessions of ~2 KiB); the least recently used goes first. Failures are not cached. Counts hits, misses and coalesced waits in the
 //! metrics, never by user. Never logs a token, key, session token or identity context.
 
-use super::sts::{AssumeRequest, Assumed, Disposition, Purpose, Sts, StsError};
+use super::sts::{AssumeRequest, Assumed, Disposition, Purpose, Sts, StsCode, StsError};
 use super::web_identity::WebIdentity;
 use crate::clock::{self, SharedClock};
 use crate::config::sessions::UserSessionSettings;
@@ -337,10 +337,11 @@ impl UserSessions {
     fn explain(&self, e: &StsError, who: &WebIdentity) -> SessionError {
         let role = &self.settings.role_arn;
         let code = e.code().unwrap_or("");
+        let kind = e.kind();
         let token_expired = self.clock.now() >= who.expires;
         let reauth = match e.disposition() {
             Disposition::Reauthenticate => true,
-            _ => code == "InvalidIdentityToken" && token_expired,
+            _ => kind == Some(StsCode::InvalidIdentityToken) && token_expired,
         };
         if reauth {
             return SessionError::Reauthenticate(format!(
@@ -348,33 +349,33 @@ impl UserSessions {
                 if code.is_empty() { "expired" } else { code }
             ));
         }
-        let fix = match (e.disposition(), code) {
+        let fix = match (e.disposition(), kind) {
             (Disposition::Transient, _) => format!(
                 "AWS STS at {} is unavailable ({e}); try again in a little while (an \
                  IDPCommunicationError means AWS could not reach Entra ID's OpenID configuration \
                  or signing keys)",
                 self.sts.endpoint()
             ),
-            (_, "AccessDenied") => format!(
+            (_, Some(StsCode::AccessDenied)) => format!(
                 "AWS STS refused AssumeRoleWithWebIdentity into AWS_USER_ROLE_ARN={role} ({e}). \
                  An administrator must fix the role's trust policy: Principal.Federated = the IAM \
                  OIDC provider of the token's issuer, Action sts:AssumeRoleWithWebIdentity and \
                  sts:SetContext, and an :aud condition equal to the token's audience \
                  (deployment/iam/user-role-trust-policy.json)"
             ),
-            (_, "InvalidIdentityToken") => format!(
+            (_, Some(StsCode::InvalidIdentityToken)) => format!(
                 "AWS STS could not validate the sign-in token ({e}). An administrator must check \
                  the IAM OIDC identity provider: its URL must be exactly the token's issuer {} \
                  and its ClientIDList must hold the token's audience (the API's client id, and \
                  api://<client id> for v1 tokens); see deployment/iam/entra-oidc-provider.json",
                 who.issuer
             ),
-            (_, "RegionDisabledException") => format!(
+            (_, Some(StsCode::RegionDisabled)) => format!(
                 "AWS STS is not activated in the region of {} ({e}): activate it (IAM → Account \
                  settings) or point AWS_ENDPOINT_URL_STS at a region where it is",
                 self.sts.endpoint()
             ),
-            (_, "IDPRejectedClaim" | "ExpiredTokenException") => {
+            (_, Some(StsCode::IdpRejectedClaim | StsCode::ExpiredToken)) => {
                 format!("AWS STS refused the sign-in token ({e}); sign in again")
             }
             _ => format!(

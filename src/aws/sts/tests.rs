@@ -145,6 +145,7 @@ fn error_bodies_map_to_codes_and_dispositions() {
     for (code, status, disposition) in cases {
         let e = parse_error(status, &body(code));
         assert_eq!(e.code(), Some(code));
+        assert_ne!(e.kind(), Some(StsCode::Other), "{code}");
         assert_eq!(e.disposition(), disposition, "{code}");
         assert!(
             e.to_string().contains("sts:AssumeRoleWithWebIdentity"),
@@ -156,6 +157,11 @@ fn error_bodies_map_to_codes_and_dispositions() {
     assert_eq!(e.code(), Some("Throttling"));
     let e = parse_error(502, "<html>bad gateway</html>");
     assert_eq!(e.code(), Some("HTTP502"));
+    assert_eq!(e.kind(), Some(StsCode::Other));
+    assert_eq!(
+        parse_error(400, &body("SomethingNew")).disposition(),
+        Disposition::Configuration
+    );
     let e = parse_error(
         400,
         "<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>bad eyJhbGciOi.x.y</Message></Error></ErrorResponse>",
