@@ -334,6 +334,17 @@ mod tests {
             chain(&[]).unwrap().describe(),
             "imds (http://169.254.169.254), not fetched yet"
         );
+        let irsa = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
+            ("AWS_REGION", "eu-west-1"),
+        ];
+        assert_eq!(
+            chain(&[irsa[0], irsa[1], irsa[2], container])
+                .unwrap()
+                .describe(),
+            "web identity (https://sts.eu-west-1.amazonaws.com, token file /var/run/token), not fetched yet"
+        );
         let disabled = ("AWS_EC2_METADATA_DISABLED", "true");
         assert_eq!(
             chain(&[container, disabled])

@@ -38,8 +38,7 @@ impl WebIdentitySource {
     /// Where it gets credentials, for `describe` (no secrets).
     pub(super) fn describe(&self) -> String {
         format!(
-            "role {} via {}, token file {}",
-            self.role_arn,
+            "{}, token file {}",
             self.sts.endpoint(),
             self.token_file.display()
         )
