@@ -371,7 +371,9 @@ fn a_user_whose_email_claim_names_another_person_sees_nothing_of_theirs_in_every
 
 #[test]
 fn fifty_concurrent_calls_of_one_user_make_one_sts_call_and_a_second_user_a_second() {
-    let w = Setup::sessions(SESSION).start();
+    let w = Setup::sessions(SESSION)
+        .with("METRICS_ADDR", "127.0.0.1:0")
+        .start();
     let alice = w.alice();
     // The first STS answer is slow, so the other calls arrive while it is in flight.
     w.sts
@@ -409,6 +411,46 @@ fn fifty_concurrent_calls_of_one_user_make_one_sts_call_and_a_second_user_a_seco
     assert!(b.contains(BOB_TEXT), "{b}");
     assert_eq!(w.sts.call_count(), 2);
     assert_eq!(w.sts.calls_for(BOB_OID), 1);
+
+    // The metrics count it, and never name a user.
+    let metrics = metrics_text(&w.s);
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    assert_eq!(
+        value("bedrock_mcp_user_credentials_total{result=\"miss\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("bedrock_mcp_user_credentials_total{result=\"hit\"}")
+            + value("bedrock_mcp_user_credentials_total{result=\"coalesced\"}"),
+        49.0
+    );
+    assert_eq!(
+        value("bedrock_mcp_sts_requests_total{caller=\"user\",outcome=\"ok\"}"),
+        2.0
+    );
+    for who in [ALICE, ALICE_OID, BOB, BOB_OID] {
+        assert!(!metrics.contains(who), "{who} in the metrics");
+    }
+}
+
+/// The Prometheus text of a server started with METRICS_ADDR=127.0.0.1:0.
+fn metrics_text(s: &Server) -> String {
+    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
+    let addr = s
+        .logs()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["msg"] == "metrics listening")
+        .and_then(|v| v["addr"].as_str().map(str::to_string))
+        .expect("metrics address in the log");
+    let r = support::server::request(&format!("http://{addr}/metrics"), "GET", &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
 }
 
 #[test]
