@@ -652,6 +652,38 @@ fn sts_calling_the_token_expired_asks_the_client_to_sign_in_again() {
         "params": {"name": "search_knowledge_base", "arguments": {"query": QUERY}}});
     assert_challenge(&post(call), needle, "/messages");
     assert_no_data_calls(&w, "expired");
+
+    // The identity provider rejecting the claim is fixed the same way; a region without STS
+    // is a configuration error, named.
+    w.sts.set_clock_skew(0);
+    let rejected = StsFault::Error {
+        status: 403,
+        code: "IDPRejectedClaim".into(),
+        message: "Received invalid claim".into(),
+    };
+    w.sts.push_faults(rejected, 1);
+    let r = w.s.mcp(
+        &[
+            ("Authorization", bearer.as_str()),
+            ("MCP-Protocol-Version", "2025-06-18"),
+        ],
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"name": "search_knowledge_base", "arguments": {"query": QUERY}}}),
+    );
+    assert_challenge(
+        &r,
+        "AWS STS refused the sign-in token (IDPRejectedClaim): sign in again",
+        "IDPRejectedClaim",
+    );
+    let disabled = StsFault::Error {
+        status: 403,
+        code: "RegionDisabledException".into(),
+        message: "STS is not activated in this region for account:123456789012".into(),
+    };
+    w.sts.set_always(Some(disabled));
+    let text = error_text(&w.search(Transport::Mcp("2026-07-28"), &alice));
+    assert_session_error(&text, "RegionDisabledException", &["AWS_ENDPOINT_URL_STS"]);
+    assert_no_data_calls(&w, "refusals");
 }
 
 fn assert_challenge(r: &Resp, needle: &str, case: &str) {
