@@ -49,8 +49,11 @@ const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 pub struct OidcProvider {
     /// Must equal the token's `iss` exactly.
     pub url: String,
+    /// `ClientIDList`: the audiences accepted.
     pub client_ids: Vec<String>,
+    /// `ContextProvider`: with it, sessions carry identity context.
     pub context: Option<ContextProvider>,
+    /// The account the provider lives in (the ARN's).
     pub account: String,
     /// Where IAM fetches the signing keys (the issuer's `jwks_uri`).
     pub jwks_url: String,
@@ -70,7 +73,9 @@ impl OidcProvider {
 /// A provider's `ContextProvider` (identity-2026 §2.3).
 #[derive(Clone, Debug)]
 pub struct ContextProvider {
+    /// The claim that becomes `OriginIdentity.Subject`.
     pub subject_source_key: String,
+    /// `SubjectTypeValue` or `SubjectTypeSourceKey`.
     pub subject_type: SubjectType,
     /// (SourceKey, TargetKey) pairs; at most 10.
     pub key_definitions: Vec<(String, Option<String>)>,
@@ -94,7 +99,9 @@ impl ContextProvider {
 /// Where the subject type comes from.
 #[derive(Clone, Debug)]
 pub enum SubjectType {
+    /// A fixed value (`user`).
     Value(String),
+    /// The claim holding it.
     SourceKey(String),
 }
 
@@ -103,6 +110,7 @@ pub enum SubjectType {
 pub struct Statement {
     /// `Principal.Federated`: a provider ARN.
     pub federated: String,
+    /// `Action` (e.g. `sts:AssumeRoleWithWebIdentity`, `sts:SetContext`).
     pub actions: Vec<String>,
     /// `StringEquals` (key, allowed values).
     pub string_equals: Vec<(String, Vec<String>)>,
@@ -113,15 +121,20 @@ pub struct Statement {
 /// An IAM role.
 #[derive(Clone, Debug)]
 pub struct Role {
+    /// The role ARN.
     pub arn: String,
+    /// `MaxSessionDuration`.
     pub max_session_seconds: u64,
+    /// The trust policy's Allow statements.
     pub trust: Vec<Statement>,
 }
 
 /// The fake IAM state the STS checks against.
 #[derive(Clone, Debug)]
 pub struct Iam {
+    /// IAM OIDC identity providers.
     pub providers: Vec<OidcProvider>,
+    /// Roles that can be assumed.
     pub roles: Vec<Role>,
     /// Whether a statement must also allow `sts:SetContext` when the provider has a context
     /// provider (the real rule is unconfirmed; identity-2026 §3 recommends including it).
@@ -218,8 +231,11 @@ pub enum StsFault {
     Delay(Duration),
     /// Any code, status and message.
     Error {
+        /// HTTP status.
         status: u16,
+        /// `<Code>`.
         code: String,
+        /// `<Message>`.
         message: String,
     },
 }
@@ -227,7 +243,9 @@ pub enum StsFault {
 /// One call as received.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// HTTP method.
     pub method: String,
+    /// Headers, names lower-cased.
     pub headers: Vec<(String, String)>,
     /// The decoded form (or query) pairs.
     pub form: Vec<(String, String)>,
@@ -256,12 +274,17 @@ impl Call {
 /// Credentials the fake issued.
 #[derive(Clone, Debug)]
 pub struct Issued {
+    /// `ASIA…`.
     pub access_key_id: String,
+    /// The secret access key.
     pub secret: String,
+    /// The session token.
     pub session_token: String,
+    /// `Expiration`.
     pub expiration: SystemTime,
     /// The token's audience that matched the provider's client id list.
     pub audience: String,
+    /// What the fake Bedrock knows about it.
     pub session: Session,
 }
 
@@ -472,8 +495,11 @@ fn handle(shared: &Shared, req: Incoming) {
 /// A query-protocol error.
 #[derive(Debug)]
 pub struct StsError {
+    /// HTTP status.
     pub status: u16,
+    /// `<Code>`.
     pub code: String,
+    /// `<Message>`.
     pub message: String,
 }
 

@@ -39,11 +39,15 @@ identity of the identity-enhanced session";
 /// One AWS session the fake STS issued.
 #[derive(Clone, Debug)]
 pub struct Session {
+    /// The `ASIA…` key id that signs with it.
     pub access_key_id: String,
+    /// The role assumed.
     pub role_arn: String,
+    /// `RoleSessionName` as sent.
     pub role_session_name: String,
     /// `TrustedIdentityPropagationContext.OriginIdentity.Subject`, when STS set TIP context.
     pub subject: Option<String>,
+    /// `OriginIdentity.SubjectType`, when set.
     pub subject_type: Option<String>,
     /// The IAM OIDC provider the token federated through.
     pub provider_arn: String,
@@ -51,7 +55,9 @@ pub struct Session {
     pub transaction: Vec<(String, String)>,
     /// The web identity token's `sub` and `oid` claims (for assertions).
     pub token_sub: String,
+    /// The token's `oid`, if any.
     pub token_oid: Option<String>,
+    /// When the credentials expire.
     pub expiration: SystemTime,
 }
 
@@ -69,8 +75,11 @@ pub enum Signer {
     Server,
     /// A session issued by the fake STS, by its Subject (if any) and the token's `oid`.
     Session {
+        /// The session's Subject (None without identity context).
         subject: Option<String>,
+        /// The `oid` of the token that made it.
         oid: Option<String>,
+        /// The role assumed.
         role_arn: String,
     },
 }
@@ -80,8 +89,11 @@ pub enum Signer {
 pub struct Record {
     /// Retrieve, GetDocumentContent or GetKnowledgeBase.
     pub op: String,
+    /// The knowledge base id in the path.
     pub kb: String,
+    /// The key that signed the call.
     pub access_key_id: String,
+    /// Whose key that is.
     pub signer: Signer,
     /// The knowledge base's mode at the time.
     pub mode: String,
