@@ -253,6 +253,10 @@ fn two_users_on_a_session_knowledge_base_each_see_only_their_own_documents_and_l
         assert_eq!(session_oid(&r.signer), Some(expected.0), "call {i}: {r:?}");
         assert_eq!(r.identity.as_deref(), Some(expected.1), "call {i}: {r:?}");
     }
+    // GetKnowledgeBase (the mode lookup) keeps the server's own credentials.
+    let info = w.bedrock.identity().records_of("GetKnowledgeBase");
+    assert!(!info.is_empty());
+    assert!(info.iter().all(|r| r.signer == Signer::Server), "{info:?}");
     // One STS call per user for all of it, for the user role and bound to that user.
     assert_eq!(w.sts.calls_for(ALICE_OID), 1);
     assert_eq!(w.sts.calls_for(BOB_OID), 1);
