@@ -594,6 +594,17 @@ fn sts_refusals_name_what_to_fix_and_are_never_retried_with_the_server_role() {
         &["the IAM OIDC provider needs a context provider"],
     );
     assert_no_data_calls(&w, "no context");
+    // ... while an API_INPUT_ONLY knowledge base is still served: the session signs, and the
+    // server names the user it verified.
+    let w = Setup {
+        context: None,
+        ..Setup::sessions(API_INPUT_ONLY)
+    }
+    .start();
+    assert!(ok_text(&w.search(t, &w.alice())).contains(ALICE_TEXT));
+    let calls = w.data_calls();
+    assert_eq!(session_oid(&calls[0].signer), Some(ALICE_OID), "{calls:?}");
+    assert_eq!(w.sent_bodies()[0]["userContext"]["userId"], ALICE);
 
     // Transient failures are retried (3 attempts in all), then succeed ...
     let w = Setup::sessions(SESSION).start();
