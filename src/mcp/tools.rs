@@ -3,7 +3,9 @@
 //!
 //! Tool failures (bad arguments on 2025-11-25+, knowledge-base errors) become results with
 //! `isError: true` so the model can read and correct them; an unknown tool is a protocol
-//! error. Rendering of results for the model lives in `render.rs`.
+//! error; AWS refusing the caller's sign-in token itself is handed up (`reauthenticate`) for
+//! the transport's 401. A signed-in caller without a verified identity never gets a
+//! GetDocumentContent sent on their behalf unless their own AWS session names them. Rendering of results for the model lives in `render.rs`.
 
 use super::caller::Caller;
 use super::protocol::Version;
