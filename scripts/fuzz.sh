@@ -17,7 +17,7 @@ Exits 1 if any run produced a crash artifact or failed, 2 on a usage error.
 EOF
 }
 
-ALL_TARGETS=(jsonrpc_dispatch jwt_parse oauth_authorize jwks_parse)
+ALL_TARGETS=(jsonrpc_dispatch jwt_parse oauth_authorize jwks_parse sts_answer)
 seconds=60
 targets=()
 while (($#)); do
@@ -89,6 +89,10 @@ seed() {
       ;;
     jwks_parse)
       printf '%s' '{"keys":[{"kty":"RSA","use":"sig","kid":"a","alg":"RS256","n":"x6hRetQms7bErfc2fphtHPmzJa5dmdVTL3dCk_pAs3o1meY8EzIuN9GfSFvc9rz_UdJ64ZnAxxrsNEl-JUJiHsnaRmyVHPoQ9_GOy9sbDOGR-pEx1Q","e":"AQAB"},{"kty":"EC","kid":"b","x":"AQAB","y":"AQAB"}]}' >"$dir/seed-keys"
+      ;;
+    sts_answer)
+      printf '%s' '<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIA1</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken><Expiration>2026-12-07T12:15:00Z</Expiration></Credentials><AssumedRoleUser><Arn>arn:aws:sts::1:assumed-role/r/s</Arn></AssumedRoleUser><TrustedIdentityPropagationContext><OriginIdentity><Subject>a@b.c</Subject></OriginIdentity><TransactionContext><IdentityProvider><entry><key>tid</key><value>t</value></entry></IdentityProvider></TransactionContext></TrustedIdentityPropagationContext></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>' >"$dir/seed-ok"
+      printf '%s' '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>Not authorized &amp; no</Message></Error><RequestId>r</RequestId></ErrorResponse>' >"$dir/seed-error"
       ;;
   esac
 }

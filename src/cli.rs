@@ -20,7 +20,10 @@ bedrock-mcp: an MCP server for an AWS Bedrock Knowledge Base
 
 Usage:
   bedrock-mcp [serve] [--local-kb DIR] [--host HOST] [--port PORT]
-  bedrock-mcp check                 validate config, resolve AWS credentials, call GetKnowledgeBase
+  bedrock-mcp check [--user-token FILE]
+                                    validate config, resolve AWS credentials, call GetKnowledgeBase;
+                                    with a user's access token (FILE, or - for stdin): show which
+                                    identity Entra and AWS see for that user, and search as them
   bedrock-mcp healthcheck [URL]     GET URL (default http://127.0.0.1:$SERVER_PORT/health); exit 0 if healthy
   bedrock-mcp --help | --version
 
@@ -30,7 +33,7 @@ Configuration comes from environment variables (and ./.env); .env.example lists 
 
 enum Command {
     Serve,
-    Check,
+    Check(Option<String>),
     Healthcheck(Option<String>),
     Help,
     Version,
@@ -56,8 +59,14 @@ pub fn run(args: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Healthcheck(url) => healthcheck(url, &vars),
-        Command::Check => match Config::from_vars(vars) {
-            Ok(c) => check(&c),
+        Command::Check(token_file) => match Config::from_vars(vars) {
+            Ok(c) => {
+                let token = match token_file.as_deref().map(read_token).transpose() {
+                    Ok(t) => t,
+                    Err(e) => return fail(2, &e),
+                };
+                check(&c, token.as_deref())
+            }
             Err(e) => fail(2, &e.to_string()),
         },
         Command::Serve => match Config::from_vars(vars) {
@@ -69,6 +78,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, String> {
     let mut command = None;
+    let mut token_file = None;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let mut value = |flag: &str| it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -78,11 +88,13 @@ fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, Str
             "--local-kb" => vars.set("KB_LOCAL_DIR", &value("--local-kb")?),
             "--host" => vars.set("SERVER_HOST", &value("--host")?),
             "--port" => vars.set("SERVER_PORT", &value("--port")?),
+            // A file, not the token itself: command lines show up in `ps` and shell history.
+            "--user-token" => token_file = Some(value("--user-token")?),
             "serve" | "check" if command.is_none() => {
                 command = Some(if arg == "serve" {
                     Command::Serve
                 } else {
-                    Command::Check
+                    Command::Check(None)
                 })
             }
             "healthcheck" if command.is_none() => {
@@ -95,7 +107,29 @@ fn parse_args(args: Vec<String>, vars: &mut config::Vars) -> Result<Command, Str
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(command.unwrap_or(Command::Serve))
+    match (command.unwrap_or(Command::Serve), token_file) {
+        (Command::Check(_), file) => Ok(Command::Check(file)),
+        (_, Some(_)) => Err("--user-token goes with check".into()),
+        (other, None) => Ok(other),
+    }
+}
+
+/// Reads a user's access token from `path` (`-` = standard input).
+fn read_token(path: &str) -> Result<String, String> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("--user-token: cannot read standard input: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("--user-token: cannot read {path}: {e}"))?
+    };
+    let token = text.trim().trim_start_matches("Bearer ").trim().to_string();
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err("--user-token: the file must hold one access token".into());
+    }
+    Ok(token)
 }
 
 /// Builds the knowledge base the configuration names (the default one, for `check`).
@@ -185,7 +219,7 @@ fn serve(config: Config) -> ExitCode {
     }
 }
 
-fn check(config: &Config) -> ExitCode {
+fn check(config: &Config, user_token: Option<&str>) -> ExitCode {
     let mut ok = true;
     println!(
         "config:       OK (auth {})",
@@ -195,8 +229,50 @@ fn check(config: &Config) -> ExitCode {
             "disabled"
         }
     );
+    // The user's token, validated exactly as the server would.
+    let user = match (user_token, &config.auth) {
+        (None, _) => None,
+        (Some(_), None) => {
+            println!("user token:   FAILED: ENABLE_AUTH is off, so no user token is checked");
+            return ExitCode::from(1);
+        }
+        (Some(token), Some(auth)) => {
+            let authenticator = crate::auth::Authenticator::new(auth.clone());
+            match authenticator.authenticate(Some(&format!("Bearer {token}"))) {
+                Ok(p) => {
+                    println!("user token:   OK (oid {})", p.oid.as_deref().unwrap_or("-"));
+                    match (&p.acl_user, &p.acl_unverified) {
+                        (Some(a), _) => println!("access lists: the server may name this user {a}"),
+                        (None, Some(why)) => {
+                            println!("access lists: the server may not name this user: {why}")
+                        }
+                        _ => {}
+                    }
+                    Some(p)
+                }
+                Err(e) => {
+                    println!("user token:   FAILED ({}): {e}", e.status());
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
     match &config.kb {
         KbChoice::Bedrock(settings) => {
+            match &settings.user_sessions {
+                None => println!("user sessions: off (AWS_USER_CREDENTIALS=off: the server's credentials sign every call)"),
+                Some(s) => println!(
+                    "user sessions: web-identity: role {}, {} s sessions named {}<oid>, STS {}",
+                    s.role_arn, s.duration_seconds, s.session_prefix, s.sts_endpoint
+                ),
+            }
+            match (&user, &settings.user_sessions) {
+                (Some(p), Some(s)) => ok &= probe_session(p, s),
+                (None, Some(_)) => println!(
+                    "              (a live test needs a user's token: bedrock-mcp check --user-token FILE)"
+                ),
+                _ => {}
+            }
             // Every setting was checked before "config: OK", so building cannot fail here.
             let kbs = BedrockKb::for_settings(settings);
             let region = &settings.region;
@@ -229,6 +305,20 @@ fn check(config: &Config) -> ExitCode {
                         info.kb_type,
                         info.type_source.as_deref().unwrap_or("")
                     );
+                    if let Some(mode) = &info.user_context_mode {
+                        let sources = if info.trusted_identity_sources.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", trusts {}", info.trusted_identity_sources.join(", "))
+                        };
+                        println!("userContextModeForRetrieval: {mode}{sources}");
+                    }
+                    if let Some(w) = &info.warning {
+                        println!("WARNING:      {w}");
+                    }
+                    if let Some(p) = &user {
+                        ok &= probe_search(kb, p);
+                    }
                 }
             }
         }
@@ -251,6 +341,73 @@ fn check(config: &Config) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Exchanges the user's token with STS as the server would and prints who AWS says they are.
+fn probe_session(p: &crate::auth::Principal, s: &config::sessions::UserSessionSettings) -> bool {
+    let identity = web_identity(p);
+    match crate::aws::UserSessions::new(s).session(&identity) {
+        Ok(session) => {
+            println!("AWS session:  OK: {}", session.assumed_role_arn);
+            match &session.context {
+                Some(c) => {
+                    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    println!(
+                        "AWS sees:     subject {} (type {}), issuer {}, via {}",
+                        show(&c.subject),
+                        show(&c.subject_type),
+                        show(&c.issuer),
+                        show(&c.federated_provider_arn)
+                    );
+                    for (k, v) in &c.identity_provider {
+                        println!("              IdentityProvider/{k} = {v}");
+                    }
+                }
+                None => println!(
+                    "AWS sees:     no identity context (TrustedIdentityPropagationContext): the IAM \
+                     OIDC provider has no context provider, so knowledge bases in an \
+                     IDENTITY_ENHANCED_SESSION mode cannot tell who the user is (docs/identity.md)"
+                ),
+            }
+            true
+        }
+        Err(e) => {
+            println!("AWS session:  FAILED: {e}");
+            false
+        }
+    }
+}
+
+/// One small search as the user: with a knowledge base in the ELSE mode, an answer (not a
+/// validation error) shows that it accepts STS's subject as the user.
+fn probe_search(kb: &BedrockKb, p: &crate::auth::Principal) -> bool {
+    let identity = web_identity(p);
+    let request = crate::kb::Retrieve {
+        query: "bedrock-mcp check",
+        max_results: 1,
+        user_id: p.acl_user.as_deref(),
+        identity: Some(&identity),
+        ..crate::kb::Retrieve::default()
+    };
+    match kb.retrieve_as(&request) {
+        Ok(r) => {
+            println!(
+                "search as user: OK ({} result(s){})",
+                r.results.len(),
+                r.note.map(|n| format!("; {n}")).unwrap_or_default()
+            );
+            true
+        }
+        Err(e) => {
+            println!("search as user: FAILED: {e}");
+            false
+        }
+    }
+}
+
+fn web_identity(p: &crate::auth::Principal) -> crate::kb::WebIdentity {
+    crate::http::web_identity(p)
+        .unwrap_or_else(|| crate::kb::WebIdentity::new("", "", "", "", None, None, 0))
 }
 
 fn healthcheck(url: Option<String>, vars: &config::Vars) -> ExitCode {

@@ -32,10 +32,12 @@ fn start(bedrock: &FakeBedrock, entra: Option<&FakeEntra>, extra: &[(&str, &str)
     Server::start(&all)
 }
 
-/// A token whose only address-like claim is `email`.
+/// A token whose only address-like claim is `email`, verified by Entra (`xms_edov`): the
+/// server names a user only by what Entra verified (docs/identity.md).
 fn token_for(entra: &FakeEntra, email: &str) -> String {
     entra.token_with(
-        json!({"email": email, "preferred_username": null, "oid": format!("oid-{email}")}),
+        json!({"email": email, "xms_edov": true, "preferred_username": null,
+        "oid": format!("oid-{email}")}),
     )
 }
 
@@ -185,6 +187,11 @@ fn a_token_without_an_email_searches_without_user_context_and_says_what_is_hidde
         );
         assert!(
             text.contains("hidden") && text.contains("optional claim \"email\""),
+            "{text}"
+        );
+        // The wording docs/identity.md promises: why, and which claims to add.
+        assert!(
+            text.contains("carries no verified identity") && text.contains("xms_edov"),
             "{text}"
         );
         assert!(no_user_context(&bedrock));

@@ -329,12 +329,24 @@ fn required_roles_and_scopes_answer_403_when_missing_and_200_when_present() {
         "scope-2",
         "access_as_user",
     );
-    forbidden(
+    // Neither a scope nor a role: not an access token for this API at all (docs/identity.md),
+    // so a 401 challenge rather than 403.
+    let r = call(
         &scopes,
-        &fake.token_with(json!({"scp": null})),
+        Some(&bearer(&fake.token_with(json!({"scp": null})))),
         "scope-3",
-        "access_as_user",
     );
+    assert_eq!(r.status, 401, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["error"], "invalid_token", "{v}");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("carries neither a delegated scope (scp) nor an app role (roles)"),
+        "{v}"
+    );
+    assert_not_processed(&scopes, "scope-3", 401);
 }
 
 #[test]

@@ -63,7 +63,8 @@ fn refuses_each_bad_token_with_the_right_message() {
         (
             "wrong audience",
             fake.wrong_audience(),
-            "Invalid token claims: audience",
+            "Invalid token claims: audience (this token is for another resource: request an \
+             access token for this API, scope api://0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9/.default)",
         ),
         (
             "wrong issuer",

@@ -16,6 +16,8 @@ mod cli;
 mod clients;
 mod fuzz_regressions;
 mod hardening;
+mod identity;
+mod identity_fakes;
 mod kb_types;
 mod knowledge_bases;
 mod layout;

@@ -39,8 +39,37 @@ pub struct Principal {
     /// `"1.0"` or `"2.0"`.
     pub token_version: String,
     /// The email address sent to Bedrock as `userContext.userId`, from the first of
-    /// ACL_USER_CLAIMS that holds one; `None` when the token carries none.
+    /// ACL_USER_CLAIMS that passes the gates of `acl.rs`; `None` when none does.
     pub acl_user: Option<String>,
+    /// Why `acl_user` is `None`: a sentence naming the claim to add (no claim values).
+    pub acl_unverified: Option<String>,
+    /// The exact bearer token (for STS AssumeRoleWithWebIdentity); `Debug` is redacted.
+    pub token: BearerToken,
+    /// `iss`, exactly as signed.
+    pub issuer: String,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: u64,
+    /// `upn`, if present (part of the per-user session cache key).
+    pub upn: Option<String>,
+    /// `email`, if present (part of the per-user session cache key).
+    pub email: Option<String>,
+}
+
+/// A validated bearer token, kept only to hand to AWS STS. Never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// The token text, for the STS request body only.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
 }
 
 /// Validates bearer tokens; one instance is shared by all worker threads.
@@ -131,12 +160,54 @@ impl Authenticator {
                 AuthError::KeysUnavailable
             }
         })?;
-        let data = jsonwebtoken::decode::<Value>(token, &key, &self.validation)
-            .map_err(|e| claim_error(e.kind()))?;
+        let data =
+            jsonwebtoken::decode::<Value>(token, &key, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::InvalidAudience => AuthError::InvalidToken(format!(
+                    "Invalid token claims: audience (this token is for another resource: request \
+                     an access token for this API, scope {})",
+                    self.settings.scopes.join(" ")
+                )),
+                    kind => claim_error(kind),
+                }
+            })?;
         let mut principal = principal(&data.claims);
-        principal.acl_user = super::acl::user_id(&data.claims, &self.settings.acl_claims);
+        self.check_token_kind(&data.claims, &principal)?;
+        match super::acl::verified_user(&data.claims, &self.settings) {
+            Ok(user) => principal.acl_user = Some(user),
+            Err(why) => principal.acl_unverified = Some(why),
+        }
+        principal.token = BearerToken(token.to_string());
         self.check_access(&principal)?;
         Ok(principal)
+    }
+
+    /// Access tokens for this API only: an ID token (or anything without a delegated scope or
+    /// an app role) is refused, whatever AUTH_REQUIRED_SCOPES / _ROLES say.
+    fn check_token_kind(&self, claims: &Value, p: &Principal) -> Result<(), AuthError> {
+        let has = |name: &str| claims.get(name).is_some_and(|v| !v.is_null());
+        let bare_client_aud = claims
+            .get("aud")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case(&self.settings.client_id));
+        // ID tokens carry these; access tokens never do. An ID token may carry `roles` (app
+        // roles assigned to the user) but never the calling app's `azp`/`appid`.
+        let id_markers = has("nonce") || has("at_hash") || has("c_hash");
+        let no_app = !has("azp") && !has("appid") && !has("idtyp");
+        let scopeless = p.scopes.is_empty() && p.roles.is_empty();
+        let scope = self.settings.scopes.join(" ");
+        if id_markers || (no_app && (scopeless || p.scopes.is_empty()) && bare_client_aud) {
+            return Err(failed(&format!(
+                "this is an ID token; send the access token (the one issued for scope {scope})"
+            )));
+        }
+        if scopeless {
+            return Err(failed(&format!(
+                "the token carries neither a delegated scope (scp) nor an app role (roles): \
+                 send an access token for this API (scope {scope})"
+            )));
+        }
+        Ok(())
     }
 
     fn check_access(&self, p: &Principal) -> Result<(), AuthError> {
@@ -280,6 +351,12 @@ fn principal(claims: &Value) -> Principal {
     });
     Principal {
         user,
+        issuer: text("iss").unwrap_or_default(),
+        expires_at: claims.get("exp").and_then(Value::as_u64).unwrap_or(0),
+        upn: text("upn"),
+        email: text("email"),
+        acl_unverified: None,
+        token: BearerToken::default(),
         oid: text("oid"),
         tid: text("tid"),
         name: text("name"),
@@ -342,6 +419,49 @@ mod tests {
             );
         }
         assert_eq!(bearer_token(Some("Bearer a b")).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn only_access_tokens_for_this_api_pass() {
+        let vars = crate::config::Vars::from_pairs([
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("ENTRA_CLIENT_ID", "6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+        ]);
+        let auth = Authenticator::new(AuthSettings::from_vars(&vars).unwrap().unwrap());
+        let client = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+        let kind = |claims: Value| auth.check_token_kind(&claims, &principal(&claims));
+        // Delegated and app-only access tokens.
+        assert!(
+            kind(serde_json::json!({"aud": client, "scp": "access_as_user", "azp": "c"})).is_ok()
+        );
+        assert!(kind(serde_json::json!({"aud": client, "roles": ["KB.Read"], "azp": "c"})).is_ok());
+        assert!(kind(
+            serde_json::json!({"aud": format!("api://{client}"), "scp": "x", "appid": "c"})
+        )
+        .is_ok());
+        // ID tokens: a nonce, or the bare client id without scp or a calling app, even with roles.
+        for id_token in [
+            serde_json::json!({"aud": client, "nonce": "n", "scp": "x", "azp": "c"}),
+            serde_json::json!({"aud": client, "at_hash": "h"}),
+            serde_json::json!({"aud": client, "roles": ["KB.Read"]}),
+            serde_json::json!({"aud": client}),
+        ] {
+            let e = kind(id_token.clone()).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("this is an ID token; send the access token"),
+                "{id_token}: {e}"
+            );
+            assert_eq!(e.status(), 401);
+        }
+        let e =
+            kind(serde_json::json!({"aud": format!("api://{client}"), "appid": "c"})).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("neither a delegated scope (scp) nor an app role (roles)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use crate::config::AuthSettings;
 pub use error::{AuthError, OAuthError};
-pub use jwt::{Authenticator, Principal};
+pub use jwt::{Authenticator, BearerToken, Principal};
 pub use oauth::TokenReply;
 
 /// The HTTP client for Entra (JWKS and token endpoints), shared so connections are reused.

@@ -1,5 +1,6 @@
-//! The AWS credentials chain, in SDK order: environment keys, then ECS/EKS container
-//! credentials, then EC2 instance metadata (IMDSv2) — and the cache in front of it.
+//! The AWS credentials chain, in SDK order: environment keys, then web identity (EKS IRSA),
+//! then ECS/EKS container credentials, then EC2 instance metadata (IMDSv2) — and the cache
+//! in front of it.
 //!
 //! Temporary credentials are refreshed ahead of expiry, one refresh at a time however many
 //! threads ask; while a refresh runs or after it fails, still-valid credentials keep being
@@ -10,6 +11,7 @@ pub use super::error::CredentialsError;
 
 use super::container::ContainerSource;
 use super::imds::ImdsSource;
+use super::web_identity_file::WebIdentitySource;
 use crate::clock::{self, SharedClock};
 use crate::config::aws::{self as settings, CredentialSource};
 use crate::config::Vars;
@@ -27,6 +29,7 @@ const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(10);
 
 enum Source {
     Environment(Credentials),
+    WebIdentity(WebIdentitySource),
     Container(ContainerSource),
     Imds(ImdsSource),
 }
@@ -105,6 +108,17 @@ impl CredentialChain {
                 session_token,
                 None,
                 "environment",
+            )),
+            CredentialSource::WebIdentity {
+                token_file,
+                role_arn,
+                session_name,
+                sts_endpoint,
+            } => Source::WebIdentity(WebIdentitySource::new(
+                token_file,
+                role_arn,
+                session_name,
+                &sts_endpoint,
             )),
             CredentialSource::Container { url, token } => {
                 Source::Container(ContainerSource::new(url, token))
@@ -185,8 +199,13 @@ impl CredentialChain {
 
     /// Which source is in use, with non-secret details (role, expiry).
     pub fn describe(&self) -> String {
+        let web;
         let (name, where_) = match &self.source {
             Source::Environment(_) => return "environment".to_string(),
+            Source::WebIdentity(w) => {
+                web = w.describe();
+                ("web identity", web.as_str())
+            }
             Source::Container(c) => ("container", c.url()),
             Source::Imds(i) => ("imds", i.endpoint()),
         };
@@ -217,6 +236,7 @@ impl CredentialChain {
                 expires: None,
                 detail: String::new(),
             }),
+            Source::WebIdentity(w) => w.fetch(),
             Source::Container(c) => c.fetch(&self.agent),
             Source::Imds(i) => i.fetch(&self.agent),
         };
@@ -321,6 +341,17 @@ mod tests {
         assert_eq!(
             chain(&[]).unwrap().describe(),
             "imds (http://169.254.169.254), not fetched yet"
+        );
+        let irsa = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
+            ("AWS_REGION", "eu-west-1"),
+        ];
+        assert_eq!(
+            chain(&[irsa[0], irsa[1], irsa[2], container])
+                .unwrap()
+                .describe(),
+            "web identity (https://sts.eu-west-1.amazonaws.com, token file /var/run/token), not fetched yet"
         );
         let disabled = ("AWS_EC2_METADATA_DISABLED", "true");
         assert_eq!(

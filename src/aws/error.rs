@@ -19,6 +19,13 @@ pub enum CredentialsError {
         /// What is wrong with it.
         message: String,
     },
+    /// STS AssumeRoleWithWebIdentity with AWS_WEB_IDENTITY_TOKEN_FILE failed.
+    WebIdentity {
+        /// AWS_ROLE_ARN.
+        role_arn: String,
+        /// What went wrong (no token content).
+        message: String,
+    },
     /// The ECS/EKS container endpoint failed.
     Container {
         /// The endpoint URL.
@@ -48,6 +55,12 @@ impl fmt::Display for CredentialsError {
                 "no AWS credentials found: {HOW_TO} (and leave AWS_EC2_METADATA_DISABLED unset)"
             ),
             CredentialsError::Config { var, message } => write!(f, "{var}: {message}"),
+            CredentialsError::WebIdentity { role_arn, message } => write!(
+                f,
+                "could not get AWS credentials by web identity for AWS_ROLE_ARN={role_arn}: \
+                 {message}; check AWS_WEB_IDENTITY_TOKEN_FILE, the role's trust policy (the \
+                 cluster's OIDC provider and the service account) and AWS_ENDPOINT_URL_STS"
+            ),
             CredentialsError::Container { url, message } => write!(
                 f,
                 "could not get AWS credentials from the container endpoint {url}: {message}; \

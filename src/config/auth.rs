@@ -28,8 +28,10 @@ pub const CLAUDE_CODE_METADATA_URL: &str = "https://claude.ai/oauth/claude-code-
 /// `default` in the list stands for them.
 pub const DEFAULT_METADATA_URLS: [&str; 2] = [DEFAULT_METADATA_URL, CLAUDE_CODE_METADATA_URL];
 
-/// The claims tried, in order, when ACL_USER_CLAIMS is unset.
-pub const DEFAULT_CLAIMS: [&str; 3] = ["email", "upn", "preferred_username"];
+/// The claims tried, in order, when ACL_USER_CLAIMS is unset: `upn` for members, then an
+/// `email` Entra verified (`xms_edov`); `preferred_username` never by default (anyone who can
+/// edit a user can set it). The gates are in `auth::acl`.
+pub const DEFAULT_CLAIMS: [&str; 2] = ["upn", "email"];
 
 /// The public-cloud authority; sovereign clouds set ENTRA_AUTHORITY_HOST.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -82,6 +84,10 @@ pub struct AuthSettings {
     pub jwks_refetch_interval: Duration,
     /// Claims tried, in order, for the user's email sent to Bedrock (ACL_USER_CLAIMS).
     pub acl_claims: Vec<String>,
+    /// Whether guest accounts may be named to Bedrock (ACL_ALLOW_GUESTS, default false).
+    pub acl_allow_guests: bool,
+    /// Domains an asserted address must belong to (ACL_EMAIL_DOMAINS; empty = any).
+    pub acl_email_domains: Vec<String>,
 }
 
 impl AuthSettings {
@@ -158,6 +164,8 @@ impl AuthSettings {
             )?),
             jwks_refetch_interval: Duration::from_secs(60),
             acl_claims: acl_claims(vars)?,
+            acl_allow_guests: vars.flag("ACL_ALLOW_GUESTS", false)?,
+            acl_email_domains: email_domains(vars)?,
         }))
     }
 
@@ -291,6 +299,13 @@ fn acl_claims(vars: &Vars) -> Result<Vec<String>, ConfigError> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     });
+    if claims.iter().any(|c| c == "preferred_username") {
+        log::warn!(
+            "ACL_USER_CLAIMS lists preferred_username: Entra does not verify it (anyone who can \
+             edit a user can set it), so Bedrock may be told a user is someone else; prefer upn \
+             and email (with xms_edov)"
+        );
+    }
     if claims.is_empty() || bad.is_some() {
         return Err(ConfigError::new(
             "ACL_USER_CLAIMS",
@@ -301,6 +316,30 @@ fn acl_claims(vars: &Vars) -> Result<Vec<String>, ConfigError> {
         ));
     }
     Ok(claims)
+}
+
+/// Reads ACL_EMAIL_DOMAINS: domain names, lower-cased.
+fn email_domains(vars: &Vars) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for raw in split_list(vars.get("ACL_EMAIL_DOMAINS").unwrap_or("")) {
+        let d = raw.trim_start_matches('@').to_ascii_lowercase();
+        let ok = d.contains('.')
+            && !d.starts_with(['.', '-'])
+            && !d.ends_with(['.', '-'])
+            && d.len() <= 253
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !ok {
+            return Err(ConfigError::new(
+                "ACL_EMAIL_DOMAINS",
+                format!("must list domain names such as contoso.com,contoso.co.uk; got {raw:?}"),
+            ));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
 }
 
 /// The last path segment of a fully-qualified scope (`api://x/read` → `read`), as `scp` holds it.

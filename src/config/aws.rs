@@ -1,7 +1,8 @@
-//! AWS settings: the region (AWS_REGION, AWS_DEFAULT_REGION) and which credentials source the
-//! chain uses, in SDK order: environment keys, then ECS/EKS container credentials
-//! (AWS_CONTAINER_*), then EC2 instance metadata (AWS_EC2_METADATA_*, with the SDKs'
-//! AWS_METADATA_SERVICE_TIMEOUT and _NUM_ATTEMPTS).
+//! AWS settings: the region (AWS_REGION, AWS_DEFAULT_REGION), the STS endpoint
+//! (AWS_ENDPOINT_URL_STS) and which credentials source the chain uses, in SDK order:
+//! environment keys, then web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN, EKS IRSA),
+//! then ECS/EKS container credentials (AWS_CONTAINER_*), then EC2 instance metadata
+//! (AWS_EC2_METADATA_*, with the SDKs' AWS_METADATA_SERVICE_TIMEOUT and _NUM_ATTEMPTS).
 //!
 //! Owns reading and checking those variables; `aws::credentials` consumes the result and
 //! does the fetching. Must not do I/O, and `Debug` never shows a secret key or token.
@@ -39,6 +40,17 @@ pub enum CredentialSource {
         /// The session token of temporary keys.
         session_token: Option<String>,
     },
+    /// AssumeRoleWithWebIdentity with a token file (EKS IRSA), re-read on every refresh.
+    WebIdentity {
+        /// AWS_WEB_IDENTITY_TOKEN_FILE.
+        token_file: PathBuf,
+        /// AWS_ROLE_ARN.
+        role_arn: String,
+        /// AWS_ROLE_SESSION_NAME, else `bedrock-mcp-{unix seconds}`.
+        session_name: String,
+        /// The STS base URL ([`sts_endpoint`]).
+        sts_endpoint: String,
+    },
     /// The ECS/EKS container credentials endpoint.
     Container {
         /// The endpoint URL (no secrets in it).
@@ -71,6 +83,18 @@ impl fmt::Debug for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CredentialSource::Environment { .. } => f.write_str("Environment(<redacted>)"),
+            CredentialSource::WebIdentity {
+                token_file,
+                role_arn,
+                session_name,
+                sts_endpoint,
+            } => f
+                .debug_struct("WebIdentity")
+                .field("token_file", token_file)
+                .field("role_arn", role_arn)
+                .field("session_name", session_name)
+                .field("sts_endpoint", sts_endpoint)
+                .finish(),
             CredentialSource::Container { url, token } => f
                 .debug_struct("Container")
                 .field("url", url)
@@ -151,12 +175,149 @@ pub fn credential_source(vars: &Vars) -> Result<Option<CredentialSource>, Config
             "AWS_ACCESS_KEY_ID",
             "is not set but AWS_SECRET_ACCESS_KEY is: set both, or neither",
         )),
-        (None, None) => match container(vars)? {
-            Some(source) => Ok(Some(source)),
-            None if vars.flag("AWS_EC2_METADATA_DISABLED", false)? => Ok(None),
-            None => imds(vars).map(Some),
-        },
+        (None, None) => {
+            if let Some(source) = web_identity(vars)? {
+                return Ok(Some(source));
+            }
+            match container(vars)? {
+                Some(source) => Ok(Some(source)),
+                None if vars.flag("AWS_EC2_METADATA_DISABLED", false)? => Ok(None),
+                None => imds(vars).map(Some),
+            }
+        }
     }
+}
+
+/// AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (both or neither) and the optional
+/// AWS_ROLE_SESSION_NAME; `Ok(None)` when neither is set.
+fn web_identity(vars: &Vars) -> Result<Option<CredentialSource>, ConfigError> {
+    let (file, role) = match (
+        vars.get("AWS_WEB_IDENTITY_TOKEN_FILE"),
+        vars.get("AWS_ROLE_ARN"),
+    ) {
+        (None, None) => return Ok(None),
+        (Some(f), Some(r)) => (f, r),
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "AWS_ROLE_ARN",
+                "is not set but AWS_WEB_IDENTITY_TOKEN_FILE is: set both (EKS IRSA sets both), or neither",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "is not set but AWS_ROLE_ARN is: set both (EKS IRSA sets both), or neither",
+            ))
+        }
+    };
+    let role_arn = role_arn("AWS_ROLE_ARN", role)?;
+    let session_name = match vars.get("AWS_ROLE_SESSION_NAME") {
+        Some(name) => {
+            if !session_name_ok(name) {
+                return Err(ConfigError::new(
+                    "AWS_ROLE_SESSION_NAME",
+                    format!(
+                        "must be 2 to 64 characters of letters, digits and _+=,.@-, got {name:?}"
+                    ),
+                ));
+            }
+            name.to_string()
+        }
+        None => format!(
+            "bedrock-mcp-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        ),
+    };
+    Ok(Some(CredentialSource::WebIdentity {
+        token_file: PathBuf::from(file),
+        role_arn,
+        session_name,
+        sts_endpoint: sts_endpoint(vars, &region(vars)?)?,
+    }))
+}
+
+/// Whether `name` is a valid STS `RoleSessionName`: 2–64 of `[\w+=,.@-]`.
+pub fn session_name_ok(name: &str) -> bool {
+    (2..=64).contains(&name.len()) && name.bytes().all(session_name_byte)
+}
+
+/// A byte STS allows in a `RoleSessionName`.
+pub fn session_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b)
+}
+
+/// Checks an IAM role ARN: `arn:<partition>:iam::<12 digits>:role/<path and name>`.
+pub fn role_arn(var: &str, raw: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = raw.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-/".contains(&b))
+        })
+        && raw.len() <= 2048;
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(ConfigError::new(
+            var,
+            format!("must be an IAM role ARN like arn:aws:iam::111122223333:role/bedrock-mcp-user, got {raw:?}"),
+        ))
+    }
+}
+
+/// The STS base URL: AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL (the SDKs' order), else the
+/// regional endpoint. The web-identity token travels in the body, so plain http is allowed
+/// only to this machine (tests, a local proxy).
+pub fn sts_endpoint(vars: &Vars, region: &str) -> Result<String, ConfigError> {
+    let (var, raw) = match (
+        vars.get("AWS_ENDPOINT_URL_STS"),
+        vars.get("AWS_ENDPOINT_URL"),
+    ) {
+        (Some(url), _) => ("AWS_ENDPOINT_URL_STS", url),
+        (None, Some(url)) => ("AWS_ENDPOINT_URL", url),
+        (None, None) => return Ok(format!("https://sts.{region}.amazonaws.com")),
+    };
+    let uri: Uri = raw.parse().map_err(|_| {
+        ConfigError::new(
+            var,
+            format!("{raw:?} is not a valid URL, e.g. https://sts.{region}.amazonaws.com"),
+        )
+    })?;
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let path_ok = uri.path() == "/" || uri.path().is_empty();
+    let shape_ok = !host.is_empty() && uri.query().is_none() && !raw.contains('#') && path_ok;
+    match uri.scheme_str() {
+        Some("https") if shape_ok => Ok(raw.trim_end_matches('/').to_string()),
+        Some("http") if shape_ok && is_loopback(host) => Ok(raw.trim_end_matches('/').to_string()),
+        Some("http") if shape_ok => Err(ConfigError::new(
+            var,
+            format!("plain http sends users' sign-in tokens in clear: only a loopback host may use it (got {host:?}); use https"),
+        )),
+        _ => Err(ConfigError::new(
+            var,
+            format!("must be a base URL like https://sts.{region}.amazonaws.com (no path, query or fragment), got {raw:?}"),
+        )),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI with the optional token; `Ok(None)`

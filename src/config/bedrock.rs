@@ -36,6 +36,8 @@ pub struct BedrockSettings {
     pub kb_type: KbType,
     /// What shapes every Retrieve: reranking and the guardrail.
     pub retrieve: RetrieveSettings,
+    /// Per-user AWS sessions (AWS_USER_CREDENTIALS=web-identity); `None` when off.
+    pub user_sessions: Option<super::sessions::UserSessionSettings>,
 }
 
 /// A base URL (no trailing slash) and the Host header it implies (SigV4 signs it).
@@ -119,7 +121,9 @@ impl BedrockSettings {
         let kb_type = kb_type(vars)?;
         let retrieve = retrieve_settings(vars, region)?;
         let credentials = aws::credentials(vars)?;
+        let user_sessions = super::sessions::user_sessions(vars, region)?;
         Ok(BedrockSettings {
+            user_sessions,
             kb_ids,
             region: region.to_string(),
             credentials,

@@ -14,6 +14,7 @@ mod dotenv;
 pub(crate) mod logging;
 mod metrics;
 pub(crate) mod server;
+pub(crate) mod sessions;
 mod vars;
 
 pub use auth::AuthSettings;
@@ -78,6 +79,16 @@ impl Config {
             )),
             Choice::Local(dir) => KbChoice::Local(dir),
         };
+        if let (KbChoice::Bedrock(b), None) = (&kb, &auth) {
+            if b.user_sessions.is_some() {
+                return Err(ConfigError::new(
+                    "AWS_USER_CREDENTIALS",
+                    "web-identity exchanges each signed-in user's Entra token for their own AWS \
+                     session, so it needs ENABLE_AUTH=true (with ENTRA_TENANT_ID and \
+                     ENTRA_CLIENT_ID); set AWS_USER_CREDENTIALS=off or turn sign-in on",
+                ));
+            }
+        }
         let metrics_addr = metrics_addr(&vars, server.port)?;
         Ok(Config {
             server,
@@ -238,6 +249,30 @@ mod tests {
         assert!(e.message.contains("choose one"));
         let c = config(&[("KB_LOCAL_DIR", "examples/kb")]).unwrap();
         assert_eq!(c.kb, KbChoice::Local("examples/kb".into()));
+    }
+
+    #[test]
+    fn per_user_sessions_need_sign_in() {
+        let on = [
+            ("BEDROCK_KB_ID", "A1"),
+            ("AWS_USER_CREDENTIALS", "web-identity"),
+            ("AWS_USER_ROLE_ARN", "arn:aws:iam::111122223333:role/u"),
+        ];
+        let e = bedrock(&on).unwrap_err();
+        assert_eq!(e.var, "AWS_USER_CREDENTIALS");
+        assert!(e.message.contains("ENABLE_AUTH=true"), "{e}");
+        let mut signed_in = on.to_vec();
+        signed_in.extend([
+            ("ENABLE_AUTH", "true"),
+            ("ENTRA_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("ENTRA_CLIENT_ID", "6e74172b-be56-4843-9ff4-e66a39bb12e3"),
+        ]);
+        let c = bedrock(&signed_in).unwrap();
+        let KbChoice::Bedrock(b) = &c.kb else {
+            panic!("not Bedrock");
+        };
+        assert_eq!(b.user_sessions.as_ref().unwrap().duration_seconds, 900);
+        assert!(bedrock(&[("BEDROCK_KB_ID", "A1")]).unwrap().auth.is_none());
     }
 
     #[test]

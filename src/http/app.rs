@@ -1,10 +1,13 @@
 //! The shared state every worker reads: settings, the MCP handler, the SSE hub and auth.
 
+use super::error_reply::HttpError;
+use super::request::HttpRequest;
 use super::sse::Hub;
-use crate::auth::{Authenticator, Principal};
+use crate::auth::{AuthError, Authenticator, Principal};
 use crate::config::ServerSettings;
-use crate::kb::KbIdentity;
-use crate::mcp::{Caller, Mcp};
+use crate::kb::{KbIdentity, WebIdentity};
+use crate::mcp::{Caller, Mcp, SignedIn};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Everything a request handler needs; shared behind an `Arc`.
@@ -24,15 +27,40 @@ pub struct App {
 }
 
 impl App {
-    /// Whom tool calls run for, from the auth gate's principal (both MCP transports): the
-    /// validated token's email for access lists, if it has one.
+    /// Whom tool calls run for, from the auth gate's principal (both MCP transports). The only
+    /// place that turns a validated token into what the knowledge base sees: the address
+    /// `auth::acl` verified (or why there is none) and the token wrapped for the user's own
+    /// AWS session.
     pub fn caller(&self, principal: Option<&Principal>) -> Caller {
-        match (&self.auth, principal) {
-            (Some(auth), Some(p)) => match &p.acl_user {
-                Some(email) => Caller::User(email.clone()),
-                None => Caller::NoEmail(auth.settings().acl_claims.clone()),
-            },
-            _ => Caller::Anonymous,
+        let (Some(_), Some(p)) = (&self.auth, principal) else {
+            return Caller::Anonymous;
+        };
+        let acl = match (&p.acl_user, &p.acl_unverified) {
+            (Some(email), _) => Ok(email.clone()),
+            (None, Some(why)) => Err(why.clone()),
+            (None, None) => Err("it names no user".to_string()),
+        };
+        // Always present for a signed-in caller, so per-user sessions can never quietly fall
+        // back to the server's role: a token without an oid fails in `aws::user_sessions`.
+        let identity = web_identity(p).map(Arc::new);
+        Caller::User(Box::new(SignedIn { acl, identity }))
+    }
+
+    /// The 401 (or 403/503) with the usual `WWW-Authenticate` challenge for `error`, so the
+    /// client signs in again; shared by the auth gate and by tool calls whose token AWS
+    /// refused.
+    pub fn challenge(&self, req: &HttpRequest, error: AuthError) -> HttpError {
+        let base = self.base_url(req);
+        let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+        let scope = self
+            .auth
+            .as_ref()
+            .map(|a| a.settings().scopes.join(" "))
+            .unwrap_or_default();
+        HttpError::Auth {
+            error,
+            metadata,
+            scope,
         }
     }
 
@@ -58,7 +86,7 @@ impl App {
     /// The base URL clients reach us at: PUBLIC_BASE_URL, else derived from the request's
     /// Host, or from X-Forwarded-Proto/X-Forwarded-Host when TRUST_FORWARDED_HEADERS is on
     /// (a load balancer that terminates TLS sets them; anyone else could forge them).
-    pub fn base_url(&self, req: &super::request::HttpRequest) -> String {
+    pub fn base_url(&self, req: &HttpRequest) -> String {
         if let Some(base) = &self.settings.public_base_url {
             return base.clone();
         }
@@ -106,4 +134,22 @@ fn valid_host(h: &str) -> bool {
         && h.len() <= 255
         && h.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+/// The validated token and the claims that key a per-user AWS session; `None` only for a
+/// principal not made from a token. A missing `oid` or `tid` stays empty, so the session
+/// request fails (closed) rather than being skipped. Here, above both `auth` and `aws`, so
+/// neither needs the other.
+pub fn web_identity(p: &Principal) -> Option<WebIdentity> {
+    (!p.token.reveal().is_empty()).then(|| {
+        WebIdentity::new(
+            p.token.reveal(),
+            &p.issuer,
+            p.tid.as_deref().unwrap_or(""),
+            p.oid.as_deref().unwrap_or(""),
+            p.upn.as_deref(),
+            p.email.as_deref(),
+            p.expires_at,
+        )
+    })
 }

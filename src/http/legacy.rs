@@ -88,6 +88,12 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, Ht
     log.version = Some(version);
     let caller = app.caller(log.principal.as_ref());
     let mut outcome = app.mcp.handle_as(version, message, &caller);
+    if let Some(why) = outcome.reauthenticate.take() {
+        // AWS refused the token itself: answer this POST with the usual challenge (nothing
+        // goes out on the stream), so the client signs in again.
+        log.outcome = outcome;
+        return Err(app.challenge(req, crate::auth::AuthError::InvalidToken(why)));
+    }
     if let Some(agreed) = outcome.negotiated {
         session.set_version(agreed);
     }

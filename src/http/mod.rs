@@ -21,5 +21,5 @@ pub(crate) mod sse;
 pub mod streamable;
 
 pub use crate::config::ServerSettings;
-pub use app::{base_url_warning, App};
+pub use app::{base_url_warning, web_identity, App};
 pub use server::{serve, ServerError};

@@ -9,7 +9,7 @@ use super::error_reply::HttpError;
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::{health, legacy, oauth_routes, streamable};
-use crate::auth::Principal;
+use crate::auth::{AuthError, Principal};
 use crate::mcp::protocol::Version;
 use crate::mcp::Outcome;
 
@@ -114,9 +114,15 @@ fn dispatch(
             match method {
                 "POST" => {
                     let caller = app.caller(log.principal.as_ref());
-                    let handled = streamable::post_as(req, &app.mcp, &caller);
+                    let mut handled = streamable::post_as(req, &app.mcp, &caller);
+                    let reauth = handled.outcome.reauthenticate.take();
                     log.outcome = handled.outcome;
                     log.version = handled.version;
+                    if let Some(why) = reauth {
+                        // AWS refused the token itself: the usual challenge, so the client
+                        // signs in again, instead of a tool error it cannot act on.
+                        return Err(app.challenge(req, AuthError::InvalidToken(why)));
+                    }
                     Ok(Action::Reply(handled.reply))
                 }
                 // A legacy (2024-11-05) client given the root URL opens its stream with GET.
@@ -154,9 +160,6 @@ fn gate(app: &App, req: &HttpRequest) -> Verdict {
     match auth.authenticate(req.header("authorization")) {
         Ok(principal) => Ok(Some(principal)),
         Err(e) => {
-            let base = app.base_url(req);
-            let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
-            let scope = auth.settings().scopes.join(" ");
             log::info!(
                 "{}",
                 crate::log::fields(
@@ -171,11 +174,7 @@ fn gate(app: &App, req: &HttpRequest) -> Verdict {
                     ]
                 )
             );
-            Err(HttpError::Auth {
-                error: e,
-                metadata,
-                scope,
-            })
+            Err(app.challenge(req, e))
         }
     }
 }

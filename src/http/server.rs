@@ -213,7 +213,10 @@ fn handle(app: &App, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Reques
             200
         }
     };
-    access_log(&req, status, started, &routed.log);
+    // With per-user sessions the user's name equals the subject AWS attaches to their session
+    // (identity context, never logged): name them by oid, as their session name does.
+    let by_oid = app.mcp.kb().signs_as_user();
+    access_log(&req, status, started, &routed.log, by_oid);
 }
 
 /// An answer given without routing: a body that could not be read (the connection closes
@@ -300,7 +303,7 @@ fn to_response(reply: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     response
 }
 
-fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) {
+fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo, by_oid: bool) {
     // Formatting the line costs a few allocations per request: skip it when it would be dropped.
     if !log::log_enabled!(target: "access", log::Level::Info) {
         return;
@@ -328,8 +331,15 @@ fn access_log(req: &HttpRequest, status: u16, started: Instant, info: &LogInfo) 
             ),
             ("protocol", info.version.map(|v| Field::Str(v.as_str()))),
             ("session", info.session.as_deref().map(Field::Str)),
-            ("user", p.map(|p| Field::Str(&p.user))),
+            (
+                "user",
+                p.map(|p| match (by_oid, p.oid.as_deref()) {
+                    (true, Some(oid)) => Field::Str(oid),
+                    _ => Field::Str(&p.user),
+                }),
+            ),
             ("acl_user", o.acl_user.as_deref().map(Field::Str)),
+            ("aws_session", o.aws_session.map(Field::Str)),
             ("oid", p.and_then(|p| p.oid.as_deref()).map(Field::Str)),
             ("tid", p.and_then(|p| p.tid.as_deref()).map(Field::Str)),
         ],

@@ -193,7 +193,10 @@ fn batch(
                 continue;
             }
         };
+        let reauth = last.reauthenticate.take();
         last = mcp.handle_as(version, message, caller);
+        // A refused sign-in anywhere in the batch makes the whole POST a 401.
+        last.reauthenticate = last.reauthenticate.take().or(reauth);
         responses.extend(last.response.take());
     }
     let reply = if responses.is_empty() {

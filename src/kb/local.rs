@@ -335,6 +335,7 @@ impl KnowledgeBase for LocalKb {
             kb_type: "LOCAL".into(),
             type_source: None,
             note: None,
+            ..KbInfo::default()
         }
     }
 }

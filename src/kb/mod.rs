@@ -1,8 +1,10 @@
 //! Knowledge bases: one trait, two backends (Bedrock, and a local BM25 index for trying the
 //! server without AWS). Results are shaped like Bedrock's whichever backend answers.
 //!
-//! The caller's identity for access-list filtering arrives here as a plain, already verified
-//! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
+//! The caller's identity for access-list filtering arrives here already verified: a user id
+//! the server may assert ([`Retrieve::user_id`]) and, for per-user AWS sessions, the validated
+//! token wrapped in an opaque [`WebIdentity`] that only `aws` opens; this module never reads
+//! tokens or headers.
 
 pub mod bedrock;
 pub(crate) mod catalog;
@@ -12,6 +14,7 @@ pub(crate) mod local;
 #[doc(hidden)]
 pub mod testing;
 
+pub use crate::aws::WebIdentity;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -45,13 +48,15 @@ pub trait KnowledgeBase: Send + Sync {
         false
     }
 
-    /// A short-lived link to the original of a retrieved document, as `user_id` may see it.
-    fn document_link(
-        &self,
-        document: &DocumentRef,
-        user_id: Option<&str>,
-    ) -> Result<DocumentLink, KbError> {
-        let _ = (document, user_id);
+    /// Whether signed-in users' calls are signed with their own AWS session
+    /// (AWS_USER_CREDENTIALS=web-identity), so the server need not name them itself.
+    fn signs_as_user(&self) -> bool {
+        false
+    }
+
+    /// A short-lived link to the original of a retrieved document, as `who` may see it.
+    fn document_link(&self, document: &DocumentRef, who: Who<'_>) -> Result<DocumentLink, KbError> {
+        let _ = (document, who);
         Err(KbError::InvalidRequest(
             "this knowledge base backend cannot link to original documents".into(),
         ))
@@ -68,13 +73,26 @@ pub struct Retrieve<'a> {
     pub query: &'a str,
     /// At most this many passages (1..=[`MAX_RESULTS`]).
     pub max_results: u32,
-    /// The signed-in user's email from a validated token (Bedrock `userContext.userId`).
+    /// The signed-in user's verified email, which the server may assert (Bedrock
+    /// `userContext.userId`).
     pub user_id: Option<&'a str>,
+    /// The signed-in user's validated token, for their own AWS session.
+    pub identity: Option<&'a WebIdentity>,
     /// A metadata filter in Bedrock's `RetrievalFilter` shape, already checked by
     /// `filter::validate`.
     pub filter: Option<&'a Value>,
     /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
     pub search_type: Option<&'a str>,
+}
+
+/// Who a call runs for: the address the server may assert, and the token for the user's
+/// own AWS session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Who<'a> {
+    /// The verified email the server may send as `userContext.userId`.
+    pub user_id: Option<&'a str>,
+    /// The validated token, for the user's own AWS session.
+    pub identity: Option<&'a WebIdentity>,
 }
 
 /// Which original document to link to: the ids a retrieval result carried.
@@ -112,6 +130,10 @@ pub struct Retrieval {
     /// A Bedrock guardrail intervened (`guardrailAction: INTERVENED`).
     #[serde(skip)]
     pub guardrail_intervened: bool,
+    /// Something the reader should know about what they may see (e.g. the knowledge base
+    /// needs per-user sessions that are off).
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// One retrieved passage.
@@ -202,6 +224,24 @@ pub struct KbInfo {
     /// Why some fields are missing (e.g. the role may not call bedrock:GetKnowledgeBase).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How the knowledge base takes the user for access lists, as AWS spells it
+    /// (`API_INPUT_ONLY`, `IDENTITY_ENHANCED_SESSION_ELSE_API_INPUT`, `IDENTITY_ENHANCED_SESSION`).
+    #[serde(
+        rename = "userContextModeForRetrieval",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_context_mode: Option<String>,
+    /// The identity store / provider ARNs it trusts besides its own account's.
+    #[serde(
+        rename = "trustedIdentitySources",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub trusted_identity_sources: Vec<String>,
+    /// Whether signed-in users' calls use their own AWS session (AWS_USER_CREDENTIALS).
+    pub per_user_sessions: bool,
+    /// A set-up problem to fix (e.g. the knowledge base needs per-user sessions that are off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// Why a knowledge-base call failed. `Display` is written for the model and the operator:
@@ -223,6 +263,10 @@ pub enum KbError {
     Credentials(String),
     /// The service failed or could not be reached (5xx, connection refused, bad response).
     Unavailable(String),
+    /// AWS STS refused the user's sign-in token as such: the client must sign in again (401).
+    Reauthenticate(String),
+    /// The user's own AWS session could not be had; nothing was sent to Bedrock.
+    UserSession(String),
 }
 
 impl KbError {
@@ -234,7 +278,10 @@ impl KbError {
             KbError::NotFound(_) => "not_found",
             KbError::Throttled(_) => "throttled",
             KbError::Timeout(_) => "timeout",
-            KbError::Credentials(_) => "credentials",
+            // The caller's own AWS session failed: a credentials problem, as identity counted it.
+            KbError::Credentials(_) | KbError::Reauthenticate(_) | KbError::UserSession(_) => {
+                "credentials"
+            }
             KbError::Unavailable(_) => "unavailable",
         }
     }
@@ -250,6 +297,11 @@ impl fmt::Display for KbError {
             KbError::Timeout(m) => write!(f, "Timed out: {m}"),
             KbError::Credentials(m) => write!(f, "AWS credentials unavailable: {m}"),
             KbError::Unavailable(m) => write!(f, "Knowledge base unavailable: {m}"),
+            KbError::Reauthenticate(m) => f.write_str(m),
+            KbError::UserSession(m) => write!(
+                f,
+                "Your own AWS session could not be created: {m}. Nothing was sent to Bedrock."
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod protocol;
 mod render;
 pub(crate) mod tools;
 
-pub use caller::Caller;
+pub use caller::{Caller, SignedIn};
 
 use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
@@ -67,6 +67,11 @@ pub struct Outcome {
     pub tool_error: bool,
     /// The user id a tool call sent to the knowledge base for access lists (an email).
     pub acl_user: Option<String>,
+    /// AWS refused the caller's sign-in token during a tool call: answer 401 with this
+    /// description (the usual challenge) instead of the response, so the client signs in again.
+    pub reauthenticate: Option<String>,
+    /// Whose AWS credentials signed a tool's knowledge-base call (`user` or `server`).
+    pub aws_session: Option<&'static str>,
 }
 
 impl Mcp {
@@ -238,9 +243,13 @@ impl Mcp {
                     called.as_ref().map(|c| c.is_error).map_err(|_| ()),
                 );
                 let called = called.map_err(|e| err(jsonrpc::INVALID_PARAMS, e.0))?;
-                if name != tools::INFO {
+                // The address the server asserted; with the user's own session the session
+                // names them (and the subject AWS verified is identity context: never logged).
+                if name != tools::INFO && called.aws_session != Some("user") {
                     outcome.acl_user = caller.acl_user().map(str::to_string);
                 }
+                outcome.reauthenticate = called.reauthenticate;
+                outcome.aws_session = called.aws_session;
                 outcome.results = called.results;
                 outcome.upstream_ms = called.upstream_ms;
                 outcome.tool_error = called.is_error;

@@ -122,6 +122,25 @@ fn info_text(info: &KbInfo) -> String {
         None if !info.kb_type.is_empty() => text.push_str(&format!("\nType: {}", info.kb_type)),
         None => {}
     }
+    if let Some(mode) = &info.user_context_mode {
+        text.push_str(&format!("\nuserContextModeForRetrieval: {mode}"));
+        if !info.trusted_identity_sources.is_empty() {
+            text.push_str(&format!(
+                " (trusted identity sources: {})",
+                info.trusted_identity_sources.join(", ")
+            ));
+        }
+    }
+    if info.backend == "bedrock" {
+        text.push_str(if info.per_user_sessions {
+            "\nPer-user AWS sessions: on (AWS_USER_CREDENTIALS=web-identity)"
+        } else {
+            "\nPer-user AWS sessions: off (AWS_USER_CREDENTIALS=off)"
+        });
+    }
+    if let Some(warning) = &info.warning {
+        text.push_str(&format!("\nWarning: {warning}"));
+    }
     if let Some(note) = &info.note {
         text.push_str(&format!("\nNote: {note}"));
     }

@@ -3,7 +3,9 @@
 //!
 //! Tool failures (bad arguments on 2025-11-25+, knowledge-base errors) become results with
 //! `isError: true` so the model can read and correct them; an unknown tool is a protocol
-//! error. Rendering of results for the model lives in `render.rs`.
+//! error; AWS refusing the caller's sign-in token itself is handed up (`reauthenticate`) for
+//! the transport's 401. A signed-in caller without a verified identity never gets a
+//! GetDocumentContent sent on their behalf unless their own AWS session names them. Rendering of results for the model lives in `render.rs`.
 
 use super::caller::Caller;
 use super::protocol::Version;
@@ -122,27 +124,44 @@ pub fn call(
         }
     };
     let structured = version >= Version::V2025_06_18;
-    let note = ctx.caller.hidden_documents_note();
-    let user_id = ctx.caller.acl_user();
-    Ok(match call {
+    // With per-user sessions the user's own AWS session names them, not a claim.
+    let note = if kb.signs_as_user() {
+        None
+    } else {
+        ctx.caller.hidden_documents_note()
+    };
+    let who = ctx.caller.who();
+    let session = if kb.signs_as_user() && who.identity.is_some() {
+        "user"
+    } else {
+        "server"
+    };
+    let data_call = matches!(call, Call::Search(_) | Call::Link(_));
+    let mut outcome = match call {
         Call::Search(a) => {
             let request = Retrieve {
                 query: &a.query,
                 max_results: a.max_results,
-                user_id,
+                user_id: who.user_id,
+                identity: who.identity,
                 filter: a.filter.as_ref(),
                 search_type: a.search_type,
             };
             match kb.retrieve_as(&request) {
                 Ok(retrieval) => {
+                    let notes: Vec<&str> = [retrieval.note.as_deref(), note.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let joined = (!notes.is_empty()).then(|| notes.join("\n"));
                     let shape = render::Shape {
                         structured,
                         links: ctx.links,
-                        note: note.as_deref(),
+                        note: joined.as_deref(),
                     };
                     render::search_result(a.query, retrieval, shape)
                 }
-                Err(e) => render::tool_error(format!("Search failed. {e}")),
+                Err(e) => failed(e, "Search failed.", None),
             }
         }
         Call::Info if ctx.multi && chosen.is_none() => {
@@ -150,18 +169,45 @@ pub fn call(
             render::infos_result(&infos, structured)
         }
         Call::Info => render::info_result(&kb.info(), structured),
-        Call::Link(doc) => match kb.document_link(&doc, user_id) {
-            Ok(link) => render::link_result(&doc, &link, structured),
-            Err(e) => {
-                let mut msg = format!("Could not get a link to the document. {e}");
-                if let Some(note) = note {
-                    msg.push('\n');
-                    msg.push_str(&note);
-                }
-                render::tool_error(msg)
+        // Never ask for a document without a user: Bedrock would answer for nobody in
+        // particular, and the reader should learn what is missing instead.
+        Call::Link(_) if ctx.caller.is_unverified() && !kb.signs_as_user() => {
+            let mut msg = "Could not get a link to the document: no request was sent.".to_string();
+            if let Some(note) = note {
+                msg.push('\n');
+                msg.push_str(&note);
             }
+            render::tool_error(msg)
+        }
+        Call::Link(doc) => match kb.document_link(&doc, who) {
+            Ok(link) => render::link_result(&doc, &link, structured),
+            Err(e) => failed(e, "Could not get a link to the document.", note.as_deref()),
         },
-    })
+    };
+    if data_call {
+        outcome.aws_session = Some(session);
+    }
+    Ok(outcome)
+}
+
+/// A knowledge-base failure as a tool error, or, when AWS refused the sign-in token itself,
+/// an outcome that makes the transport answer 401 so the client signs in again.
+fn failed(e: crate::kb::KbError, what: &str, note: Option<&str>) -> ToolOutcome {
+    match e {
+        crate::kb::KbError::Reauthenticate(why) => {
+            let mut outcome = render::tool_error(format!("{what} {why}"));
+            outcome.reauthenticate = Some(why);
+            outcome
+        }
+        other => {
+            let mut msg = format!("{what} {other}");
+            if let Some(note) = note {
+                msg.push('\n');
+                msg.push_str(note);
+            }
+            render::tool_error(msg)
+        }
+    }
 }
 
 enum Call {
@@ -290,6 +336,12 @@ pub struct ToolOutcome {
     pub upstream_ms: Option<u64>,
     /// Whether the result is a tool error.
     pub is_error: bool,
+    /// AWS refused the caller's sign-in token: the transport answers 401 with this text so
+    /// the client signs in again, instead of sending the result.
+    pub reauthenticate: Option<String>,
+    /// Whose AWS credentials signed the knowledge-base call: `user` (their own session) or
+    /// `server`; `None` when no knowledge-base data call was made.
+    pub aws_session: Option<&'static str>,
 }
 
 /// A JSON-RPC result object: a small `Value`, or a search result that is serialized straight

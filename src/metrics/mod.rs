@@ -13,7 +13,7 @@ mod registry;
 mod text;
 
 pub use listener::start;
-pub use registry::{Live, Registry, BEDROCK_OUTCOMES};
+pub use registry::{Live, Registry, BEDROCK_OUTCOMES, STS_OUTCOMES as STS_CODES};
 pub use text::CONTENT_TYPE;
 
 use std::sync::Mutex;
@@ -73,6 +73,17 @@ pub fn bedrock_attempt_failed(op: &str, throttled: bool, retrying: bool) {
 /// Records an AWS credentials fetch.
 pub fn credential_refresh(ok: bool) {
     REGISTRY.credential_refresh(ok);
+}
+
+/// Records one AWS STS attempt: `caller` is `user` or `server`, `outcome` one of
+/// [`STS_CODES`] (anything else counts as `other`).
+pub fn sts_request(caller: &str, outcome: &str) {
+    REGISTRY.sts_request(caller, outcome);
+}
+
+/// Records how a per-user credentials lookup was served: `hit`, `miss` or `coalesced`.
+pub fn user_credentials(result: &str) {
+    REGISTRY.user_credentials(result);
 }
 
 /// Records a JWKS fetch.

@@ -50,6 +50,27 @@ pub const BEDROCK_OUTCOMES: [&str; 8] = [
 ];
 /// Success or failure, for credential refreshes and JWKS fetches.
 pub const RESULTS: [&str; 2] = ["ok", "error"];
+/// Who asked STS: a signed-in user's own session, or the server's web identity.
+pub const STS_CALLERS: [&str; 2] = ["user", "server"];
+/// How one STS attempt ended: `ok`, a known STS error code, or the kind of failure.
+pub const STS_OUTCOMES: [&str; 14] = [
+    "ok",
+    "ExpiredTokenException",
+    "IDPRejectedClaim",
+    "InvalidIdentityToken",
+    "AccessDenied",
+    "IDPCommunicationError",
+    "Throttling",
+    "RegionDisabledException",
+    "PackedPolicyTooLarge",
+    "MalformedPolicyDocument",
+    "ValidationError",
+    "http_5xx",
+    "transport",
+    "other",
+];
+/// How a per-user credentials lookup was served.
+pub const USER_CREDENTIAL_RESULTS: [&str; 3] = ["hit", "miss", "coalesced"];
 
 /// HTTP statuses counted: 100 to 599, one slot each.
 const STATUS_MIN: u16 = 100;
@@ -90,6 +111,8 @@ pub struct Registry {
     bedrock_throttles: [AtomicU64; OPS.len()],
     credential_refreshes: [AtomicU64; RESULTS.len()],
     jwks_fetches: [AtomicU64; RESULTS.len()],
+    sts_requests: [[AtomicU64; STS_OUTCOMES.len()]; STS_CALLERS.len()],
+    user_credentials: [AtomicU64; USER_CREDENTIAL_RESULTS.len()],
 }
 
 /// The index of `label` in `set`, or of the last entry (`other`).
@@ -132,6 +155,9 @@ impl Registry {
             bedrock_throttles: [const { AtomicU64::new(0) }; OPS.len()],
             credential_refreshes: [const { AtomicU64::new(0) }; RESULTS.len()],
             jwks_fetches: [const { AtomicU64::new(0) }; RESULTS.len()],
+            sts_requests: [const { [const { AtomicU64::new(0) }; STS_OUTCOMES.len()] };
+                STS_CALLERS.len()],
+            user_credentials: [const { AtomicU64::new(0) }; USER_CREDENTIAL_RESULTS.len()],
         }
     }
 
@@ -183,6 +209,18 @@ impl Registry {
         self.jwks_fetches[result_index(ok)].fetch_add(1, Relaxed);
     }
 
+    /// One STS attempt by `caller` (`STS_CALLERS`) that ended in `outcome` (`STS_OUTCOMES`).
+    pub fn sts_request(&self, caller: &str, outcome: &str) {
+        let caller = index(&STS_CALLERS, caller);
+        self.sts_requests[caller][index(&STS_OUTCOMES, outcome)].fetch_add(1, Relaxed);
+    }
+
+    /// One per-user credentials lookup served as `result` (`USER_CREDENTIAL_RESULTS`).
+    pub fn user_credentials(&self, result: &str) {
+        // An unknown result folds into the last label rather than being lost.
+        self.user_credentials[index(&USER_CREDENTIAL_RESULTS, result)].fetch_add(1, Relaxed);
+    }
+
     /// The whole exposition; `live` and `process` are left out when unknown.
     pub fn render(&self, version: &str, live: Option<Live>, process: Option<Process>) -> String {
         let mut e = Exposition::default();
@@ -206,6 +244,7 @@ impl Registry {
             "Fetches of Entra's signing keys (JWKS) by result.",
             &self.jwks_fetches,
         );
+        self.render_sts(&mut e);
         if let Some(l) = live {
             render_live(&mut e, l);
         }
@@ -312,6 +351,35 @@ impl Registry {
             for (op, n) in OPS.iter().zip(counts) {
                 e.sample(name, &[("operation", op)], n.load(Relaxed));
             }
+        }
+    }
+}
+
+impl Registry {
+    fn render_sts(&self, e: &mut Exposition) {
+        let name = "bedrock_mcp_sts_requests_total";
+        e.family(
+            name,
+            "counter",
+            "AWS STS AssumeRoleWithWebIdentity attempts by caller (user sessions or the server's web identity) and outcome (ok, the STS error code, http_5xx, transport, other). Never labelled by user.",
+        );
+        for (caller, row) in STS_CALLERS.iter().zip(&self.sts_requests) {
+            for (outcome, n) in STS_OUTCOMES.iter().zip(row) {
+                e.sample(
+                    name,
+                    &[("caller", caller), ("outcome", outcome)],
+                    n.load(Relaxed),
+                );
+            }
+        }
+        let name = "bedrock_mcp_user_credentials_total";
+        e.family(
+            name,
+            "counter",
+            "Per-user AWS credentials lookups: hit (cached), miss (an STS call) or coalesced (waited for another request's STS call). Never labelled by user.",
+        );
+        for (result, n) in USER_CREDENTIAL_RESULTS.iter().zip(&self.user_credentials) {
+            e.sample(name, &[("result", result)], n.load(Relaxed));
         }
     }
 }

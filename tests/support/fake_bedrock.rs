@@ -19,6 +19,7 @@
 
 pub mod answers;
 pub mod corpus;
+pub mod identity;
 pub mod sigv4;
 
 pub use corpus::{default_corpus, FakeDoc};
@@ -117,6 +118,8 @@ struct Shared {
     keys: KeyRing,
     region: String,
     counters: Counters,
+    /// Knowledge-base modes and STS-issued sessions (identity.rs).
+    identity: identity::Identity,
 }
 
 /// The running fake; stops on Drop.
@@ -167,6 +170,7 @@ impl FakeBedrock {
             keys,
             region: region.into(),
             counters: Counters::default(),
+            identity: identity::Identity::default(),
         });
         let handler_shared = shared.clone();
         let server = FakeServer::start(move |req| handle(&handler_shared, req));
@@ -188,6 +192,10 @@ impl FakeBedrock {
     /// The accepted keys (shared handle: changes apply at once).
     pub fn keys(&self) -> KeyRing {
         self.shared.keys.clone()
+    }
+    /// Knowledge-base identity modes, issued sessions and identity decisions (shared handle).
+    pub fn identity(&self) -> identity::Identity {
+        self.shared.identity.clone()
     }
     /// Variables pointing a client here with the default key pair: AWS_ENDPOINT_URL,
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, BEDROCK_KB_ID.
@@ -405,7 +413,7 @@ fn handle(shared: &Shared, req: Incoming) {
         s.last_body = Some(body);
         s.last_headers = req.headers.clone();
         if !s.keys_seen.contains(&key) {
-            s.keys_seen.push(key);
+            s.keys_seen.push(key.clone());
         }
         let denied = op
             .as_ref()
@@ -450,12 +458,18 @@ fn handle(shared: &Shared, req: Incoming) {
         let msg = format!("Knowledge base {id} does not exist");
         return reply(req.request, error(404, "ResourceNotFoundException", &msg));
     };
+    // Who the caller is, by the knowledge base's mode: the body then carries that identity.
+    let body = match op {
+        "GetKnowledgeBase" => req.body.clone(),
+        _ => match identity::decide(&shared.identity, op, &id, &key, &req.body) {
+            Ok(body) => body,
+            Err(refusal) => return reply(req.request, refusal),
+        },
+    };
     let answer = match (op, document) {
-        ("Retrieve", _) => retrieve(shared, &kb, &req.body),
-        ("GetDocumentContent", Some((ds, doc))) => {
-            document_content(shared, &kb, &ds, &doc, &req.body)
-        }
-        _ => info(shared, &kb),
+        ("Retrieve", _) => retrieve(shared, &kb, &body),
+        ("GetDocumentContent", Some((ds, doc))) => document_content(shared, &kb, &ds, &doc, &body),
+        _ => identity::decorate_info(&shared.identity, &id, &key, info(shared, &kb)),
     };
     reply(req.request, answer)
 }

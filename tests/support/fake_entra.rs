@@ -1,4 +1,5 @@
-//! A fake Entra ID tenant on 127.0.0.1: OpenID configuration, JWKS (rotatable, can go down),
+//! A fake Entra ID tenant on 127.0.0.1: OpenID configuration (v2, and v1 naming the
+//! sts.windows.net issuer), JWKS (rotatable, can go down),
 //! authorize (records the query, checks the app's registered redirect URIs, issues PKCE-bound
 //! codes), token (checks PKCE and client credentials the way the app's platform demands: a Web
 //! app needs its secret, AADSTS7000218; a public client must send none, AADSTS700025; refuses
@@ -143,6 +144,16 @@ impl FakeEntra {
         format!("{}/{TENANT}/v2.0", self.authority)
     }
 
+    /// The v1 issuer of this tenant, as Entra writes it (not under the authority host).
+    pub fn v1_issuer(&self) -> String {
+        format!("https://sts.windows.net/{TENANT}/")
+    }
+
+    /// The JWKS URL (the keys of both issuers), as IAM would fetch it.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/{TENANT}/discovery/v2.0/keys", self.authority)
+    }
+
     /// Variables enabling auth against this fake, plus `extra`.
     pub fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = [
@@ -233,6 +244,61 @@ impl FakeEntra {
             "unique_name": "grace@contoso.example", "scp": "access_as_user", "roles": ["KB.Read"],
             "appid": "aaaaaaaa-0000-0000-0000-00000000c1a0"
         })
+    }
+
+    /// Claims of a member's v2 access token for this API: `upn` and a verified `email`
+    /// (`xms_edov`) both `upn`, `acct` 0, the delegated scope, no `preferred_username`.
+    pub fn member_claims(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.claims_v2();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": upn, "email": upn,
+                "xms_edov": true, "acct": 0, "preferred_username": null,
+                "name": format!("User {}", &oid[..oid.len().min(8)])}),
+        );
+        c
+    }
+
+    /// The same member's v1 access token claims (sts.windows.net issuer, `api://` audience).
+    pub fn member_claims_v1(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.claims_v1();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": upn, "unique_name": upn,
+                "email": upn, "xms_edov": true, "acct": 0, "roles": null}),
+        );
+        c
+    }
+
+    /// A guest's v2 access token claims: `acct` 1, home tenant in `idp`, `#EXT#` upn, an
+    /// unverified `email` (`xms_edov` false).
+    pub fn guest_claims(&self, email: &str, oid: &str) -> Value {
+        let ext = format!("{}#EXT#@contoso.onmicrosoft.com", email.replace('@', "_"));
+        let mut c = self.claims_v2();
+        merge(
+            &mut c,
+            json!({"oid": oid, "sub": format!("sub-{oid}"), "upn": ext, "email": email,
+                "xms_edov": false, "acct": 1, "preferred_username": email,
+                "idp": format!("https://sts.windows.net/{OTHER_TENANT}/")}),
+        );
+        c
+    }
+
+    /// Claims of the member's **ID token** (v2): audience the bare client id, as for an access
+    /// token, but no `scp` or `roles`, and a `nonce`.
+    pub fn id_token_claims(&self, upn: &str, oid: &str) -> Value {
+        let mut c = self.member_claims(upn, oid);
+        merge(
+            &mut c,
+            json!({"scp": null, "roles": null, "azp": null, "nonce": "n-0S6_WzA2Mj",
+                "aio": "fake-aio", "rh": "fake-rh"}),
+        );
+        c
+    }
+
+    /// Signs `claims` with the published key `kid-1`.
+    pub fn sign(&self, claims: Value) -> String {
+        self.mint(claims, json!({}))
     }
 
     /// Signs `claims` (RS256) with header `{alg: RS256, typ: JWT, kid: kid-1}` plus `header`
@@ -364,7 +430,10 @@ impl Ctx {
             Some("/v2.0/.well-known/openid-configuration") => {
                 (200, self.openid_configuration(), None)
             }
-            Some("/discovery/v2.0/keys") => self.jwks(),
+            Some("/.well-known/openid-configuration") => {
+                (200, self.openid_configuration_v1(), None)
+            }
+            Some("/discovery/v2.0/keys") | Some("/discovery/keys") => self.jwks(),
             Some("/oauth2/v2.0/authorize") => self.authorize(query),
             Some("/oauth2/v2.0/token") => {
                 let basic = request.header("authorization").map(str::to_string);
@@ -396,6 +465,19 @@ impl Ctx {
             "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
             "token_endpoint": format!("{base}/oauth2/v2.0/token"),
             "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+        .to_string()
+    }
+
+    /// The v1 document: Entra names the sts.windows.net issuer there.
+    fn openid_configuration_v1(&self) -> String {
+        let base = format!("{}/{TENANT}", self.authority());
+        json!({
+            "issuer": format!("https://sts.windows.net/{TENANT}/"),
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "jwks_uri": format!("{base}/discovery/keys"),
             "id_token_signing_alg_values_supported": ["RS256"],
         })
         .to_string()

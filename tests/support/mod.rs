@@ -7,6 +7,7 @@ pub mod fake_bedrock;
 pub mod fake_entra;
 pub mod fake_imds;
 pub mod fake_server;
+pub mod fake_sts;
 pub mod prometheus;
 pub mod server;
 pub mod sse;

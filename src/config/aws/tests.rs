@@ -149,3 +149,68 @@ fn imds_timeout_and_attempts_default_as_the_sdks_and_are_checked() {
         assert_eq!(imds(&[(var, bad)]), Err(var.to_string()), "{var}={bad}");
     }
 }
+
+#[test]
+fn web_identity_comes_after_keys_and_before_the_container() {
+    let file = (
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+    );
+    let role = ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/bedrock-mcp");
+    let container = ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIA1"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
+    assert!(matches!(
+        source(&[keys[0], keys[1], file, role]),
+        Ok(Some(CredentialSource::Environment { .. }))
+    ));
+    match source(&[file, role, container, ("AWS_REGION", "us-east-2")]) {
+        Ok(Some(CredentialSource::WebIdentity {
+            token_file,
+            role_arn,
+            session_name,
+            sts_endpoint,
+        })) => {
+            assert_eq!(token_file, PathBuf::from(file.1));
+            assert_eq!(role_arn, role.1);
+            assert!(session_name.starts_with("bedrock-mcp-"), "{session_name}");
+            assert_eq!(sts_endpoint, "https://sts.us-east-2.amazonaws.com");
+        }
+        other => panic!("not web identity: {other:?}"),
+    }
+    match source(&[
+        file,
+        role,
+        ("AWS_ROLE_SESSION_NAME", "pod-1"),
+        ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9000"),
+    ]) {
+        Ok(Some(CredentialSource::WebIdentity {
+            session_name,
+            sts_endpoint,
+            ..
+        })) => {
+            assert_eq!(
+                (session_name.as_str(), sts_endpoint.as_str()),
+                ("pod-1", "http://127.0.0.1:9000")
+            );
+        }
+        other => panic!("not web identity: {other:?}"),
+    }
+    for (pairs, var) in [
+        (vec![file], "AWS_ROLE_ARN"),
+        (vec![role], "AWS_WEB_IDENTITY_TOKEN_FILE"),
+        (vec![file, ("AWS_ROLE_ARN", "bedrock-mcp")], "AWS_ROLE_ARN"),
+        (
+            vec![file, role, ("AWS_ROLE_SESSION_NAME", "has space")],
+            "AWS_ROLE_SESSION_NAME",
+        ),
+        (
+            vec![file, role, ("AWS_ENDPOINT_URL_STS", "http://sts.internal")],
+            "AWS_ENDPOINT_URL_STS",
+        ),
+    ] {
+        assert_eq!(source(&pairs).unwrap_err().var, var, "{pairs:?}");
+    }
+}

@@ -9,6 +9,7 @@ use crate::aws::http::{self as awshttp, Transport};
 use crate::aws::sigv4::{self, Signable};
 use crate::aws::CredentialChain;
 use crate::kb::KbError;
+use aws_credential_types::Credentials;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -26,6 +27,8 @@ pub(super) struct Call<'a> {
     /// The Host header, precomputed from the endpoint so that signed and sent agree.
     pub(super) host: &'a str,
     pub(super) body: Option<&'a [u8]>,
+    /// Sign with these (a user's own session) instead of the server's chain.
+    pub(super) credentials: Option<&'a Credentials>,
 }
 
 /// A successful answer.
@@ -166,9 +169,14 @@ impl Client {
     }
 
     fn attempt(&self, call: &Call<'_>) -> Outcome {
-        let creds = match self.chain.credentials() {
-            Ok(c) => c,
-            Err(e) => return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string()))),
+        let creds = match call.credentials {
+            Some(user) => user.clone(),
+            None => match self.chain.credentials() {
+                Ok(c) => c,
+                Err(e) => {
+                    return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string())))
+                }
+            },
         };
         let mut headers: Vec<(&str, &str)> = vec![("host", call.host)];
         if call.body.is_some() {

@@ -7,7 +7,7 @@
 //! and reports what they said here.
 
 use crate::config::bedrock::KbType;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a GetKnowledgeBase that failed for a passing reason (not AccessDenied) is retried.
@@ -70,13 +70,20 @@ struct Learnt {
     lookup_running: bool,
     /// When a lookup last failed for a passing reason.
     lookup_failed_at: Option<Instant>,
+    /// `userContextModeForRetrieval` and `trustedIdentitySources` from GetKnowledgeBase.
+    identity_mode: Option<(String, Vec<String>)>,
 }
+
+/// The mode AWS assumes when GetKnowledgeBase names none.
+pub(super) const DEFAULT_MODE: &str = "API_INPUT_ONLY";
 
 /// The setting plus what has been learnt; shared by all threads.
 #[derive(Debug)]
 pub(super) struct Kind {
     setting: KbType,
     learnt: Mutex<Learnt>,
+    /// Signalled when a lookup ends, for callers that must know the mode before they call.
+    looked: Condvar,
 }
 
 impl Kind {
@@ -85,6 +92,7 @@ impl Kind {
         Kind {
             setting,
             learnt: Mutex::new(Learnt::default()),
+            looked: Condvar::new(),
         }
     }
 
@@ -119,12 +127,55 @@ impl Kind {
     pub(super) fn looked_up(&self, result: Result<Option<&str>, bool>) {
         let mut l = self.learnt();
         l.lookup_running = false;
+        self.looked.notify_all();
         match result {
             Ok(Some(t)) => l.kb_type = Some((t.to_ascii_uppercase(), "GetKnowledgeBase")),
             // An answer without a type comes from before managed knowledge bases existed.
             Ok(None) => l.kb_type = Some(("VECTOR".into(), "GetKnowledgeBase (no type given)")),
             Err(true) => l.lookup_denied = true,
             Err(false) => l.lookup_failed_at = Some(Instant::now()),
+        }
+    }
+
+    /// Records the user-context mode GetKnowledgeBase named (absent: AWS's default).
+    pub(super) fn mode_learnt(&self, mode: Option<&str>, sources: &[String]) {
+        let mode = mode.unwrap_or(DEFAULT_MODE).to_string();
+        self.learnt().identity_mode = Some((mode, sources.to_vec()));
+    }
+
+    /// The user-context mode and trusted sources, when GetKnowledgeBase has told them.
+    pub(super) fn mode(&self) -> Option<(String, Vec<String>)> {
+        self.learnt().identity_mode.clone()
+    }
+
+    /// Whether this caller should ask GetKnowledgeBase for the mode now: it is unknown, not
+    /// refused, not failed a moment ago, and nobody else is asking (then this caller asks).
+    pub(super) fn claim_mode_lookup(&self) -> bool {
+        let mut l = self.learnt();
+        let recently_failed = l
+            .lookup_failed_at
+            .is_some_and(|at| at.elapsed() < LOOKUP_RETRY);
+        if l.identity_mode.is_some() || l.lookup_denied || l.lookup_running || recently_failed {
+            return false;
+        }
+        l.lookup_running = true;
+        true
+    }
+
+    /// Waits (at most `limit`) while another caller's lookup runs, so per-user calls know the
+    /// mode before they choose a `userContext`.
+    pub(super) fn wait_for_lookup(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let mut l = self.learnt();
+        while l.lookup_running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            l = match self.looked.wait_timeout(l, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
         }
     }
 

@@ -8,15 +8,16 @@
 
 mod call;
 mod errors;
+mod identity;
 mod kind;
 mod parse;
 mod request;
 
 use super::{
-    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve,
+    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve, Who,
     MAX_QUERY_CHARS, MAX_RESULTS,
 };
-use crate::aws::CredentialChain;
+use crate::aws::{CredentialChain, UserSessions};
 use crate::config::bedrock::{Endpoint, RetrieveSettings};
 use crate::config::{BedrockSettings, ConfigError, Vars};
 use call::Op;
@@ -33,6 +34,8 @@ pub struct BedrockKb {
     agent: Endpoint,
     kind: Kind,
     request: RetrieveSettings,
+    /// Signed-in users' own AWS sessions (AWS_USER_CREDENTIALS=web-identity), shared.
+    sessions: Option<Arc<UserSessions>>,
 }
 
 impl fmt::Debug for BedrockKb {
@@ -53,6 +56,10 @@ impl BedrockKb {
     pub fn for_settings(settings: &BedrockSettings) -> Vec<BedrockKb> {
         let agent = Client::agent(settings.timeout);
         let chain = Arc::new(CredentialChain::new(&settings.credentials));
+        let sessions = settings
+            .user_sessions
+            .as_ref()
+            .map(|s| Arc::new(UserSessions::new(s)));
         settings
             .kb_ids
             .iter()
@@ -69,6 +76,7 @@ impl BedrockKb {
                 agent: settings.agent.clone(),
                 kind: Kind::new(settings.kb_type),
                 request: settings.retrieve.clone(),
+                sessions: sessions.clone(),
             })
             .collect()
     }
@@ -108,9 +116,18 @@ impl BedrockKb {
 }
 
 impl BedrockKb {
-    /// One Retrieve with `search`'s configuration.
-    fn retrieve_with(&self, search: Search, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
-        let body = request::body(&self.request, search, r)?.to_string();
+    /// One Retrieve with `search`'s configuration, as `who` decided by `data_plane_identity`.
+    fn retrieve_with(
+        &self,
+        search: Search,
+        r: &Retrieve<'_>,
+        who: &identity::AsWho,
+    ) -> Result<Retrieval, KbError> {
+        let as_user = Retrieve {
+            user_id: who.user_context.as_deref(),
+            ..*r
+        };
+        let body = request::body(&self.request, search, &as_user)?.to_string();
         let url = format!(
             "{}/knowledgebases/{}/retrieve",
             self.runtime.base, self.client.kb_id
@@ -122,8 +139,9 @@ impl BedrockKb {
                 url: &url,
                 host: &self.runtime.host,
                 body: Some(body.as_bytes()),
+                credentials: who.credentials(),
             })
-            .map_err(|e| self.explain_rerank(e))?;
+            .map_err(|e| who.explain(self.explain_rerank(e)))?;
         let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
@@ -133,6 +151,7 @@ impl BedrockKb {
             results,
             upstream_ms: reply.upstream_ms,
             guardrail_intervened,
+            note: who.note.clone(),
         })
     }
 
@@ -170,6 +189,8 @@ impl BedrockKb {
             url: &url,
             host: &self.agent.host,
             body: None,
+            // The control plane always uses the server's own credentials.
+            credentials: None,
         };
         let parsed = self.client.send(&call).and_then(|reply| {
             parse::knowledge_base(&reply.body).map_err(|why| {
@@ -179,7 +200,13 @@ impl BedrockKb {
             })
         });
         match &parsed {
-            Ok(summary) => self.kind.looked_up(Ok(summary.kb_type.as_deref())),
+            Ok(summary) => {
+                self.kind.mode_learnt(
+                    summary.user_context_mode.as_deref(),
+                    &summary.trusted_identity_sources,
+                );
+                self.kind.looked_up(Ok(summary.kb_type.as_deref()));
+            }
             Err(e) => self
                 .kind
                 .looked_up(Err(matches!(e, KbError::AccessDenied(_)))),
@@ -299,8 +326,17 @@ impl KnowledgeBase for BedrockKb {
 
     fn retrieve_as(&self, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
         check_retrieve(r.query, r.max_results)?;
+        // Who first: with per-user sessions it learns the knowledge base (mode and type)
+        // before anything is sent, so concurrent first searches need not guess the type.
+        let who = self.data_plane_identity(
+            Op::Retrieve,
+            &Who {
+                user_id: r.user_id,
+                identity: r.identity,
+            },
+        )?;
         let (search, guess) = self.search_plan();
-        match self.retrieve_with(search, r) {
+        match self.retrieve_with(search, r, &who) {
             Err(e) if errors::is_incompatible_configuration(&e) => {
                 if guess {
                     let other = search.other();
@@ -310,7 +346,7 @@ impl KnowledgeBase for BedrockKb {
                     );
                     // The refusal itself says which kind this is, whatever the retry brings.
                     self.kind.learnt_from_retrieve(other);
-                    self.retrieve_with(other, r)
+                    self.retrieve_with(other, r, &who)
                 } else if self.kind.is_auto() {
                     Err(e)
                 } else {
@@ -333,14 +369,15 @@ impl KnowledgeBase for BedrockKb {
         true
     }
 
-    fn document_link(
-        &self,
-        d: &DocumentRef,
-        user_id: Option<&str>,
-    ) -> Result<DocumentLink, KbError> {
+    fn signs_as_user(&self) -> bool {
+        self.sessions.is_some()
+    }
+
+    fn document_link(&self, d: &DocumentRef, who: Who<'_>) -> Result<DocumentLink, KbError> {
         check_document(d)?;
+        let who = self.data_plane_identity(Op::GetDocumentContent, &who)?;
         let mut body = json!({ "outputFormat": "RAW" });
-        if let Some(user) = user_id {
+        if let Some(user) = &who.user_context {
             body["userContext"] = json!({ "userId": user });
         }
         if let Some(media) = &d.media_id {
@@ -354,12 +391,16 @@ impl KnowledgeBase for BedrockKb {
             d.data_source_id,
             path_segment(&d.document_id)
         );
-        let reply = self.client.send(&Call {
-            op: Op::GetDocumentContent,
-            url: &url,
-            host: &self.runtime.host,
-            body: Some(body.as_bytes()),
-        })?;
+        let reply = self
+            .client
+            .send(&Call {
+                op: Op::GetDocumentContent,
+                url: &url,
+                host: &self.runtime.host,
+                body: Some(body.as_bytes()),
+                credentials: who.credentials(),
+            })
+            .map_err(|e| who.explain(e))?;
         parse::document_link(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable GetDocumentContent answer: {why}"
@@ -375,11 +416,21 @@ impl KnowledgeBase for BedrockKb {
             status: "UNKNOWN".into(),
             ..KbInfo::default()
         };
+        info.per_user_sessions = self.sessions.is_some();
         match self.get_knowledge_base() {
             Ok(summary) => {
                 info.status = summary.status;
                 info.name = summary.name;
                 info.description = summary.description;
+                let mode = summary
+                    .user_context_mode
+                    .unwrap_or_else(|| kind::DEFAULT_MODE.to_string());
+                if self.sessions.is_none() {
+                    info.warning = identity::sessions_off_note(&mode)
+                        .map(|n| n.trim_start_matches("Note: ").to_string());
+                }
+                info.user_context_mode = Some(mode);
+                info.trusted_identity_sources = summary.trusted_identity_sources;
             }
             Err(e) => {
                 log::warn!("GetKnowledgeBase failed: {e}");

@@ -199,6 +199,10 @@ pub(super) struct KbSummary {
     pub(super) description: Option<String>,
     /// `knowledgeBaseConfiguration.type`: VECTOR, MANAGED, KENDRA, SQL.
     pub(super) kb_type: Option<String>,
+    /// `userContextModeForRetrieval`; absent means `API_INPUT_ONLY` (AWS's default).
+    pub(super) user_context_mode: Option<String>,
+    /// `trustedIdentitySources[]`: each `identityStoreArn` or `identityProviderArn`.
+    pub(super) trusted_identity_sources: Vec<String>,
 }
 
 /// Parses a GetKnowledgeBase answer.
@@ -218,6 +222,23 @@ pub(super) fn knowledge_base(body: &[u8]) -> Result<KbSummary, String> {
             .and_then(|c| c.get("type"))
             .and_then(Value::as_str)
             .map(str::to_string),
+        user_context_mode: text("userContextModeForRetrieval").filter(|m| {
+            !m.is_empty() && m.len() <= 64 && m.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        }),
+        trusted_identity_sources: kb
+            .get("trustedIdentitySources")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|s| {
+                        s.get("identityProviderArn")
+                            .or_else(|| s.get("identityStoreArn"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

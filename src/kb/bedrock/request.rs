@@ -101,6 +101,7 @@ mod tests {
             query: "q",
             max_results: 3,
             user_id: Some("a@example.com"),
+            identity: None,
             filter: Some(&filter),
             search_type: Some("HYBRID"),
         };

@@ -80,6 +80,10 @@ pub fn info_output_schema() -> Value {
             "name": { "type": "string" },
             "description": { "type": "string" },
             "note": { "type": "string" },
+            "userContextModeForRetrieval": { "type": "string" },
+            "trustedIdentitySources": { "type": "array", "items": { "type": "string" } },
+            "per_user_sessions": { "type": "boolean" },
+            "warning": { "type": "string" },
             "knowledge_bases": { "type": "array", "items": { "type": "object" } }
         },
         "required": ["backend", "kb_id", "region", "status", "kb_type"]

@@ -128,6 +128,8 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         results: Some(kept),
         upstream_ms: Some(upstream_ms),
         is_error: false,
+        reauthenticate: None,
+        aws_session: None,
     }
 }
 

@@ -169,6 +169,7 @@ fn search_result_renders_as_the_golden_file_records() {
             results: assorted(),
             upstream_ms: 12,
             guardrail_intervened: true,
+            note: None,
         },
         Retrieval {
             results: assorted(),
@@ -268,6 +269,7 @@ fn structured_content_carries_images_rows_media_notes_and_guardrail() {
         ],
         upstream_ms: 0,
         guardrail_intervened: true,
+        note: None,
     };
     let shape = Shape {
         structured: true,

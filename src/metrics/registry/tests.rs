@@ -62,3 +62,26 @@ fn live_gauges_and_process_numbers_are_rendered_when_known() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+#[test]
+fn sts_and_user_credential_counters_have_fixed_labels() {
+    let r = Registry::new();
+    r.sts_request("user", "ok");
+    r.sts_request("user", "AccessDenied");
+    r.sts_request("server", "SomethingNew");
+    r.sts_request("someone@example.com", "ok"); // a label nobody should pass folds away
+    r.user_credentials("hit");
+    r.user_credentials("hit");
+    r.user_credentials("miss");
+    let text = r.render("1", None, None);
+    assert!(text.contains("bedrock_mcp_sts_requests_total{caller=\"user\",outcome=\"ok\"} 1\n"));
+    assert!(text
+        .contains("bedrock_mcp_sts_requests_total{caller=\"user\",outcome=\"AccessDenied\"} 1\n"));
+    assert!(
+        text.contains("bedrock_mcp_sts_requests_total{caller=\"server\",outcome=\"other\"} 1\n")
+    );
+    assert!(text.contains("bedrock_mcp_sts_requests_total{caller=\"server\",outcome=\"ok\"} 1\n"));
+    assert!(text.contains("bedrock_mcp_user_credentials_total{result=\"hit\"} 2\n"));
+    assert!(text.contains("bedrock_mcp_user_credentials_total{result=\"miss\"} 1\n"));
+    assert!(!text.contains("example.com"));
+}

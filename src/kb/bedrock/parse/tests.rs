@@ -121,8 +121,22 @@ fn reads_a_knowledge_base() {
             name: Some("Docs".into()),
             description: None,
             kb_type: None,
+            user_context_mode: None,
+            trusted_identity_sources: Vec::new(),
         }
     );
+    let body = json!({"knowledgeBase": {"status": "ACTIVE",
+        "userContextModeForRetrieval": "IDENTITY_ENHANCED_SESSION",
+        "trustedIdentitySources": [
+            {"identityProviderArn": "arn:aws:iam::111122223333:oidc-provider/login.microsoftonline.com/t/v2.0"},
+            {"identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1234567890"}]}});
+    let s = knowledge_base(body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        s.user_context_mode.as_deref(),
+        Some("IDENTITY_ENHANCED_SESSION")
+    );
+    assert_eq!(s.trusted_identity_sources.len(), 2);
+    assert!(s.trusted_identity_sources[1].contains("identitystore"));
     assert!(knowledge_base(b"[]").is_err());
     let body = json!({"knowledgeBase": {"status": "ACTIVE",
             "knowledgeBaseConfiguration": {"type": "MANAGED"}}});
