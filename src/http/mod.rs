@@ -11,6 +11,7 @@ mod health;
 mod legacy;
 mod limits;
 pub mod log_info;
+mod notify;
 mod oauth_routes;
 pub mod request;
 pub mod response;
