@@ -15,7 +15,9 @@ strace; no running systemd needed):
   3. the binary runs a smoke session under strace (health, an MCP search of the sample
      knowledge base, a metrics scrape, SIGTERM with NOTIFY_SOCKET set) and every system
      call it made must pass the unit's SystemCallFilter= (@system-service minus @privileged
-     and @resources), so the filter cannot break a working server.
+     and @resources), so the filter cannot break a working server;
+  4. deployment/systemd/install.sh --root into an empty tree: binary 755, settings 600, the
+     unit, its enable link; and a bad setting installs nothing.
 
 Options:
   --binary PATH   the binary to run (default: target/x86_64-unknown-linux-musl/release/
@@ -151,4 +153,27 @@ if refused:
     sys.exit(1)
 print(f"ok:   all {len(used)} system calls of the smoke run pass SystemCallFilter=: " + " ".join(sorted(used)))
 PY
+
+# --- 4. install.sh into an empty tree ----------------------------------------------------------
+tree="$work/root"
+mkdir -p "$tree"
+printf 'KB_LOCAL_DIR=%s\nBEHIND_PROXY=alb\n' "$root/examples/kb" > "$work/good.env"
+deployment/systemd/install.sh --binary "$binary" --env "$work/good.env" --root "$tree" > "$work/install.log" 2>&1 ||
+    { echo "FAIL: install.sh --root:" >&2; cat "$work/install.log" >&2; exit 1; }
+for want in "755 usr/local/bin/bedrock-mcp" "600 etc/bedrock-mcp/env" "644 etc/systemd/system/bedrock-mcp.service"; do
+    mode=${want%% *} file=${want#* }
+    [ "$(stat -c %a "$tree/$file" 2>/dev/null)" = "$mode" ] ||
+        { echo "FAIL: install.sh must install $file with mode $mode" >&2; exit 1; }
+done
+cmp -s "$tree/usr/local/bin/bedrock-mcp" "$binary" || { echo "FAIL: install.sh did not copy the binary" >&2; exit 1; }
+[ "$(readlink "$tree/etc/systemd/system/multi-user.target.wants/bedrock-mcp.service")" = /etc/systemd/system/bedrock-mcp.service ] ||
+    { echo "FAIL: install.sh did not enable the unit" >&2; exit 1; }
+printf 'BEHIND_PROXY=haproxy\n' > "$work/bad.env"
+mkdir -p "$work/root2"
+if deployment/systemd/install.sh --binary "$binary" --env "$work/bad.env" --root "$work/root2" > "$work/install2.log" 2>&1 ||
+    [ -n "$(ls -A "$work/root2")" ]; then
+    echo "FAIL: install.sh installed with a bad setting:" >&2; cat "$work/install2.log" >&2; exit 1
+fi
+grep -q BEHIND_PROXY "$work/install2.log" || { echo "FAIL: install.sh did not name the bad setting" >&2; exit 1; }
+echo "ok:   install.sh installs binary, settings (600) and unit, enables it; refuses bad settings"
 echo "check-systemd-unit: all checks passed"

@@ -5,7 +5,8 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: sudo deployment/systemd/install.sh [--binary PATH] [--env PATH] [--no-start] [-h|--help]
+Usage: sudo deployment/systemd/install.sh [--binary PATH] [--env PATH] [--no-start] [--root DIR]
+                                          [-h|--help]
 
 Copies, on this machine:
   the binary   PATH (default: ./bedrock-mcp)          -> /usr/local/bin/bedrock-mcp   (0755)
@@ -19,6 +20,8 @@ Options:
   --binary PATH  the release binary for this machine's architecture (scripts/release.sh)
   --env PATH     the settings file (.env.example annotates every setting)
   --no-start     install and enable, but do not start now
+  --root DIR     install into the file system tree at DIR instead of / (an image being
+                 built, a test): enables with `systemctl --root`, starts nothing
 EOF
 }
 
@@ -26,19 +29,22 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 binary=./bedrock-mcp
 env_file=./.env
 start=1
+root=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
         --env) env_file="${2:?--env needs a path}"; shift 2 ;;
         --no-start) start=0; shift ;;
+        --root) root="${2:?--root needs a directory}"; start=0; shift 2 ;;
         *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 die() { echo "error: $*" >&2; exit 1; }
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 $*)"
+[ -n "$root" ] || [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0)"
 command -v systemctl >/dev/null || die "systemctl not found: this script needs systemd"
+[ -z "$root" ] || [ -d "$root" ] || die "--root $root is not a directory"
 [ -f "$binary" ] || die "no binary at $binary (--binary PATH; release binaries come from scripts/release.sh)"
 [ -f "$env_file" ] || die "no settings file at $env_file (--env PATH; start from .env.example)"
 [ -f "$here/bedrock-mcp.service" ] || die "no unit beside this script ($here/bedrock-mcp.service)"
@@ -59,10 +65,17 @@ case "$rc" in
     *) echo "warning: bedrock-mcp check failed (exit $rc; see above); installing anyway" >&2 ;;
 esac
 
-install -m 0755 "$binary" /usr/local/bin/bedrock-mcp
-install -d -m 0755 /etc/bedrock-mcp
-install -m 0600 -o root -g root "$env_file" /etc/bedrock-mcp/env
-install -m 0644 "$here/bedrock-mcp.service" /etc/systemd/system/bedrock-mcp.service
+install -d -m 0755 "$root/usr/local/bin" "$root/etc/bedrock-mcp" "$root/etc/systemd/system"
+install -m 0755 "$binary" "$root/usr/local/bin/bedrock-mcp"
+# Root-only: systemd reads it as root; the service's own user never needs to.
+install -m 0600 "$env_file" "$root/etc/bedrock-mcp/env"
+[ -n "$root" ] || chown root:root /etc/bedrock-mcp/env
+install -m 0644 "$here/bedrock-mcp.service" "$root/etc/systemd/system/bedrock-mcp.service"
+if [ -n "$root" ]; then
+    systemctl --root="$root" enable bedrock-mcp.service
+    echo "installed and enabled under $root"
+    exit 0
+fi
 systemctl daemon-reload
 systemctl enable bedrock-mcp.service
 if [ "$start" -eq 0 ]; then
