@@ -81,8 +81,9 @@ if [ -n "$audit" ]; then
         found=$((found + 1))
         echo "== cargo audit bin ${binary##*/}"
         rc=0
-        cargo audit bin "${db_args[@]}" --json "$binary" >"$binary.audit.json" || rc=$?
-        python3 - "$binary.audit.json" "$sbom" "$rc" <<'EOF' || die "cargo audit bin: ${binary##*/} failed (see above)"
+        report="$(mktemp)"
+        cargo audit bin "${db_args[@]}" --json "$binary" >"$report" || rc=$?
+        python3 - "$report" "$sbom" "$rc" <<'EOF' || die "cargo audit bin: ${binary##*/} failed (see above)"
 import json, sys
 report = json.load(open(sys.argv[1]))
 sbom = json.load(open(sys.argv[2]))
@@ -98,7 +99,7 @@ if count != expected:
 if vulns or sys.argv[3] not in ("0",):
     sys.exit(f"cargo audit bin exited {sys.argv[3]}")
 EOF
-        rm -f "$binary.audit.json"
+        rm -f "$report"
     done
     [ "$found" -gt 0 ] || die "no bedrock-mcp-*.cdx.json in $audit"
     exit 0
