@@ -17,10 +17,12 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: scripts/bench.sh [--quick] [--no-build] [--out FILE]
+Usage: scripts/bench.sh [--quick] [--no-build] [--musl-bin PATH] [--out FILE]
 
   --quick     short runs (3 s) and 3 start-up runs, for developing the benchmark itself
   --no-build  use the binaries already in target/ (developing the benchmark itself)
+  --musl-bin PATH  measure this static musl binary as the shipped one (e.g. the
+              x86_64 binary scripts/release.sh wrote) instead of building one
   --out FILE  where to write the report (default: BENCHMARKS.md at the repository root)
 
 Needs cargo, python3, curl and wrk (installed with apt-get when missing).
@@ -33,11 +35,13 @@ root=$PWD
 out="$root/BENCHMARKS.md"
 quick=false
 build=true
+musl_given=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --quick) quick=true ;;
         --no-build) build=false ;;
+        --musl-bin) musl_given=$(realpath -m "${2:?--musl-bin needs a file}"); shift ;;
         --out) out=$(realpath -m "${2:?--out needs a file}"); shift ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -138,9 +142,25 @@ gnu_cmd=(cargo build --release --locked --features tools --bin bedrock-mcp
     --example bench_upstream --example bench_ceiling --example bench_entra --example bench_forward)
 musl_cmd=(cargo build --release --locked --target "$musl_target" --target-dir "$musl_dir"
     --bin bedrock-mcp)
-printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
+# Profile overrides from the environment change what is measured: the report shows them.
+overrides=$(env | grep -E '^CARGO_PROFILE_RELEASE_' | sort | tr '\n' ' ' || true)
+if [ -n "$musl_given" ]; then
+    [ -x "$musl_given" ] || die "--musl-bin $musl_given is not an executable file"
+    musl_cmd=(true)
+    printf '%s\n' "${overrides}${gnu_cmd[*]}" "# static musl binary given: ${musl_given#"$root"/}" >>"$cmds"
+else
+    printf '%s\n' "${overrides}${gnu_cmd[*]}" "${overrides}${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
+fi
 musl_ok=false
-if $build; then
+if [ -n "$musl_given" ] && $build; then
+    log "build: glibc release (the static musl binary is given)"
+    t0=$(date +%s.%N)
+    "${gnu_cmd[@]}" || die "the release build failed"
+    release_secs=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
+    musl_secs=null
+    musl_bin=$musl_given
+    musl_ok=true
+elif $build; then
     log "build: glibc release and static musl release, side by side"
     musl_ready=false
     if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" \
@@ -170,6 +190,7 @@ else
     musl_secs=null
     # A musl binary from an ordinary `cargo build --target` will do as well.
     [ -x "$musl_bin" ] || musl_bin="$root/target/$musl_target/release/bedrock-mcp"
+    [ -z "$musl_given" ] || musl_bin=$musl_given
     [ -x "$musl_bin" ] && musl_ok=true
 fi
 for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra" "$ex/bench_forward"; do
