@@ -184,21 +184,32 @@ mod tests {
     fn a_flood_is_over_once_the_count_stays_calm_for_the_quiet_time() {
         let t0 = Instant::now();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let quiet = QUIET.as_millis() as u64;
         let mut f = Flood::default();
-        assert_eq!(f.tick(1, at(0)), None, "a scraper is no flood");
-        assert_eq!(f.tick(CALM, at(10_000)), None, "nor a few taking turns");
-        assert_eq!(f.tick(16, at(10_500)), None);
-        assert_eq!(f.tick(40, at(11_000)), None, "peak is remembered");
-        assert_eq!(f.tick(0, at(11_500)), None, "calm, but not for long");
+        // (peak since the last tick, open now, when)
+        assert_eq!(f.tick(1, 1, at(0)), None, "a scraper is no flood");
+        assert_eq!(f.tick(CALM, 0, at(10_000)), None, "nor a few taking turns");
+        assert_eq!(f.tick(16, 16, at(10_500)), None);
+        assert_eq!(f.tick(40, 40, at(11_000)), None, "the peak is remembered");
+        assert_eq!(f.tick(40, 0, at(11_500)), None, "calm, but not for long");
         assert_eq!(
-            f.tick(5, at(12_000)),
+            f.tick(5, 5, at(12_000)),
             None,
             "a second wave restarts the wait"
         );
-        assert_eq!(f.tick(0, at(12_500)), None);
+        assert_eq!(f.tick(5, 0, at(12_500)), None);
+        assert_eq!(f.tick(1, 1, at(12_500 + quiet - 1)), None);
+        assert_eq!(f.tick(0, 0, at(12_500 + quiet)), Some(40), "reported once");
+        assert_eq!(f.tick(0, 0, at(30_000)), None, "and not again");
+    }
+
+    #[test]
+    fn a_flood_shorter_than_a_tick_still_counts() {
+        let t0 = Instant::now();
         let quiet = QUIET.as_millis() as u64;
-        assert_eq!(f.tick(1, at(12_500 + quiet - 1)), None);
-        assert_eq!(f.tick(0, at(12_500 + quiet)), Some(40), "reported once");
-        assert_eq!(f.tick(0, at(30_000)), None, "and not again");
+        let mut f = Flood::default();
+        // 900 connections came and went between two looks: only the peak saw them.
+        assert_eq!(f.tick(900, 0, t0), None);
+        assert_eq!(f.tick(0, 0, t0 + Duration::from_millis(quiet)), Some(900));
     }
 }
