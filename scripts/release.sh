@@ -83,23 +83,31 @@ if [ -n "$audit" ]; then
         rc=0
         report="$(mktemp)"
         cargo audit bin "${db_args[@]}" --json "$binary" >"$report" || rc=$?
-        python3 - "$report" "$sbom" "$rc" <<'EOF' || die "cargo audit bin: ${binary##*/} failed (see above)"
+        python3 scripts/sbom.py --embedded "$binary" >"$report.embedded"
+        python3 - "$report" "$sbom" "$rc" "$report.embedded" <<'EOF' || die "cargo audit bin: ${binary##*/} failed (see above)"
 import json, sys
 report = json.load(open(sys.argv[1]))
 sbom = json.load(open(sys.argv[2]))
+lines = open(sys.argv[4]).read().split("\n")
+embedded = [l.split() for l in lines[1:] if l.strip()]
+runtime = {(n, v) for n, v, kind in embedded if kind == "runtime"}
 count = report["lockfile"]["dependency-count"]
-expected = len(sbom["components"]) + 1  # + the root component, bedrock-mcp itself
 vulns = report["vulnerabilities"]["list"]
-print(f"cargo audit bin found {count} crates embedded (SBOM: {expected}), "
-      f"{len(vulns)} vulnerabilities, {sum(len(v) for v in report.get('warnings', {}).values())} warnings")
+print(f"cargo audit bin read {count} crates from the binary ({len(embedded)} embedded, "
+      f"{len(runtime)} of them runtime); SBOM: {len(sbom['components']) + 1} with the root; "
+      f"{len(vulns)} vulnerabilities")
 for v in vulns:
     print(f"  {v['advisory']['id']}: {v['package']['name']} {v['package']['version']}: {v['advisory']['title']}")
-if count != expected:
-    sys.exit(f"cargo audit bin read {count} crates, the SBOM lists {expected}")
-if vulns or sys.argv[3] not in ("0",):
+if count not in (len(embedded), len(runtime)):
+    sys.exit(f"cargo audit bin read {count} crates; the binary embeds {len(embedded)}")
+missing = [f"{c['name']} {c['version']}" for c in sbom["components"]
+           if (c["name"], c["version"]) not in runtime]
+if missing:
+    sys.exit(f"SBOM crates missing from the embedded list: {missing}")
+if vulns or sys.argv[3] != "0":
     sys.exit(f"cargo audit bin exited {sys.argv[3]}")
 EOF
-        rm -f "$report"
+        rm -f "$report" "$report.embedded"
     done
     [ "$found" -gt 0 ] || die "no bedrock-mcp-*.cdx.json in $audit"
     exit 0
