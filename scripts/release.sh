@@ -150,13 +150,14 @@ for t in "${targets[@]}"; do build_args+=(--target "$t"); done
 # mimalloc prints __DATE__ and __TIME__ (its verbose banner), which follow SOURCE_DATE_EPOCH,
 # but cargo does not rebuild C when only that variable changes: when it did change, compile
 # mimalloc afresh, so an incremental release build of a new commit matches a clean one.
-stamp="$target_dir/source-date-epoch"
-if [ "$(cat "$stamp" 2>/dev/null || true)" != "$SOURCE_DATE_EPOCH" ]; then
-    cargo clean --release --target-dir "$target_dir" -p libmimalloc-sys "${build_args[@]}" >/dev/null 2>&1 || true
-fi
+for t in "${targets[@]}"; do
+    if [ "$(cat "$target_dir/$t/source-date-epoch" 2>/dev/null || true)" != "$SOURCE_DATE_EPOCH" ]; then
+        cargo clean --release --target-dir "$target_dir" -p libmimalloc-sys --target "$t" >/dev/null 2>&1 || true
+    fi
+done
 echo "== cargo auditable build --release --locked ${build_args[*]} (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, commit ${commit:0:12})"
 cargo auditable build --release --locked --bin bedrock-mcp "${build_args[@]}" --target-dir "$target_dir"
-echo "$SOURCE_DATE_EPOCH" >"$stamp"
+for t in "${targets[@]}"; do echo "$SOURCE_DATE_EPOCH" >"$target_dir/$t/source-date-epoch"; done
 
 rm -rf "$out"
 mkdir -p "$out"
