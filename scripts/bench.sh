@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks bedrock-mcp on this machine in one run and writes BENCHMARKS.md.
 #
-# Builds the release binary (and the static musl one, for its size), then on 127.0.0.1 only:
-# the server against a fake Bedrock (instant, then 250 ms), the same load against a bare
+# Builds the release binary and the static musl one (what the scratch image ships), then on
+# 127.0.0.1 only: the shipped binary with the image's own settings (Dockerfile.scratch's ENV,
+# nothing else but the fake's address and keys) under 256 calls to a Bedrock answering in
+# 250 ms, the headline; the server at its defaults against a fake Bedrock (instant, then
+# 250 ms), the same load against a bare
 # tiny_http server (the stack's ceiling), auth on vs off against a fake Entra, memory and
 # threads idle, under load and with 1,000 legacy SSE sessions, start-up time, and the
 # dependency and code size. Load comes from wrk with bench/mcp_call.lua. Targets are
@@ -14,10 +17,12 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: scripts/bench.sh [--quick] [--no-build] [--out FILE]
+Usage: scripts/bench.sh [--quick] [--no-build] [--musl-bin PATH] [--out FILE]
 
   --quick     short runs (3 s) and 3 start-up runs, for developing the benchmark itself
   --no-build  use the binaries already in target/ (developing the benchmark itself)
+  --musl-bin PATH  measure this static musl binary as the shipped one (e.g. the
+              x86_64 binary scripts/release.sh wrote) instead of building one
   --out FILE  where to write the report (default: BENCHMARKS.md at the repository root)
 
 Needs cargo, python3, curl and wrk (installed with apt-get when missing).
@@ -30,11 +35,13 @@ root=$PWD
 out="$root/BENCHMARKS.md"
 quick=false
 build=true
+musl_given=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --quick) quick=true ;;
         --no-build) build=false ;;
+        --musl-bin) musl_given=$(realpath -m "${2:?--musl-bin needs a file}"); shift ;;
         --out) out=$(realpath -m "${2:?--out needs a file}"); shift ;;
         *) echo "bench.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -52,7 +59,14 @@ sse_sessions=1000
 # Short on purpose: the SSE phase waits this long to see the held streams' read side time out.
 read_timeout=10
 sse_keepalive=5
-workers=512
+# The server's default WORKER_THREADS (src/config/server.rs); the ceilings get a pool this size.
+default_workers=128
+# Settings the bench changes from the defaults, per phase; the report labels those rows.
+# 1,000 SSE sessions from one address, with short timeouts so the phase ends in seconds.
+tuned_sse=(MAX_CONNECTIONS_PER_IP=0 MAX_CONNECTIONS=4096 MAX_SSE_SESSIONS=2000
+    "HTTP_READ_TIMEOUT_SECS=$read_timeout" "SSE_KEEPALIVE_SECS=$sse_keepalive")
+# The glibc build under 256 slow calls: the binary's default pool is 128, the image's 256.
+tuned_slow=(WORKER_THREADS=256)
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
@@ -124,13 +138,29 @@ musl_dir="$root/target/bench-musl"
 musl_bin="$musl_dir/$musl_target/release/bedrock-mcp"
 bin="$root/target/release/bedrock-mcp"
 ex="$root/target/release/examples"
-gnu_cmd=(cargo build --release --locked --bin bedrock-mcp
+gnu_cmd=(cargo build --release --locked --features tools --bin bedrock-mcp
     --example bench_upstream --example bench_ceiling --example bench_entra --example bench_forward)
 musl_cmd=(cargo build --release --locked --target "$musl_target" --target-dir "$musl_dir"
     --bin bedrock-mcp)
-printf '%s\n' "${gnu_cmd[*]}" "${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
+# Profile overrides from the environment change what is measured: the report shows them.
+overrides=$(env | grep -E '^CARGO_PROFILE_RELEASE_' | sort | tr '\n' ' ' || true)
+if [ -n "$musl_given" ]; then
+    [ -x "$musl_given" ] || die "--musl-bin $musl_given is not an executable file"
+    musl_cmd=(true)
+    printf '%s\n' "${overrides}${gnu_cmd[*]}" "# static musl binary given: ${musl_given#"$root"/}" >>"$cmds"
+else
+    printf '%s\n' "${overrides}${gnu_cmd[*]}" "${overrides}${musl_cmd[*]//"$root"\//}   # at the same time" >>"$cmds"
+fi
 musl_ok=false
-if $build; then
+if [ -n "$musl_given" ] && $build; then
+    log "build: glibc release (the static musl binary is given)"
+    t0=$(date +%s.%N)
+    "${gnu_cmd[@]}" || die "the release build failed"
+    release_secs=$(python3 -c "import time; print(round(time.time() - $t0, 1))")
+    musl_secs=null
+    musl_bin=$musl_given
+    musl_ok=true
+elif $build; then
     log "build: glibc release and static musl release, side by side"
     musl_ready=false
     if rustup target list --installed 2>/dev/null | grep -qx "$musl_target" \
@@ -160,6 +190,7 @@ else
     musl_secs=null
     # A musl binary from an ordinary `cargo build --target` will do as well.
     [ -x "$musl_bin" ] || musl_bin="$root/target/$musl_target/release/bedrock-mcp"
+    [ -z "$musl_given" ] || musl_bin=$musl_given
     [ -x "$musl_bin" ] && musl_ok=true
 fi
 for f in "$bin" "$ex/bench_upstream" "$ex/bench_ceiling" "$ex/bench_entra" "$ex/bench_forward"; do
@@ -180,6 +211,20 @@ fi
 printf '{"release_secs": %s, "musl_secs": %s, "musl_ok": %s, "binary": "%s", "bytes": %s, "gnu_bytes": %s, "linkage": "%s"}\n' \
     "$release_secs" "$musl_secs" "$musl_ok" "${size_bin#"$root"/}" "$(stat -c %s "$size_bin")" \
     "$(stat -c %s "$bin")" "${linkage:-unknown}" >"$run/build.json"
+
+# The environment the scratch image gives the server: the ENV lines of its final stage.
+mapfile -t image_env < <(python3 - Dockerfile.scratch <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+final = text[text.rindex("\nFROM scratch"):]
+for line in final.splitlines():
+    if line.startswith("ENV "):
+        for k, v in re.findall(r"(\w+)=(\S+)", line[4:]):
+            if k not in ("SERVER_HOST", "SERVER_PORT"):
+                print(f"{k}={v}")
+EOF
+)
+printf '%s\n' "${image_env[@]}" >"$run/image_env.txt"
 
 # ---------------------------------------------------------------------------------------
 # Helpers
@@ -258,10 +303,9 @@ server_env() {
     token=$(json_get "$f" 1 session_token)
     kb=$(json_get "$f" 1 kb_id)
     region=$(json_get "$f" 1 region)
+    # Only what reaching the fake needs, loopback, and a short drain so each phase stops
+    # quickly; every other setting is the server's default unless a phase passes it.
     printf '%s\n' "PATH=$PATH" "HOME=$run/home" SERVER_HOST=127.0.0.1 "SERVER_PORT=$port" \
-        LOG_LEVEL=WARNING LOG_FORMAT=json "WORKER_THREADS=$workers" MAX_SSE_SESSIONS=2000 \
-        MAX_CONNECTIONS_PER_IP=0 MAX_CONNECTIONS=4096 \
-        "HTTP_READ_TIMEOUT_SECS=$read_timeout" "SSE_KEEPALIVE_SECS=$sse_keepalive" \
         SHUTDOWN_TIMEOUT_SECS=2 AWS_EC2_METADATA_DISABLED=true "BEDROCK_KB_ID=$kb" \
         "AWS_REGION=$region" "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME=$url" \
         "AWS_ENDPOINT_URL_BEDROCK_AGENT=$url" "AWS_ACCESS_KEY_ID=$key" \
@@ -424,20 +468,20 @@ printf '{"idle_rss_kb": %s, "idle_threads": %s, "body_bytes": %s, "peak_hwm_kb":
 
 log "throughput: the ceiling (bare tiny_http, same pool size and body size)"
 upstream=""
-start_fed ceiling "$ex/bench_ceiling" --threads "$workers" --body-bytes "$body_bytes" --nodelay 1
+start_fed ceiling "$ex/bench_ceiling" --threads "$default_workers" --body-bytes "$body_bytes" --nodelay 1
 wait_line "$run/ceiling.out" 1
 printf '  [ceiling] target/release/examples/bench_ceiling --threads %s --body-bytes %s --nodelay 1\n' \
-    "$workers" "$body_bytes" >>"$cmds"
+    "$default_workers" "$body_bytes" >>"$cmds"
 ceiling_url=$(json_get "$run/ceiling.out" 1 url)
 load ceiling_c16 "${fed_pid[ceiling]}" "$ceiling_url" 16 "$dur"
 load ceiling_c64 "${fed_pid[ceiling]}" "$ceiling_url" 64 "$dur"
 stop_fed ceiling
 
 # Evidence for the write path: the same ceiling with tiny_http's default (Nagle on).
-start_fed ceiling_nagle "$ex/bench_ceiling" --threads "$workers" --body-bytes "$body_bytes" --nodelay 0
+start_fed ceiling_nagle "$ex/bench_ceiling" --threads "$default_workers" --body-bytes "$body_bytes" --nodelay 0
 wait_line "$run/ceiling_nagle.out" 1
 printf '  [ceiling_nagle] target/release/examples/bench_ceiling --threads %s --body-bytes %s --nodelay 0\n' \
-    "$workers" "$body_bytes" >>"$cmds"
+    "$default_workers" "$body_bytes" >>"$cmds"
 load ceiling_nagle_c16 "${fed_pid[ceiling_nagle]}" "$(json_get "$run/ceiling_nagle.out" 1 url)" 16 "$evidence_dur"
 stop_fed ceiling_nagle
 
@@ -449,11 +493,11 @@ query=$(python3 -c 'import json; print(json.load(open("bench/tools_call.json"))[
 fwd_args=(--upstream "$(json_get "$run/up0.out" 1 url)" --key "$(json_get "$run/up0.out" 1 access_key_id)"
     --secret "$(json_get "$run/up0.out" 1 secret_access_key)" --token "$(json_get "$run/up0.out" 1 session_token)"
     --kb "$(json_get "$run/up0.out" 1 kb_id)" --region "$(json_get "$run/up0.out" 1 region)"
-    --query "$query" --results 5 --threads "$workers")
+    --query "$query" --results 5 --threads "$default_workers")
 start_fed forward "$ex/bench_forward" "${fwd_args[@]}"
 wait_line "$run/forward.out" 1
 printf '  [forward] target/release/examples/bench_forward --upstream URL --key ID --secret KEY --kb ID --region R --query "%s" --results 5 --threads %s\n' \
-    "$query" "$workers" >>"$cmds"
+    "$query" "$default_workers" >>"$cmds"
 forward_url=$(json_get "$run/forward.out" 1 url)
 load forward_c16 "${fed_pid[forward]}" "$forward_url" 16 "$dur"
 load forward_c64 "${fed_pid[forward]}" "$forward_url" 64 "$dur"
@@ -515,7 +559,7 @@ cp "$run/up0.out" "$run/upstream_fast.jsonl"
 log "concurrency: fake Bedrock with ${upstream_latency_ms} ms latency, $slow_conns connections"
 start_upstream up250 "$upstream_latency_ms"
 upstream=up250
-start_server slow up250
+start_server slow up250 "${tuned_slow[@]}"
 slow_pid=$server_pid
 check_call "$server_url" >/dev/null
 load slow_c256 "$slow_pid" "$server_url" "$slow_conns" "$slow_dur"
@@ -531,14 +575,17 @@ printf '{"wait_secs": %s, "rss_kb": %s, "threads": %s, "hwm_kb": %s}\n' "$after_
     "$(proc_field "$slow_pid" VmRSS)" "$(proc_field "$slow_pid" Threads)" \
     "$(proc_field "$slow_pid" VmHWM)" >"$run/slow_after.json"
 stop_server "$slow_pid"
-# The binary the scratch image ships under the same slow load: its allocator (mimalloc) keeps
-# pages per thread, so its memory per call in flight is what a deployment's limit must allow.
+# The headline: the binary the scratch image ships, with the image's settings and nothing
+# else, under the same slow load. Its allocator (mimalloc) keeps pages per thread, so its
+# memory per call in flight is what a deployment's memory limit must allow.
 if $musl_ok; then
     bin_gnu=$bin
     bin=$musl_bin
-    start_server musl_slow up250
+    start_server musl_slow up250 "${image_env[@]}"
     musl_slow_pid=$server_pid
     check_call "$server_url" >/dev/null
+    printf '{"idle_rss_kb": %s, "idle_hwm_kb": %s}\n' "$(proc_field "$musl_slow_pid" VmRSS)" \
+        "$(proc_field "$musl_slow_pid" VmHWM)" >"$run/musl_slow_idle.json"
     upstream=up250
     load musl_slow_c256 "$musl_slow_pid" "$server_url" "$slow_conns" "$slow_dur"
     upstream=""
@@ -553,7 +600,7 @@ cp "$run/up250.out" "$run/upstream_slow.jsonl"
 
 log "memory: $sse_sessions legacy SSE sessions"
 start_upstream up_sse 0
-start_server sse up_sse
+start_server sse up_sse "${tuned_sse[@]}"
 sse_pid=$server_pid
 check_call "$server_url" >/dev/null
 sse_base_rss=$(proc_field "$sse_pid" VmRSS)
@@ -588,7 +635,7 @@ cp "$run/hold.out" "$run/sse_hold.jsonl"
 #    listening socket also bounds accept()).
 
 log "idle: new connections after an idle spell longer than the read timeout"
-start_server idle up_sse HTTP_READ_TIMEOUT_SECS=1
+start_server idle up_sse HTTP_READ_TIMEOUT_SECS=1 LOG_LEVEL=WARNING
 idle_pid=$server_pid
 sleep 2.5
 idle_health=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$server_url/health" || true)

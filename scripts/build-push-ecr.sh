@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Builds the scratch image (Dockerfile.scratch) and pushes it to Amazon ECR.
+# Builds the multi-arch scratch image (Dockerfile.scratch: linux/amd64 and linux/arm64) and
+# pushes it to Amazon ECR with docker buildx.
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
 Usage: build-push-ecr.sh [options] [TAG]
 
-Builds Dockerfile.scratch, tags it TAG (and the git short SHA when run in a git checkout)
-and pushes it to ECR. Runs with your own AWS credentials (it needs ECR push rights; see
-deployment/iam/README.md). Nothing in this script needs editing.
+Builds Dockerfile.scratch for linux/amd64 and linux/arm64 (Graviton) with docker buildx,
+tags it TAG (and the git short SHA when run in a git checkout) and pushes one multi-arch image
+to ECR: each EC2 instance pulls the binary for its own processor. Runs with your own AWS
+credentials (it needs ECR push rights; see deployment/iam/README.md). Nothing in this script
+needs editing.
 
 Arguments:
   TAG                   image tag (default: $IMAGE_TAG, else latest)
@@ -18,14 +21,20 @@ Options:
                         `aws sts get-caller-identity`)
   -r, --region REGION   ECR region (default: $AWS_REGION, $AWS_DEFAULT_REGION, else eu-west-1)
       --repo NAME       ECR repository (default: $ECR_REPOSITORY, else bedrock-mcp-server)
-      --platform P      build platform (default: linux/amd64; the binary is x86_64 only)
-      --no-push         build and tag only; no login, no push
+      --platform P      platforms, comma-separated (default: linux/amd64,linux/arm64)
+      --from-dist       put the binaries scripts/release.sh wrote to dist/ into the image,
+                        byte for byte (checked against dist/SHA256SUMS), instead of compiling
+                        in the builder; run scripts/release.sh first
+      --no-push         build only; no login, no push (a single platform is also loaded
+                        into the local image store)
   -n, --dry-run         print the commands instead of running them
   -h, --help            show this help
 
 Examples:
   ./scripts/build-push-ecr.sh                       # latest + git SHA
   ./scripts/build-push-ecr.sh v1.0.0
+  ./scripts/release.sh && ./scripts/build-push-ecr.sh --from-dist v1.0.0
+  ./scripts/build-push-ecr.sh --platform linux/arm64 --no-push   # local arm64 image
   AWS_ACCOUNT_ID=123456789012 AWS_REGION=eu-west-1 ./scripts/build-push-ecr.sh v1.0.0
 EOF
 }
@@ -36,7 +45,8 @@ tag="${IMAGE_TAG:-latest}"
 account="${AWS_ACCOUNT_ID:-}"
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}"
 repo="${ECR_REPOSITORY:-bedrock-mcp-server}"
-platform="linux/amd64"
+platform="linux/amd64,linux/arm64"
+from_dist=false
 push=true
 dry_run=false
 
@@ -49,6 +59,7 @@ while [ $# -gt 0 ]; do
         -r | --region) need_value "$1" $#; region="$2"; shift ;;
         --repo) need_value "$1" $#; repo="$2"; shift ;;
         --platform) need_value "$1" $#; platform="$2"; shift ;;
+        --from-dist) from_dist=true ;;
         --no-push) push=false ;;
         -n | --dry-run) dry_run=true ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -73,8 +84,17 @@ run() {
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ -f "$root/Dockerfile.scratch" ] || die "Dockerfile.scratch not found in $root"
 
+[[ "$platform" =~ ^linux/(amd64|arm64)(,linux/(amd64|arm64))*$ ]] ||
+    die "--platform takes linux/amd64, linux/arm64 or both, comma-separated; got '$platform'"
+
 if [ "$dry_run" = false ]; then
     command -v docker >/dev/null 2>&1 || die "docker is not installed"
+    docker buildx version >/dev/null 2>&1 ||
+        die "docker buildx is not installed (Docker Desktop has it; on Linux: the docker-buildx-plugin package)"
+fi
+if [ "$from_dist" = true ]; then
+    [ -f "$root/dist/SHA256SUMS" ] || die "no dist/SHA256SUMS: run scripts/release.sh first"
+    (cd "$root/dist" && sha256sum --quiet -c SHA256SUMS) || die "dist/ does not match its SHA256SUMS"
 fi
 
 if [ -z "$account" ] && [ "$push" = true ]; then
@@ -102,9 +122,18 @@ fi
 registry=""
 [ -n "$account" ] && registry="$account.dkr.ecr.$region.amazonaws.com"
 
-build_args=(docker build --platform "$platform" -f "$root/Dockerfile.scratch"
-    --label "org.opencontainers.image.version=$tag"
-    -t "$repo:$tag")
+# Cross-compiles in the builder (no emulation needed); a multi-platform result cannot be
+# loaded into the local image store, so it is pushed straight from buildx.
+build_args=(docker buildx build --platform "$platform" -f "$root/Dockerfile.scratch"
+    --label "org.opencontainers.image.version=$tag")
+# --push pushes every tag, so the bare local name only when nothing is pushed.
+[ "$push" = true ] || build_args+=(-t "$repo:$tag")
+[ "$from_dist" = false ] || build_args+=(--build-arg BINARY_FROM=dist)
+if [ "$push" = true ]; then
+    build_args+=(--push)
+elif [[ "$platform" != *,* ]]; then
+    build_args+=(--load)
+fi
 [ -n "$revision" ] && build_args+=(--label "org.opencontainers.image.revision=$revision")
 if [ -n "$registry" ]; then
     for t in "${tags[@]}"; do build_args+=(-t "$registry/$repo:$t"); done
@@ -123,25 +152,20 @@ if [ "$push" = true ]; then
 fi
 
 echo "Building $repo:$tag ($platform)"
-run "${build_args[@]}"
+run "${build_args[@]}" ||
+    die "build or push failed; if the push was refused, does the repository exist? aws ecr create-repository --repository-name $repo --region $region"
 
 if [ "$push" = false ]; then
     echo "Built $repo:$tag${registry:+ and tagged it for $registry/$repo} (not pushed)."
     exit 0
 fi
 
-for t in "${tags[@]}"; do
-    echo "Pushing $registry/$repo:$t"
-    run docker push "$registry/$repo:$t" ||
-        die "push failed; does the repository exist? aws ecr create-repository --repository-name $repo --region $region"
-done
-
 echo
 echo "Pushed:"
 for t in "${tags[@]}"; do echo "  $registry/$repo:$t"; done
 if [ "$dry_run" = false ]; then
-    digest="$(docker inspect --format '{{index .RepoDigests 0}}' "$registry/$repo:$tag" 2>/dev/null || true)"
-    [ -n "$digest" ] && echo "Digest: $digest"
+    digest="$(docker buildx imagetools inspect "$registry/$repo:$tag" --format '{{.Manifest.Digest}}' 2>/dev/null || true)"
+    [ -n "$digest" ] && echo "Digest (multi-arch index): $digest"
 fi
 echo
 echo "Deploy on the EC2 host with: ./scripts/deploy-from-ecr.sh $tag"

@@ -15,7 +15,17 @@ problems found:
     bedrock:GetDocumentContent on knowledge-base ARNs, and ecr-policy.json is pull-only;
   - Dockerfile.scratch's final stage is FROM scratch, with a numeric non-root USER, EXPOSE 8000,
     a HEALTHCHECK running /bedrock-mcp healthcheck, and STOPSIGNAL SIGTERM;
-  - the compose, ECS and Kubernetes files keep their hardening (non-root, read-only, health).
+  - the compose, ECS and Kubernetes files keep their hardening (non-root, read-only, health);
+  - every file that puts the server behind a load balancer (docker-compose.ecr.yml, the ECS
+    task definition, the Kubernetes ConfigMap, the CloudFormation UserData, the systemd
+    env.example) sets BEHIND_PROXY=alb|nginx or all of KEEPALIVE_IDLE_SECS (above the 60 s
+    idle timeout), MAX_CONNECTIONS_PER_IP=0 and TRUST_FORWARDED_HEADERS=true, and explicit
+    values are right; docker-compose.yml (local) sets none of them;
+  - the CloudFormation template: least-privilege server role, port 8000 from the load
+    balancer only, /health target group, UserData passing bash -n and shellcheck and
+    carrying deployment/systemd/bedrock-mcp.service verbatim;
+  - the systemd unit's readiness (Type=notify), settings file and key sandboxing lines
+    (scripts/check-systemd-unit.sh checks the rest with the systemd tools).
 Also warns (without failing) about variables read in src/ but missing from .env.example.
 Runs hadolint on Dockerfile.scratch when it is installed.
 EOF
@@ -35,11 +45,15 @@ ok() { echo "ok:   $*"; }
 
 # --- Shell scripts ------------------------------------------------------------------------
 if command -v shellcheck >/dev/null 2>&1; then
-    if shellcheck scripts/*.sh; then ok "shellcheck scripts/*.sh"; else fail "shellcheck scripts/*.sh"; fi
+    if shellcheck scripts/*.sh deployment/systemd/install.sh; then
+        ok "shellcheck scripts/*.sh deployment/systemd/install.sh"
+    else
+        fail "shellcheck scripts/*.sh deployment/systemd/install.sh"
+    fi
 else
     fail "shellcheck is not installed (apt-get install -y shellcheck)"
 fi
-for f in scripts/*.sh; do
+for f in scripts/*.sh deployment/systemd/install.sh; do
     [ -x "$f" ] || fail "$f is not executable (chmod +x $f)"
 done
 
@@ -240,20 +254,150 @@ for c in td.get("containerDefinitions", []):
             fail(f"{path}: METRICS_ADDR {metrics!r} should stay on the task's loopback")
 ok(f"{path} checked")
 
-# Forwarded headers: trusted where a load balancer we ship for sets them, never in local dev.
+# Load-balancer-safe: every file that puts the server behind a load balancer or proxy keeps
+# idle connections longer than the balancer's idle timeout (else it reuses one we are closing:
+# sporadic 502s), lifts the per-address cap (every connection comes from its few addresses)
+# and trusts X-Forwarded-* (it sets them). Either BEHIND_PROXY=alb|nginx (which implies all
+# three) or the three settings themselves; an explicit value must still be right. The local
+# compose file has no balancer in front and must set none of them.
+LB_IDLE = 60  # the ALB's and nginx's default idle timeout, seconds
+
+def compose_value(v):
+    """A compose ${VAR:-default} reads as its default (what runs unless .env overrides it)."""
+    m = re.fullmatch(r"\$\{[A-Z0-9_]+:-(.*)\}", str(v))
+    return m.group(1) if m else str(v)
+
+def lb_safe(path, env, idle=LB_IDLE):
+    proxy = env.get("BEHIND_PROXY")
+    keep, per_ip, trust = (env.get(k) for k in
+                           ("KEEPALIVE_IDLE_SECS", "MAX_CONNECTIONS_PER_IP", "TRUST_FORWARDED_HEADERS"))
+    if proxy not in ("alb", "nginx"):
+        for k, v in (("KEEPALIVE_IDLE_SECS", keep), ("MAX_CONNECTIONS_PER_IP", per_ip),
+                     ("TRUST_FORWARDED_HEADERS", trust)):
+            if v is None:
+                fail(f"{path}: behind a load balancer but {k} is unset (or set BEHIND_PROXY=alb)")
+    if keep is not None and not (keep.isdigit() and int(keep) > idle):
+        fail(f"{path}: KEEPALIVE_IDLE_SECS={keep} must be above the load balancer's {idle} s idle timeout")
+    if per_ip is not None and per_ip != "0":
+        fail(f"{path}: MAX_CONNECTIONS_PER_IP={per_ip} must be 0 behind a load balancer")
+    if trust is not None and trust != "true":
+        fail(f"{path}: TRUST_FORWARDED_HEADERS={trust} must be true (the load balancer sets X-Forwarded-*)")
+    ok(f"{path}: load-balancer-safe (BEHIND_PROXY={proxy}, KEEPALIVE_IDLE_SECS={keep}, "
+       f"MAX_CONNECTIONS_PER_IP={per_ip}, TRUST_FORWARDED_HEADERS={trust})")
+
 env = {e.get("name"): e.get("value") for c in td.get("containerDefinitions", [])
        for e in c.get("environment", [])}
-if env.get("TRUST_FORWARDED_HEADERS") != "true":
-    fail(f"{path}: TRUST_FORWARDED_HEADERS must be \"true\" (the ALB sets X-Forwarded-Proto)")
+lb_safe("deployment/ecs/task-definition.json", env)
 cm = [d for d in docs.get("deployment/k8s/configmap.yaml", []) if isinstance(d, dict)]
-if not any((d.get("data") or {}).get("TRUST_FORWARDED_HEADERS") == "true" for d in cm):
-    fail("deployment/k8s/configmap.yaml: TRUST_FORWARDED_HEADERS must be \"true\" (the Ingress sets X-Forwarded-*)")
-for path, want in (("docker-compose.ecr.yml", True), ("docker-compose.yml", False)):
-    svc = (((docs.get(path) or [{}])[0] or {}).get("services") or {}).get("bedrock-mcp") or {}
-    has = "TRUST_FORWARDED_HEADERS" in (svc.get("environment") or {})
-    if has != want:
-        fail(f"{path}: TRUST_FORWARDED_HEADERS should {'' if want else 'not '}be set (load balancer in front: {want})")
-ok("TRUST_FORWARDED_HEADERS set where a load balancer sets X-Forwarded-*")
+lb_safe("deployment/k8s/configmap.yaml",
+        {k: str(v) for d in cm for k, v in (d.get("data") or {}).items()})
+svc = (((docs.get("docker-compose.ecr.yml") or [{}])[0] or {}).get("services") or {}).get("bedrock-mcp") or {}
+lb_safe("docker-compose.ecr.yml",
+        {k: compose_value(v) for k, v in (svc.get("environment") or {}).items()})
+def env_lines(text):
+    pairs = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if m:
+            pairs[m.group(1)] = m.group(2).strip().strip('"\'')
+    return pairs
+try:
+    lb_safe("deployment/systemd/env.example", env_lines(open("deployment/systemd/env.example").read()))
+except OSError as e:
+    fail(f"deployment/systemd/env.example: {e}")
+svc = (((docs.get("docker-compose.yml") or [{}])[0] or {}).get("services") or {}).get("bedrock-mcp") or {}
+for k in ("BEHIND_PROXY", "TRUST_FORWARDED_HEADERS", "MAX_CONNECTIONS_PER_IP", "KEEPALIVE_IDLE_SECS"):
+    if k in (svc.get("environment") or {}):
+        fail(f"docker-compose.yml: {k} should not be set (local development: no load balancer in front)")
+
+# CloudFormation (deployment/cloudformation/bedrock-mcp.yaml; cfn-lint runs in CI separately).
+class CfnLoader(yaml.SafeLoader):
+    pass
+def cfn_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else "Fn::" + suffix: value}
+CfnLoader.add_multi_constructor("!", cfn_tag)
+path = "deployment/cloudformation/bedrock-mcp.yaml"
+try:
+    cfn_text = open(path).read()
+    cfn = yaml.load(cfn_text, Loader=CfnLoader)
+except (OSError, yaml.YAMLError) as e:
+    fail(f"{path}: {e}")
+    cfn_text, cfn = "", {}
+res = cfn.get("Resources") or {}
+def props(name):
+    return (res.get(name) or {}).get("Properties") or {}
+# The server role: exactly the knowledge-base actions, on the given ARNs only.
+for st in ((props("ServerRole").get("Policies") or [{}])[0].get("PolicyDocument") or {}).get("Statement", []):
+    if set(listify(st.get("Action", []))) != wanted:
+        fail(f"{path}: ServerRole must allow exactly {sorted(wanted)}")
+    if st.get("Resource") != {"Ref": "KnowledgeBaseArns"}:
+        fail(f"{path}: ServerRole's knowledge-base actions must be on KnowledgeBaseArns only")
+# The instance: port 8000 from the load balancer's security group only.
+ingress = [r for r in res.values() if r.get("Type") == "AWS::EC2::SecurityGroupIngress"]
+ingress += [dict(Properties=i) for i in props("InstanceSecurityGroup").get("SecurityGroupIngress", [])]
+for r in ingress:
+    p = r.get("Properties") or {}
+    if p.get("GroupId", {"Ref": "InstanceSecurityGroup"}) == {"Ref": "InstanceSecurityGroup"}:
+        if p.get("SourceSecurityGroupId") != {"Ref": "LoadBalancerSecurityGroup"} or p.get("FromPort") != 8000:
+            fail(f"{path}: the instance may be reached on 8000 from the load balancer only, found {p}")
+tg = props("TargetGroup")
+if tg.get("HealthCheckPath") != "/health" or tg.get("Port") != 8000:
+    fail(f"{path}: the target group must check /health on port 8000")
+attrs = {a.get("Key"): a.get("Value") for a in props("LoadBalancer").get("LoadBalancerAttributes", [])}
+if attrs.get("idle_timeout.timeout_seconds") != {"Ref": "IdleTimeoutSeconds"}:
+    fail(f"{path}: the load balancer's idle timeout must be the IdleTimeoutSeconds parameter")
+# UserData: the env file it writes is load-balancer-safe for that idle timeout, its script
+# passes bash -n and shellcheck, and the unit it writes is deployment/systemd's, verbatim.
+m = re.search(r"Fn::Base64: !Sub\n\s*- \|\n((?:(?: {14}.*)?\n)+)", cfn_text)
+script = "".join(l[14:] + "\n" for l in m.group(1).splitlines()) if m else ""
+if not script.startswith("#!/bin/bash"):
+    fail(f"{path}: no UserData script found")
+echoed = dict(re.findall(r'^\s*echo "([A-Z_]+)=(.*)"$', script, re.M))
+if echoed.get("KEEPALIVE_IDLE_SECS") != "$((${IdleTimeoutSeconds} + 5))":
+    fail(f"{path}: UserData must set KEEPALIVE_IDLE_SECS to the ALB idle timeout + 5")
+else:
+    echoed["KEEPALIVE_IDLE_SECS"] = str(LB_IDLE + 5)
+lb_safe(path + " (UserData)", echoed)
+unit = re.search(r"<<'UNIT'\n(.*?)\nUNIT\n", script, re.S)
+try:
+    shipped = open("deployment/systemd/bedrock-mcp.service").read()
+except OSError as e:
+    fail(str(e))
+    shipped = ""
+if not unit or unit.group(1) + "\n" != shipped:
+    fail(f"{path}: the unit in UserData differs from deployment/systemd/bedrock-mcp.service "
+         "(copy it verbatim, indented 14 spaces)")
+import subprocess, tempfile
+with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
+    # CloudFormation's ${Name} substitutions, as a plausible value each.
+    f.write(re.sub(r"\$\{[A-Za-z0-9:.]+\}", lambda x: "60" if "Timeout" in x.group(0) else "x", script))
+for cmd in (["bash", "-n", f.name], ["shellcheck", "-s", "bash", f.name]):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        fail(f"{path}: cannot run {cmd[0]}: {e}")
+        continue
+    if r.returncode != 0:
+        fail(f"{path}: UserData fails {cmd[0]}:\n{r.stdout}{r.stderr}")
+os.unlink(f.name)
+ok(f"{path} checked (role, security groups, health check, idle timeout, UserData)")
+
+# The systemd unit: readiness and settings where the docs say (CI also runs
+# scripts/check-systemd-unit.sh: verify, security score, system calls).
+path = "deployment/systemd/bedrock-mcp.service"
+keys = dict(re.findall(r"^([A-Za-z]+)=(.*)$", shipped, re.M))
+for k, v in (("Type", "notify"), ("EnvironmentFile", "/etc/bedrock-mcp/env"),
+             ("ExecStart", "/usr/local/bin/bedrock-mcp"), ("DynamicUser", "yes"),
+             ("NoNewPrivileges", "yes"), ("ProtectSystem", "strict")):
+    if keys.get(k) != v:
+        fail(f"{path}: {k}={v} expected, found {keys.get(k)!r}")
+ok(f"{path} checked")
 
 # Kubernetes Deployment.
 metrics_ports = set()

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Checks the scratch image without a Docker engine: builds the static musl binary, then runs it
 # in an empty root shaped like the image (/bedrock-mcp and /kb, nothing else) as uid 65532.
+# The arm64 (Graviton) binary runs the same way under qemu-user, which is then the one other
+# file in the root.
 set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: check-image.sh [--no-build] [--sandbox auto|bwrap|chroot|unshare] [-h|--help]
+Usage: check-image.sh [--arch amd64|arm64] [--no-build | --binary PATH]
+                      [--sandbox auto|bwrap|chroot|unshare] [-h|--help]
 
 CI checks the image without a Docker engine. This script:
   1. builds: cargo build --release --locked --target x86_64-unknown-linux-musl
-     (CC_x86_64_unknown_linux_musl=musl-gcc when unset, for ring's C code);
+     (CC_x86_64_unknown_linux_musl=musl-gcc when unset, for ring's C code), or
+     aarch64-unknown-linux-musl with --arch arm64 (cross tools: see .cargo/config.toml);
   2. asserts the binary is statically linked (readelf: no INTERP, no NEEDED) and reports its
      size, and the would-be image size (binary + examples/kb, what the FROM scratch image holds);
   3. runs it in an empty, read-only root holding only /bedrock-mcp and /kb (plus the /proc and
@@ -17,10 +21,15 @@ CI checks the image without a Docker engine. This script:
        - GET /health answers 200;
        - /bedrock-mcp healthcheck, run inside the sandbox as the Docker HEALTHCHECK would, exits 0;
        - an MCP tools/call search_knowledge_base answers with text from examples/kb;
-       - SIGTERM makes it exit 0 within 10 s (it is PID 1 in the bwrap sandbox, as in Docker).
+       - SIGTERM makes it exit 0 within 10 s (it is PID 1 in the bwrap sandbox, as in Docker);
+       - `/bedrock-mcp check` with a bad setting (WORKER_THREADS=0) exits non-zero and names it.
+     With --arch arm64 each of these runs under qemu-aarch64-static (copied into the root as
+     /qemu-aarch64; apt-get install qemu-user-static), which is then PID 1.
 Prints a summary table; exits 1 when any check fails, 2 on bad usage.
 
+  --arch ARCH         amd64 (default) or arm64, as Docker's TARGETARCH names them
   --no-build          check the binary already in target/ instead of building it
+  --binary PATH       check this binary (e.g. one scripts/release.sh wrote) instead of building
   --sandbox MODE      bwrap (default when installed): namespaces like a container;
                       chroot (root only): same root and uid, host namespaces, no /proc or /dev;
                       unshare: a user namespace and chroot, for non-root users without bwrap
@@ -30,10 +39,15 @@ EOF
 
 build=1
 sandbox=auto
+arch=amd64
+binary=""
 while (($#)); do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --no-build) build=0 ;;
+        --binary) binary="${2:-}"; build=0; shift ;;
+        --arch) arch="${2:-}"; shift ;;
+        --arch=*) arch="${1#--arch=}" ;;
         --sandbox) sandbox="${2:-}"; shift ;;
         --sandbox=*) sandbox="${1#--sandbox=}" ;;
         *) echo "error: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -45,15 +59,28 @@ case "$sandbox" in
     *) echo "error: --sandbox must be auto, bwrap, chroot or unshare, not '$sandbox'" >&2; exit 2 ;;
 esac
 
+case "$arch" in
+    amd64) target=x86_64-unknown-linux-musl; machine="X86-64" ;;
+    arm64) target=aarch64-unknown-linux-musl; machine="AArch64" ;;
+    *) echo "error: --arch must be amd64 or arm64, not '$arch'" >&2; exit 2 ;;
+esac
+[ -z "$binary" ] || binary="$(realpath -m "$binary")"
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-target=x86_64-unknown-linux-musl
-bin="${CARGO_TARGET_DIR:-$root/target}/$target/release/bedrock-mcp"
+bin="${binary:-${CARGO_TARGET_DIR:-$root/target}/$target/release/bedrock-mcp}"
 # The image's USER (numeric: scratch has no /etc/passwd).
 uid=65532
 gid=65532
 
 die() { echo "check-image: $*" >&2; exit 1; }
+# A foreign binary runs under qemu-user; the static build, so it needs nothing in the root.
+qemu=()
+if [ "$arch" != amd64 ]; then
+    qemu_bin="$(command -v qemu-aarch64-static || true)"
+    [ -n "$qemu_bin" ] || die "qemu-aarch64-static is not installed (apt-get install -y qemu-user-static)"
+    qemu=(/qemu-aarch64)
+fi
 for tool in readelf curl python3; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install -y binutils curl python3)"
 done
@@ -70,7 +97,7 @@ esac
 
 # Results for the summary; anything not reached stays "not run".
 declare -A result=([static]="not run" [size]="not run" [user]="not run" [health]="not run"
-    [tool]="not run" [healthcheck]="not run" [sigterm]="not run")
+    [tool]="not run" [healthcheck]="not run" [sigterm]="not run" [check]="not run")
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
 
@@ -87,10 +114,11 @@ trap cleanup EXIT
 
 summary() {
     echo
-    echo "== check-image summary (sandbox: $sandbox)"
+    echo "== check-image summary ($arch, sandbox: $sandbox${qemu[*]:+, under qemu-user})"
     printf '%-24s %s\n' "static binary" "${result[static]}" "binary size" "${result[size]}" \
         "runs as" "${result[user]}" "GET /health" "${result[health]}" "tools/call" "${result[tool]}" \
-        "healthcheck subcommand" "${result[healthcheck]}" "SIGTERM exit" "${result[sigterm]}"
+        "healthcheck subcommand" "${result[healthcheck]}" "SIGTERM exit" "${result[sigterm]}" \
+        "check, bad setting" "${result[check]}"
     if [ -n "${image_line:-}" ]; then echo "$image_line"; fi
 }
 
@@ -109,6 +137,10 @@ fi
 # --- 2. Static and size -------------------------------------------------------------------------
 # A dynamic binary on scratch dies with "no such file or directory": its loader is missing.
 static=yes
+if ! readelf -hW "$bin" | grep -q "Machine:.*$machine"; then
+    static=no
+    fail "$bin is not an $arch binary: $(readelf -hW "$bin" | grep Machine: || true)"
+fi
 if readelf -lW "$bin" | grep -q 'INTERP'; then static=no; fail "$bin asks for a program interpreter"; fi
 if readelf -dW "$bin" | grep -q '(NEEDED)'; then static=no; fail "$bin needs shared libraries"; fi
 if command -v ldd >/dev/null 2>&1; then
@@ -134,6 +166,7 @@ sroot="$work/root"
 # proc/ and dev/ are empty mount points, as the runtime creates in a scratch container.
 mkdir -p "$sroot/proc" "$sroot/dev"
 cp "$bin" "$sroot/bedrock-mcp"
+if ((${#qemu[@]})); then cp "$qemu_bin" "$sroot/qemu-aarch64" && chmod 0755 "$sroot/qemu-aarch64"; fi
 cp -R examples/kb "$sroot/kb"
 # Root-owned and read-only to the server, like the image's COPY; the non-root sandbox user
 # must still be able to reach the directory it is bound from.
@@ -168,14 +201,14 @@ case "$sandbox" in
             "--root=$sroot") ;;
 esac
 
-echo "== starting /bedrock-mcp --local-kb /kb in an empty root ($sandbox) on 127.0.0.1, port 0"
+echo "== starting ${qemu[*]:+${qemu[*]} }/bedrock-mcp --local-kb /kb in an empty root ($sandbox) on 127.0.0.1, port 0"
 log="$work/server.log"
 info="$work/bwrap-info.json"
 if [ "$sandbox" = bwrap ]; then
-    env -i "${env_vars[@]}" "${launch[@]}" --info-fd 3 /bedrock-mcp --local-kb /kb \
+    env -i "${env_vars[@]}" "${launch[@]}" --info-fd 3 "${qemu[@]}" /bedrock-mcp --local-kb /kb \
         3>"$info" 2>"$log" </dev/null &
 else
-    env -i "${env_vars[@]}" "${launch[@]}" /bedrock-mcp --local-kb /kb 2>"$log" </dev/null &
+    env -i "${env_vars[@]}" "${launch[@]}" "${qemu[@]}" /bedrock-mcp --local-kb /kb 2>"$log" </dev/null &
 fi
 server_pid=$!
 
@@ -245,7 +278,7 @@ else
 fi
 # The image's HEALTHCHECK uses the configured SERVER_PORT; here that is the port the kernel chose.
 hc_env=("${env_vars[@]}" "SERVER_PORT=${url##*:}")
-if hc_out="$(env -i "${hc_env[@]}" "${inside[@]}" /bedrock-mcp healthcheck 2>&1)"; then
+if hc_out="$(env -i "${hc_env[@]}" "${inside[@]}" "${qemu[@]}" /bedrock-mcp healthcheck 2>&1)"; then
     result[healthcheck]="exit 0 ($how)"
 else
     rc=$?
@@ -287,6 +320,17 @@ else
     wait "$server_pid" || rc=$?
     server_pid=""
     if [ "$rc" -eq 0 ]; then result[sigterm]="exit 0"; else result[sigterm]="FAIL (exit $rc)"; fail "exit status $rc after SIGTERM"; fi
+fi
+
+# `check` with a bad setting, as an operator would run it before starting the service: a
+# non-zero exit and a message naming the setting, not a panic or a silent default.
+rc=0
+check_out="$(env -i "${env_vars[@]}" WORKER_THREADS=0 "${launch[@]}" "${qemu[@]}" /bedrock-mcp check 2>&1)" || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -lt 100 ] && grep -q 'WORKER_THREADS: must be a whole number' <<<"$check_out"; then
+    result[check]="exit $rc: ${check_out:0:70}"
+else
+    result[check]="FAIL (exit $rc)"
+    fail "check with WORKER_THREADS=0 exited $rc: ${check_out:0:300}"
 fi
 
 if [ "$failed" -ne 0 ]; then

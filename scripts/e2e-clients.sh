@@ -107,8 +107,8 @@ trap cleanup EXIT
 trap 'exit 2' INT TERM
 
 # --- 1. build -------------------------------------------------------------------------
-log "build (cargo build --locked --bins --example fake_upstreams)"
-cargo build --locked --bins --example fake_upstreams >&2 || die "build failed"
+log "build (cargo build --locked --features tools --bins --example fake_upstreams)"
+cargo build --locked --features tools --bins --example fake_upstreams >&2 || die "build failed"
 bin=$root/target/debug/bedrock-mcp
 fake=$root/target/debug/examples/fake_upstreams
 

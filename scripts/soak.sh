@@ -57,7 +57,7 @@ workers=512
 
 if $build; then
     echo "== building (release)" >&2
-    cargo build --release --locked --bin bedrock-mcp --example soak_driver
+    cargo build --release --locked --features tools --bin bedrock-mcp --example soak_driver
 fi
 bin="$root/target/release/bedrock-mcp"
 driver="$root/target/release/examples/soak_driver"

@@ -23,4 +23,5 @@ mod log;
 pub mod mcp;
 mod metrics;
 mod rfc3339;
+mod socket;
 pub mod util;

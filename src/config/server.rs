@@ -7,6 +7,31 @@ use std::time::Duration;
 /// Origins allowed by default: claude.ai's web app and its claude.com successor.
 pub const DEFAULT_ORIGINS: &str = "https://claude.ai,https://claude.com";
 
+/// What BEHIND_PROXY names: the kind of proxy or load balancer in front, whose needs set
+/// the defaults of KEEPALIVE_IDLE_SECS, MAX_CONNECTIONS_PER_IP and TRUST_FORWARDED_HEADERS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proxy {
+    /// An AWS Application Load Balancer (60 s idle timeout unless changed).
+    Alb,
+    /// nginx (its upstream `keepalive_timeout` is 60 s unless changed).
+    Nginx,
+}
+
+impl Proxy {
+    /// The value as written in BEHIND_PROXY.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proxy::Alb => "alb",
+            Proxy::Nginx => "nginx",
+        }
+    }
+}
+
+/// Keep-alive behind a proxy: longer than the 60 s idle timeout of an ALB and of nginx's
+/// upstream connections, so the proxy, not us, closes an idle connection (else it may send
+/// a request on a connection we are closing, and its client gets a 502).
+const PROXY_KEEPALIVE_SECS: u64 = 65;
+
 /// How the HTTP server listens and protects itself.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -47,6 +72,8 @@ pub struct ServerSettings {
     /// Whether X-Forwarded-Host/-Proto name our base URL (TRUST_FORWARDED_HEADERS): only
     /// behind a proxy that sets them, since any client can send them otherwise.
     pub trust_forwarded: bool,
+    /// The proxy in front (BEHIND_PROXY), if any; it only changes the defaults above.
+    pub behind_proxy: Option<Proxy>,
 }
 
 impl ServerSettings {
@@ -91,7 +118,13 @@ impl ServerSettings {
                 format!("{max_body_in_flight} is below MAX_BODY_BYTES ({max_body}), so a body of the largest allowed size could never be read: raise it or lower MAX_BODY_BYTES"),
             ));
         }
-        let per_ip = match vars.number("MAX_CONNECTIONS_PER_IP", 256, 0, 1_000_000)? {
+        let behind_proxy = behind_proxy(vars)?;
+        let proxied = behind_proxy.is_some();
+        // Behind a proxy every connection comes from its few addresses: no per-address cap
+        // (the proxy is where clients are told apart).
+        let per_ip_default = if proxied { 0 } else { 256 };
+        let keepalive_default = if proxied { PROXY_KEEPALIVE_SECS } else { 5 };
+        let per_ip = match vars.number("MAX_CONNECTIONS_PER_IP", per_ip_default, 0, 1_000_000)? {
             0 => usize::MAX,
             n => n as usize,
         };
@@ -106,14 +139,36 @@ impl ServerSettings {
             header_timeout: secs(vars.number("HEADER_TIMEOUT_SECS", 10, 1, 3600)?),
             max_connections: vars.number("MAX_CONNECTIONS", 1024, 1, 1_000_000)? as usize,
             max_connections_per_ip: per_ip,
-            keepalive_idle: secs(vars.number("KEEPALIVE_IDLE_SECS", 5, 1, 3600)?),
+            keepalive_idle: secs(vars.number("KEEPALIVE_IDLE_SECS", keepalive_default, 1, 3600)?),
             shutdown_timeout: secs(vars.number("SHUTDOWN_TIMEOUT_SECS", 20, 0, 3600)?),
             sse_keepalive: secs(vars.number("SSE_KEEPALIVE_SECS", 15, 1, 300)?),
             max_sse_sessions: vars.number("MAX_SSE_SESSIONS", 10_000, 1, 1_000_000)? as usize,
             allowed_origins,
             public_base_url,
-            trust_forwarded: vars.flag("TRUST_FORWARDED_HEADERS", false)?,
+            trust_forwarded: vars.flag("TRUST_FORWARDED_HEADERS", proxied)?,
+            behind_proxy,
         })
+    }
+}
+
+/// BEHIND_PROXY: `none` (the default), `alb` or `nginx`.
+fn behind_proxy(vars: &Vars) -> Result<Option<Proxy>, ConfigError> {
+    match vars
+        .get("BEHIND_PROXY")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("" | "none") => Ok(None),
+        Some("alb") => Ok(Some(Proxy::Alb)),
+        Some("nginx") => Ok(Some(Proxy::Nginx)),
+        Some(other) => Err(ConfigError::new(
+            "BEHIND_PROXY",
+            format!(
+                "{other:?} is not one of none, alb, nginx: name the load balancer or proxy in \
+                 front (any other kind: leave this unset and set KEEPALIVE_IDLE_SECS above its \
+                 idle timeout, MAX_CONNECTIONS_PER_IP=0 and TRUST_FORWARDED_HEADERS=true)"
+            ),
+        )),
     }
 }
 
@@ -147,6 +202,37 @@ mod tests {
         assert_eq!(s.max_body_in_flight, 16 << 20);
         assert_eq!(s.max_connections_per_ip, 256);
         assert_eq!(s.keepalive_idle, Duration::from_secs(5));
+        assert_eq!(s.behind_proxy, None);
+    }
+
+    #[test]
+    fn behind_a_proxy_the_defaults_fit_it_and_explicit_settings_still_win() {
+        for proxy in ["alb", "ALB", "nginx"] {
+            let s =
+                ServerSettings::from_vars(&Vars::from_pairs([("BEHIND_PROXY", proxy)])).unwrap();
+            assert_eq!(s.keepalive_idle, Duration::from_secs(65), "{proxy}");
+            assert_eq!(s.max_connections_per_ip, usize::MAX, "{proxy}");
+            assert!(s.trust_forwarded, "{proxy}");
+            assert_eq!(
+                s.behind_proxy.map(Proxy::as_str),
+                Some(proxy.to_ascii_lowercase().as_str())
+            );
+        }
+        let none =
+            ServerSettings::from_vars(&Vars::from_pairs([("BEHIND_PROXY", "none")])).unwrap();
+        assert_eq!(none.behind_proxy, None);
+        assert_eq!(none.keepalive_idle, Duration::from_secs(5));
+        assert!(!none.trust_forwarded);
+        let explicit = ServerSettings::from_vars(&Vars::from_pairs([
+            ("BEHIND_PROXY", "alb"),
+            ("KEEPALIVE_IDLE_SECS", "400"),
+            ("MAX_CONNECTIONS_PER_IP", "32"),
+            ("TRUST_FORWARDED_HEADERS", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(explicit.keepalive_idle, Duration::from_secs(400));
+        assert_eq!(explicit.max_connections_per_ip, 32);
+        assert!(!explicit.trust_forwarded);
     }
 
     #[test]
@@ -169,6 +255,7 @@ mod tests {
             ("MAX_BODY_BYTES_IN_FLIGHT", "4096"),
             ("KEEPALIVE_IDLE_SECS", "0"),
             ("MAX_CONNECTIONS_PER_IP", "-1"),
+            ("BEHIND_PROXY", "haproxy"),
         ] {
             let e = ServerSettings::from_vars(&Vars::from_pairs([(k, v)])).unwrap_err();
             assert_eq!(e.var, k, "{k}={v}");

@@ -9,6 +9,7 @@ pub(crate) mod gate;
 mod health;
 mod legacy;
 mod limits;
+mod notify;
 mod oauth_routes;
 pub mod request;
 pub mod response;
@@ -16,7 +17,6 @@ mod revision;
 pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod signal;
-pub(crate) mod socket;
 pub(crate) mod sse;
 pub mod streamable;
 

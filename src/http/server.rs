@@ -13,7 +13,7 @@ use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::router::LogInfo;
 use super::router::{self, Routed, Verdict};
-use super::{cors, limits, signal, socket};
+use super::{cors, limits, notify, signal};
 use crate::log::{fields, Field};
 use std::io::Write;
 use std::net::TcpListener;
@@ -57,8 +57,8 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
     let s = &app.settings;
     let addr = format!("{}:{}", s.host, s.port);
     let listener = TcpListener::bind(&addr).map_err(|e| ServerError::Bind(addr.clone(), e))?;
-    socket::set_timeouts(&listener, s.io_timeout);
-    socket::set_nodelay(&listener);
+    crate::socket::set_timeouts(&listener, s.io_timeout);
+    crate::socket::set_nodelay(&listener);
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
     limits::apply(s);
     let gate = Gate::new(s.workers);
@@ -83,10 +83,16 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
                 ("kb_id", Some(Field::Str(&app.identity.kb_id))),
                 ("auth_enabled", Some(Field::Bool(app.auth.is_some()))),
                 ("workers", Some(Field::Num(s.workers as u64))),
+                (
+                    "behind_proxy",
+                    s.behind_proxy.map(|p| Field::Str(p.as_str()))
+                ),
             ]
         )
     );
     crate::metrics::set_live(live_numbers(&gate, &server, &app));
+    // Bound and accepting: a `Type=notify` unit (deployment/systemd) counts us as started now.
+    notify::notify(&format!("READY=1\nSTATUS=serving on {local}"));
     let keepalive = {
         let app = app.clone();
         std::thread::Builder::new()
@@ -102,6 +108,7 @@ pub fn serve(app: Arc<App>) -> Result<(), ServerError> {
         }
     }
     log::info!("stop signal received: no longer accepting; draining in-flight requests");
+    notify::notify("STOPPING=1\nSTATUS=draining in-flight requests");
     drop(server);
     let drained = gate.wait_idle(app.settings.shutdown_timeout);
     app.hub.close_all();

@@ -74,9 +74,11 @@ impl From<IoError> for ReadError {
 
 impl ClientConnection {
     /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
+    /// bedrock-mcp patch: `limits` are the server's (its own, or the process-wide ones).
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        limits: crate::Limits,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
@@ -96,7 +98,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
-            limits: crate::limits(),
+            limits,
             head_bytes: 0,
             head_started: false,
             read_deadline,

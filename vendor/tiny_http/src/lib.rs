@@ -254,7 +254,7 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::start(listener.into(), ssl_config, None)
+        Self::start(listener.into(), ssl_config, None, None)
     }
 
     /// bedrock-mcp patch: builds a server that runs `handler` for each request on the thread
@@ -265,13 +265,25 @@ impl Server {
         listener: L,
         handler: Handler,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        Self::start(listener.into(), None, Some(handler))
+        Self::start(listener.into(), None, Some(handler), None)
+    }
+
+    /// bedrock-mcp patch: as `from_listener_with_handler`, but this server's connections obey
+    /// `limits` instead of the process-wide ones (`set_limits`): a second, private listener
+    /// (metrics) gets caps of its own, and its connections are counted apart.
+    pub fn from_listener_with_handler_and_limits<L: Into<Listener>>(
+        listener: L,
+        handler: Handler,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::start(listener.into(), None, Some(handler), Some(limits))
     }
 
     fn start(
         listener: Listener,
         ssl_config: Option<SslConfig>,
         handler: Option<Handler>,
+        own_limits: Option<Limits>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -326,8 +338,8 @@ impl Server {
                     Ok((mut sock, _)) => {
                         // bedrock-mcp patch: over a cap, answer 503 or 429 here; spawn no thread
                         let ip = sock.peer_addr().ok().flatten().map(|a| a.ip());
-                        let guard = match limits::Census::admit(&inside_connections, ip, &limits())
-                        {
+                        let caps = own_limits.unwrap_or_else(limits);
+                        let guard = match limits::Census::admit(&inside_connections, ip, &caps) {
                             Ok(guard) => guard,
                             Err((code, why)) => {
                                 limits::refuse(sock, code, why);
@@ -352,7 +364,10 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok((ClientConnection::new(write_closable, read_closable), guard))
+                        Ok((
+                            ClientConnection::new(write_closable, read_closable, caps),
+                            guard,
+                        ))
                     }
                     Err(e) => Err(e),
                 };
@@ -431,6 +446,12 @@ impl Server {
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
         self.connections.total()
+    }
+
+    /// bedrock-mcp patch: the most connections read at once since the last call (at least
+    /// those read now), so a watcher that samples now and then sees a short flood too.
+    pub fn take_peak_connections(&self) -> usize {
+        self.connections.take_peak()
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.

@@ -55,6 +55,8 @@ pub fn limits() -> Limits {
 #[derive(Default)]
 pub(crate) struct Census {
     total: AtomicUsize,
+    /// Most connections at once since `take_peak` last ran.
+    peak: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -62,6 +64,11 @@ impl Census {
     /// Connections being read.
     pub(crate) fn total(&self) -> usize {
         self.total.load(SeqCst)
+    }
+
+    /// The peak since the last call; the next peak starts from the connections read now.
+    pub(crate) fn take_peak(&self) -> usize {
+        self.peak.swap(self.total(), SeqCst).max(self.total())
     }
 
     /// Counts a new connection from `ip`, or says which cap it is over (status, reason).
@@ -82,7 +89,8 @@ impl Census {
             }
             *n += 1;
         }
-        census.total.fetch_add(1, SeqCst);
+        let now = census.total.fetch_add(1, SeqCst) + 1;
+        census.peak.fetch_max(now, SeqCst);
         Ok(ConnectionGuard(census.clone(), ip))
     }
 }
