@@ -82,7 +82,7 @@ if [ -n "$audit" ]; then
         echo "== cargo audit bin ${binary##*/}"
         rc=0
         report="$(mktemp)"
-        cargo audit bin "${db_args[@]}" --json "$binary" >"$report" || rc=$?
+        cargo audit "${db_args[@]}" --json bin "$binary" >"$report" || rc=$?
         python3 scripts/sbom.py --embedded "$binary" >"$report.embedded"
         python3 - "$report" "$sbom" "$rc" "$report.embedded" <<'EOF' || die "cargo audit bin: ${binary##*/} failed (see above)"
 import json, sys

@@ -244,15 +244,7 @@ mod tests {
     }
 
     fn settings_with(extra: &[(&str, &str)]) -> AuthSettings {
-        let mut pairs = vec![
-            ("ENABLE_AUTH", "true"),
-            ("ENTRA_TENANT_ID", "11111111-2222-3333-4444-555555555555"),
-            ("ENTRA_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
-        ];
-        pairs.extend_from_slice(extra);
-        AuthSettings::from_vars(&Vars::from_pairs(pairs))
-            .unwrap()
-            .unwrap()
+        crate::config::auth::test_settings(extra)
     }
 
     #[test]

@@ -351,5 +351,19 @@ pub fn short_scope(scope: &str) -> &str {
     }
 }
 
+/// Settings with auth on for a fixed test tenant and app, plus `extra` variables.
+#[cfg(test)]
+pub(crate) fn test_settings(extra: &[(&str, &str)]) -> AuthSettings {
+    let mut pairs = vec![
+        ("ENABLE_AUTH", "true"),
+        ("ENTRA_TENANT_ID", "11111111-2222-3333-4444-555555555555"),
+        ("ENTRA_CLIENT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+    ];
+    pairs.extend_from_slice(extra);
+    AuthSettings::from_vars(&super::Vars::from_pairs(pairs))
+        .expect("valid test settings")
+        .expect("auth is on")
+}
+
 #[cfg(test)]
 mod tests;

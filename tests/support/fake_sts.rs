@@ -24,7 +24,7 @@
 
 use super::fake_bedrock::identity::{Identity, Session};
 use super::fake_bedrock::KeyRing;
-use super::fake_entra::{FakeEntra, CLIENT_ID};
+use super::fake_entra::{parse_pairs, FakeEntra, CLIENT_ID};
 use super::fake_server::{reply, FakeServer, Incoming, Reply};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::{json, Value};
@@ -980,26 +980,10 @@ fn group(name: &str, mut children: Vec<String>) -> String {
     format!("<{name}>{}</{name}>", children.concat())
 }
 
-/// ISO 8601 UTC, as STS writes `Expiration`.
+/// ISO 8601 UTC, as STS writes `Expiration` (seconds, no fraction).
 pub fn iso8601(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil from days (Howard Hinnant), written out so the fake shares nothing with the crate.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let millis = super::fake_imds::rfc3339_millis(t);
+    format!("{}Z", &millis[..millis.len() - ".000Z".len()])
 }
 
 fn success_xml(i: &Issued, request_id: &str) -> String {
@@ -1134,37 +1118,4 @@ fn error_reply(e: &StsError, request_id: &str) -> Reply {
         headers: vec![("Content-Type".into(), "text/xml".into())],
         body: body.into_bytes(),
     }
-}
-
-fn dec(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 2;
-            }
-            (b'+', _) => out.push(b' '),
-            (b, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Decodes a form body into ordered pairs.
-pub fn parse_pairs(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (dec(k), dec(v))
-        })
-        .collect()
 }
