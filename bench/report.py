@@ -253,6 +253,12 @@ def main():
     w(f"| toolchain | {machine['rustc']}; {machine['wrk']}; {machine['python']} |")
     w(f"| load average before the run | {machine['loadavg_before']} |")
     w("")
+    if build.get("overrides"):
+        w(f"**The glibc build was not the release profile**: it was built with `{build['overrides']}`")
+        w("(faster to build on a busy machine), so its CPU, size and idle-memory rows are worse than")
+        w("the release build's. The static musl binary measured here is the release one"
+          + (" (`scripts/release.sh`, given with `--musl-bin`)." if build.get("musl_given") else "."))
+        w("")
     if float(machine["loadavg_before"].split()[0]) > machine["nproc"]:
         w(f"**The machine was contended**: its load average was {machine['loadavg_before'].split()[0]} on")
         w(f"{machine['nproc']} CPUs before the run (other jobs were running). Absolute numbers are lower and")
@@ -292,7 +298,8 @@ def main():
     w("## Throughput: tools/call with an instant fake Bedrock")
     w("")
     w("The glibc build at its defaults (access log on, `WORKER_THREADS` 128); the ceilings get a pool")
-    w("of the same size.")
+    w("of the same size. At the defaults every call also writes its access-log line (`LOG_LEVEL=INFO`);")
+    w("runs before 2026-12-07 turned it off (`LOG_LEVEL=WARNING`), so their req/s are not comparable.")
     w("")
     w("`search_knowledge_base` (5 results) over Streamable HTTP; the fake Bedrock checks each")
     w(f"SigV4 signature and answers at once. The ceiling is a bare tiny_http server answering the")
@@ -459,7 +466,7 @@ def main():
     w("| measure | value | target | |")
     w("|---|---|---|---|")
     w(
-        f"| binary `{build['binary']}` ({build['linkage']}) | {size / MIB:.2f} MiB ({size:,} bytes) "
+        f"| binary `{os.path.basename(build['binary']) if build['binary'].startswith('/') else build['binary']}` ({build['linkage']}) | {size / MIB:.2f} MiB ({size:,} bytes) "
         f"| ≤ 4 MiB | {verdict(size <= 4 * MIB)} |"
     )
     w(f"| glibc release binary, for comparison | {build['gnu_bytes'] / MIB:.2f} MiB | | info |")

@@ -208,9 +208,9 @@ else
     size_bin=$bin
     linkage="glibc, dynamically linked: the musl build failed"
 fi
-printf '{"release_secs": %s, "musl_secs": %s, "musl_ok": %s, "binary": "%s", "bytes": %s, "gnu_bytes": %s, "linkage": "%s"}\n' \
+printf '{"release_secs": %s, "musl_secs": %s, "musl_ok": %s, "binary": "%s", "bytes": %s, "gnu_bytes": %s, "linkage": "%s", "overrides": "%s", "musl_given": %s}\n' \
     "$release_secs" "$musl_secs" "$musl_ok" "${size_bin#"$root"/}" "$(stat -c %s "$size_bin")" \
-    "$(stat -c %s "$bin")" "${linkage:-unknown}" >"$run/build.json"
+    "$(stat -c %s "$bin")" "${linkage:-unknown}" "${overrides% }" "$([ -n "$musl_given" ] && echo true || echo false)" >"$run/build.json"
 
 # The environment the scratch image gives the server: the ENV lines of its final stage.
 mapfile -t image_env < <(python3 - Dockerfile.scratch <<'EOF'
