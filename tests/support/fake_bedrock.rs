@@ -17,9 +17,14 @@
 //! let vars = Vars::from_pairs(bedrock.env());   // endpoint + the default key pair
 //! ```
 
+pub mod agentic;
 pub mod answers;
 pub mod corpus;
+pub mod eventstream;
+pub mod extracted;
+pub mod pages;
 pub mod sigv4;
+pub mod socket;
 
 pub use corpus::{default_corpus, FakeDoc};
 pub use sigv4::{KeyRing, Rejection};
@@ -117,6 +122,10 @@ struct Shared {
     keys: KeyRing,
     region: String,
     counters: Counters,
+    /// AgenticRetrieveStream scripts and counters (`agentic`).
+    agentic: agentic::Agentic,
+    /// EXTRACTED documents and their download server (`extracted`).
+    extracted: extracted::Extracted,
 }
 
 /// The running fake; stops on Drop.
@@ -167,9 +176,12 @@ impl FakeBedrock {
             keys,
             region: region.into(),
             counters: Counters::default(),
+            agentic: Default::default(),
+            extracted: Default::default(),
         });
         let handler_shared = shared.clone();
         let server = FakeServer::start(move |req| handle(&handler_shared, req));
+        shared.agentic.set_local(server.url());
         FakeBedrock { shared, server }
     }
 
@@ -389,6 +401,7 @@ fn handle(shared: &Shared, req: Incoming) {
     let op = match (req.method.as_str(), parts.as_slice()) {
         ("POST", ["knowledgebases", id, "retrieve"]) => Some(("Retrieve", id.to_string())),
         ("GET", ["knowledgebases", id]) => Some(("GetKnowledgeBase", id.to_string())),
+        ("POST", ["agenticRetrieveStream"]) => Some(("AgenticRetrieveStream", String::new())),
         ("POST", ["knowledgebases", id, "datasources", ds, "documents", doc, "content"]) => {
             document = Some((ds.to_string(), doc.to_string()));
             Some(("GetDocumentContent", id.to_string()))
@@ -421,6 +434,7 @@ fn handle(shared: &Shared, req: Incoming) {
     match op {
         "Retrieve" => c.retrieve.fetch_add(1, SeqCst),
         "GetDocumentContent" => c.documents.fetch_add(1, SeqCst),
+        "AgenticRetrieveStream" => 0,
         _ => c.info.fetch_add(1, SeqCst),
     };
     if denied {
@@ -429,6 +443,9 @@ fn handle(shared: &Shared, req: Incoming) {
     // A delay yields no answer of its own: the normal answer follows.
     if let Some(answer) = fault.and_then(|f| fault_reply(f, op)) {
         return reply(req.request, answer);
+    }
+    if op == "AgenticRetrieveStream" {
+        return agentic::serve(shared, req);
     }
     let view = {
         let s = shared.state.lock().unwrap();
