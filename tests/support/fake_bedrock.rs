@@ -23,6 +23,7 @@ pub mod corpus;
 pub mod eventstream;
 pub mod extracted;
 pub mod pages;
+pub mod reading_corpus;
 pub mod sigv4;
 pub mod socket;
 

@@ -221,6 +221,9 @@ pub(super) fn document_content(
     if v.get("outputFormat").and_then(Value::as_str) == Some("EXTRACTED") {
         return super::extracted::answer(shared, &kb.id, data_source, raw_document_id, doc);
     }
+    if let Some(media) = v.get("mediaId").and_then(Value::as_str) {
+        return super::extracted::media_answer(shared, &kb.id, data_source, raw_document_id, media);
+    }
     let (mime, length) = match v.get("mediaId") {
         Some(_) => ("image/png", corpus::TINY_PNG.len()),
         None => (doc.mime_type.as_str(), doc.text.len()),

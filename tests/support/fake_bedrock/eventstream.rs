@@ -99,9 +99,12 @@ pub fn with_bad_prelude_crc(mut frame: Vec<u8>) -> Vec<u8> {
     frame
 }
 
-/// A decoded frame: (headers, payload). For the fake's own self-check and for tests that
-/// read streams directly; returns why a frame is malformed.
-pub fn decode(bytes: &[u8]) -> Result<(Vec<(String, String)>, Vec<u8>, usize), String> {
+/// A decoded frame: its headers, payload and length in bytes.
+pub type Decoded = (Vec<(String, String)>, Vec<u8>, usize);
+
+/// Decodes the frame at the start of `bytes`, or says why it is malformed (the fake's own
+/// self-check).
+pub fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     let u32_at = |i: usize| -> Result<u32, String> {
         let b = bytes.get(i..i + 4).ok_or("truncated")?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))

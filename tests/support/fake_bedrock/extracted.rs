@@ -35,6 +35,7 @@ const PRESIGN_PARAMS: [&str; 6] = [
 struct Issued {
     path: String,
     body: Vec<u8>,
+    mime: String,
     expires: Instant,
 }
 
@@ -145,7 +146,47 @@ pub(super) fn answer(
         .get(&id)
         .cloned()
         .unwrap_or_else(|| json!({ "plainTextDocumentContent": doc.text }));
-    let body = json.to_string().into_bytes();
+    let path = format!("/kb-extracted/{kb_id}/{data_source}/{raw_id}.json");
+    issue(
+        shared,
+        path,
+        json.to_string().into_bytes(),
+        "application/json",
+    )
+}
+
+/// GetDocumentContent RAW with a `mediaId`: the embedded image (the fake's 1×1 PNG) behind a
+/// presigned loopback URL, so a client that downloads it never leaves 127.0.0.1.
+pub(super) fn media_answer(
+    shared: &Shared,
+    kb_id: &str,
+    data_source: &str,
+    raw_id: &str,
+    media_id: &str,
+) -> Reply {
+    use base64::Engine;
+    let valid = media_id.len() == 36
+        && media_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !media_id.starts_with('-');
+    if !valid {
+        return error(
+            400,
+            "ValidationException",
+            "1 validation error detected: Value at 'mediaId' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9][a-zA-Z0-9-]{35}$",
+        );
+    }
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(super::corpus::TINY_PNG)
+        .unwrap_or_default();
+    let path = format!("/kb-media/{kb_id}/{data_source}/{raw_id}/{media_id}.png");
+    issue(shared, path, png, "image/png")
+}
+
+/// Registers `body` under a fresh presigned URL for `path` and answers with it.
+fn issue(shared: &Shared, path: String, body: Vec<u8>, mime: &str) -> Reply {
+    let e = &shared.extracted;
     let length = body.len();
     let server = e.server.get_or_init(|| {
         let d = e.downloads.clone();
@@ -153,7 +194,6 @@ pub(super) fn answer(
     });
     let ttl = *e.ttl.lock().unwrap();
     let n = e.issued_count.fetch_add(1, SeqCst);
-    let path = format!("/kb-extracted/{kb_id}/{data_source}/{raw_id}.json");
     let seed = format!("{path}#{n}#{}", std::process::id());
     let sig = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes());
     let signature: String = sig.as_ref().iter().map(|b| format!("{b:02x}")).collect();
@@ -172,12 +212,13 @@ pub(super) fn answer(
         Issued {
             path,
             body,
+            mime: mime.into(),
             expires: Instant::now() + ttl,
         },
     );
     Reply::json(
         200,
-        &json!({"presignedUrl": url, "mimeType": "application/json", "documentContentLength": length}),
+        &json!({"presignedUrl": url, "mimeType": mime, "documentContentLength": length}),
     )
 }
 
@@ -262,7 +303,7 @@ fn download_answer(d: &Downloads, req: &Incoming) -> Reply {
     }
     Reply {
         status: 200,
-        headers: vec![("Content-Type".into(), "application/json".into())],
+        headers: vec![("Content-Type".into(), item.mime.clone())],
         body: item.body.clone(),
     }
 }
