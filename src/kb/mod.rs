@@ -4,8 +4,10 @@
 //! The caller's identity for access-list filtering arrives here as a plain, already verified
 //! user id ([`Retrieve::user_id`]); this module never looks at tokens or headers.
 
+pub mod agentic;
 pub mod bedrock;
 pub mod catalog;
+pub mod extracted;
 pub mod filter;
 pub mod local;
 // Shared with integration tests and the fuzz crate, which cannot see `cfg(test)` items.
@@ -57,8 +59,64 @@ pub trait KnowledgeBase: Send + Sync {
         ))
     }
 
+    /// Whether [`KnowledgeBase::read_document`] is served (read_document is offered only then).
+    fn can_read_documents(&self) -> bool {
+        false
+    }
+
+    /// The whole extracted text of a retrieved document, as `user_id` may read it.
+    fn read_document(
+        &self,
+        document: &DocumentRef,
+        user_id: Option<&str>,
+    ) -> Result<DocumentText, KbError> {
+        let _ = (document, user_id);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend cannot read whole documents".into(),
+        ))
+    }
+
+    /// An embedded image (`document.media_id`), fetched through the server, as `user_id`
+    /// may see it.
+    fn fetch_image(&self, document: &DocumentRef, user_id: Option<&str>) -> Result<Image, KbError> {
+        let _ = (document, user_id);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend has no images to fetch".into(),
+        ))
+    }
+
+    /// Whether [`KnowledgeBase::agentic`] is served (agentic_search is offered only then).
+    fn has_agentic(&self) -> bool {
+        false
+    }
+
+    /// One agentic retrieval over `request.kb_ids`, reporting to `control` as it goes.
+    fn agentic(
+        &self,
+        request: &agentic::Request<'_>,
+        control: &mut dyn agentic::Control,
+    ) -> Result<agentic::Answer, KbError> {
+        let _ = (request, control);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend does not offer agentic retrieval: use \
+             search_knowledge_base"
+                .into(),
+        ))
+    }
+
     /// Describes the knowledge base. Never fails: what could not be read goes in `note`.
     fn info(&self) -> KbInfo;
+}
+
+/// A document's extracted text and what is known about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentText {
+    /// The whole text.
+    pub text: String,
+    /// Its title, when the extracted content or the backend names one.
+    pub title: Option<String>,
+    /// Where it comes from (a URI or path), when known.
+    pub source_uri: Option<String>,
 }
 
 /// One retrieval on behalf of a caller.
@@ -75,6 +133,8 @@ pub struct Retrieve<'a> {
     pub filter: Option<&'a Value>,
     /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
     pub search_type: Option<&'a str>,
+    /// The backend's token for the next page of a previous search with the same arguments.
+    pub next_token: Option<&'a str>,
 }
 
 /// Which original document to link to: the ids a retrieval result carried.
@@ -112,6 +172,9 @@ pub struct Retrieval {
     /// A Bedrock guardrail intervened (`guardrailAction: INTERVENED`).
     #[serde(skip)]
     pub guardrail_intervened: bool,
+    /// The backend's token for the next page, when more results are available.
+    #[serde(skip)]
+    pub next_token: Option<String>,
 }
 
 /// One retrieved passage.

@@ -80,6 +80,10 @@ pub struct SearchResult {
     pub(super) text: String,
     /// Per passage kept within the text budget: whether its image is shown inline.
     pub(super) shown: Vec<bool>,
+    /// Per kept passage: the caption of its image, if it has one.
+    pub(super) captions: Vec<Option<String>>,
+    /// The `next_page` token, when more results are available.
+    pub(super) next_page: Option<String>,
     pub(super) structured: bool,
     pub(super) note: Option<String>,
     /// Members added after rendering (protocol-revision extras such as `resultType`).

@@ -102,7 +102,16 @@ mod tests {
     #[test]
     fn every_tool_the_server_offers_has_its_own_label() {
         for v in Version::all().into_iter().filter_map(Version::parse) {
-            for def in crate::mcp::tools::definitions(v, true, None) {
+            for def in crate::mcp::tools::definitions(
+                v,
+                true,
+                crate::mcp::tools::Reading {
+                    read: true,
+                    agentic: true,
+                    ..Default::default()
+                },
+                None,
+            ) {
                 let name = def["name"].as_str().unwrap_or_default();
                 assert!(
                     registry::TOOLS.contains(&name),

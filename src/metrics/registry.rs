@@ -22,10 +22,12 @@ pub const ROUTES: [&str; 9] = [
     "other",
 ];
 /// Tool labels; a name the server does not offer is `other`.
-pub const TOOLS: [&str; 4] = [
+pub const TOOLS: [&str; 6] = [
     "search_knowledge_base",
     "get_knowledge_base_info",
     "get_document_link",
+    "read_document",
+    "agentic_search",
     "other",
 ];
 /// How a tool call ended: a result, a tool error (`isError: true`), or refused arguments.

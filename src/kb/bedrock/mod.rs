@@ -125,15 +125,16 @@ impl BedrockKb {
                 body: Some(body.as_bytes()),
             })
             .map_err(|e| self.explain_rerank(e))?;
-        let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
+        let retrieved = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
             ))
         })?;
         Ok(Retrieval {
-            results,
+            results: retrieved.passages,
             upstream_ms: reply.upstream_ms,
-            guardrail_intervened,
+            guardrail_intervened: retrieved.guardrail_intervened,
+            next_token: retrieved.next_token,
         })
     }
 

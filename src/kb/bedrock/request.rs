@@ -68,6 +68,9 @@ pub(super) fn body(
     if let Some(user) = r.user_id {
         body["userContext"] = json!({ "userId": user });
     }
+    if let Some(token) = r.next_token {
+        body["nextToken"] = json!(token);
+    }
     if let Some((id, version)) = &settings.guardrail {
         body["guardrailConfiguration"] = json!({ "guardrailId": id, "guardrailVersion": version });
     }
@@ -103,6 +106,7 @@ mod tests {
             user_id: Some("a@example.com"),
             filter: Some(&filter),
             search_type: Some("HYBRID"),
+            next_token: Some("tok"),
         };
         let s = settings(&[
             ("BEDROCK_RERANK_MODEL", "amazon.rerank-v1:0"),
@@ -121,6 +125,7 @@ mod tests {
                 "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3, "filter": filter,
                     "overrideSearchType": "HYBRID", "rerankingConfiguration": rerank}},
                 "userContext": {"userId": "a@example.com"},
+                "nextToken": "tok",
                 "guardrailConfiguration": {"guardrailId": "gr1", "guardrailVersion": "3"}
             })
         );

@@ -1,7 +1,9 @@
 //! The `json!`-tree search rendering this module used before `search.rs`, kept only as the
 //! oracle for the differential test in `tests.rs`: both must produce the same JSON.
 
+use super::search::image_caption;
 use super::{Shape, MAX_IMAGES_TOTAL_BYTES, MAX_IMAGE_BYTES, MAX_TEXT_CHARS};
+use crate::config::reading::ImageResults;
 use crate::kb::{Passage, Retrieval};
 use serde_json::{json, Value};
 
@@ -22,6 +24,7 @@ pub(super) fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>
     let mut image_budget = MAX_IMAGES_TOTAL_BYTES;
     let mut kept = Vec::with_capacity(passages.len());
     let mut images = Vec::new();
+    let mut readable = false;
     for (i, p) in passages.iter().enumerate() {
         let chars = p.text.chars().count();
         if chars > budget {
@@ -37,8 +40,9 @@ pub(super) fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>
         if let Some(uri) = &p.media_uri {
             text.push_str(&format!("media: {uri}\n"));
         }
-        if shape.links {
+        if shape.links || shape.read {
             if let (Some(doc), Some(ds)) = (&p.document_id, &p.data_source_id) {
+                readable = true;
                 text.push_str(&format!("document_id: {doc} | data_source_id: {ds}"));
                 if let Some(media) = &p.media_id {
                     text.push_str(&format!(" | media_id: {media}"));
@@ -47,19 +51,24 @@ pub(super) fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>
             }
         }
         let mut shown = false;
+        let mut caption = None;
         if let Some(image) = &p.image {
             let size = image.size();
             let what = format!("{}, {}", image.mime_type, human_bytes(size));
-            if size <= MAX_IMAGE_BYTES && size <= image_budget {
+            let c = image_caption(n, p);
+            let wanted = shape.images == ImageResults::Inline;
+            if wanted && size <= MAX_IMAGE_BYTES && size <= image_budget {
                 image_budget -= size;
                 shown = true;
                 text.push_str(&format!("(image, {what}: shown below)\n"));
-                images.push(json!({ "type": "text", "text": format!("Image of result [{n}] from {}:", source(p)) }));
+                images.push(json!({ "type": "text", "text": c }));
                 images.push(
                     json!({ "type": "image", "data": image.base64, "mimeType": image.mime_type }),
                 );
             } else {
-                let limit = if size > MAX_IMAGE_BYTES {
+                let limit = if !wanted {
+                    "images come as captions only (IMAGE_RESULTS=caption)".to_string()
+                } else if size > MAX_IMAGE_BYTES {
                     format!(
                         "larger than the {} inline limit",
                         human_bytes(MAX_IMAGE_BYTES)
@@ -70,17 +79,31 @@ pub(super) fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>
                         human_bytes(MAX_IMAGES_TOTAL_BYTES)
                     )
                 };
-                let open = if shape.links && p.document_id.is_some() && p.data_source_id.is_some() {
+                let ids = p.document_id.is_some() && p.data_source_id.is_some();
+                let open = if shape.read && ids && p.media_id.is_some() {
+                    "; call read_document with its document_id, data_source_id and media_id to see it"
+                } else if shape.links && ids {
                     "; call get_document_link with its document_id and data_source_id to open it"
                 } else {
                     ""
                 };
                 text.push_str(&format!("(image, {what}: not shown, {limit}{open})\n"));
             }
+            text.push_str(&format!("caption: {c}\n"));
+            caption = Some(c);
         }
         text.push_str(&p.text);
         text.push('\n');
-        kept.push(passage_json(p, shown));
+        kept.push(passage_json(p, shown, caption));
+    }
+    if shape.read && readable {
+        text.push_str("\nTo read a whole document, call read_document with the document_id and data_source_id of its result.\n");
+    }
+    if !passages.is_empty() {
+        match shape.next_page {
+            Some(page) => text.push_str(&format!("\nMore results are available: call search_knowledge_base again with the same arguments and next_page={page:?}.\n")),
+            None => text.push_str("\nNo more results.\n"),
+        }
     }
     let guardrail = retrieval.guardrail_intervened.then_some(
         "Note: a Bedrock guardrail intervened in this search, so some content may have been \
@@ -100,6 +123,8 @@ pub(super) fn search_result(query: &str, retrieval: &Retrieval, shape: Shape<'_>
         if retrieval.guardrail_intervened {
             structured["guardrailAction"] = json!("INTERVENED");
         }
+        structured["moreAvailable"] = json!(shape.next_page.is_some());
+        structured["nextPage"] = json!(shape.next_page);
         result["structuredContent"] = structured;
     }
     result
@@ -111,16 +136,6 @@ fn human_bytes(n: usize) -> String {
         format!("{} KB", n.div_ceil(1024))
     } else {
         format!("{:.1} MB", n as f64 / (1024.0 * 1024.0))
-    }
-}
-
-fn source(p: &Passage) -> String {
-    match p.location.as_ref().and_then(|l| l.uri.as_deref()) {
-        Some(uri) => uri.to_string(),
-        None => p
-            .document_id
-            .clone()
-            .unwrap_or_else(|| "an unknown source".into()),
     }
 }
 
@@ -143,7 +158,7 @@ fn heading(p: &Passage) -> String {
     parts.join(" | ")
 }
 
-fn passage_json(p: &Passage, image_shown: bool) -> Value {
+fn passage_json(p: &Passage, image_shown: bool, caption: Option<String>) -> Value {
     let mut v = json!({
         "text": p.text,
         "contentType": p.content_type,
@@ -166,6 +181,7 @@ fn passage_json(p: &Passage, image_shown: bool) -> Value {
             "mimeType": image.mime_type,
             "sizeBytes": image.size(),
             "shown": image_shown,
+            "caption": caption.unwrap_or_default(),
         });
     }
     v
