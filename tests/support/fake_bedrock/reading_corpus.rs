@@ -61,6 +61,20 @@ pub fn handbook_text() -> String {
     handbook_parts().join("\n\n")
 }
 
+/// The handbook's extracted JSON: Q-Business-like parts, one per PDF page.
+pub fn handbook_layout() -> Value {
+    let parts: Vec<Value> = handbook_parts()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| json!({"pageNumber": i + 1, "text": t}))
+        .collect();
+    json!({"documentId": HANDBOOK_ID, "nonPlainTextDocumentContent": parts})
+}
+
+/// The handbook's approval references (`TRV-pp-kkk`), one per paragraph: each must be read
+/// exactly once.
+pub const HANDBOOK_REFERENCES: usize = 8 * 22;
+
 /// The expense guide's text values, in document order.
 pub fn guide_texts() -> Vec<String> {
     let mut texts = Vec::new();
@@ -170,15 +184,7 @@ pub fn note_marker(i: usize) -> String {
 pub fn install(bedrock: &FakeBedrock) {
     bedrock.set_kb_type("MANAGED");
     bedrock.set_corpus(reading_corpus());
-    let parts: Vec<Value> = handbook_parts()
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| json!({"pageNumber": i + 1, "text": t}))
-        .collect();
-    bedrock.set_extracted(
-        HANDBOOK_ID,
-        json!({"documentId": HANDBOOK_ID, "nonPlainTextDocumentContent": parts}),
-    );
+    bedrock.set_extracted(HANDBOOK_ID, handbook_layout());
     bedrock.set_extracted(GUIDE_ID, guide_layout());
     bedrock.set_extracted(
         ODD_LAYOUT_ID,
