@@ -119,6 +119,22 @@ pub struct DocumentText {
     pub source_uri: Option<String>,
 }
 
+/// Whether `c` is in Unicode's category C (Other) as far as can be told without tables:
+/// control (Cc), format (Cf), private use (Co) and the noncharacters (part of Cn). The
+/// service model refuses document ids with any of them (`^\P{C}*$`).
+pub fn is_other_char(c: char) -> bool {
+    let u = c as u32;
+    c.is_control()
+        || matches!(u,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+            | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+        || matches!(u, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
+        || matches!(u, 0xFDD0..=0xFDEF)
+        || (u & 0xFFFE) == 0xFFFE
+}
+
 /// One retrieval on behalf of a caller.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retrieve<'a> {

@@ -65,11 +65,7 @@ fn best_cut(window: &str, max_chars: usize) -> usize {
     if let Some(i) = sentence {
         return quarter + i;
     }
-    if let Some((i, c)) = tail
-        .char_indices()
-        .filter(|(_, c)| c.is_whitespace())
-        .last()
-    {
+    if let Some((i, c)) = tail.char_indices().rfind(|(_, c)| c.is_whitespace()) {
         let cut = quarter + i + c.len_utf8();
         if cut > 0 {
             return cut;

@@ -33,10 +33,11 @@ pub const TOOLS: [&str; 6] = [
 /// How a tool call ended: a result, a tool error (`isError: true`), or refused arguments.
 pub const TOOL_OUTCOMES: [&str; 3] = ["ok", "tool_error", "invalid_arguments"];
 /// Bedrock operation labels.
-pub const OPS: [&str; 4] = [
+pub const OPS: [&str; 5] = [
     "Retrieve",
     "GetKnowledgeBase",
     "GetDocumentContent",
+    "AgenticRetrieveStream",
     "other",
 ];
 /// How a Bedrock call ended, after retries: success or the kind of failure.

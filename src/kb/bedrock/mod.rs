@@ -1,31 +1,39 @@
-//! Bedrock knowledge base: Retrieve and GetDocumentContent (agent runtime) and
-//! GetKnowledgeBase (agent control plane), signed with SigV4, over one shared pooled HTTP agent.
+//! Bedrock knowledge base: Retrieve, GetDocumentContent (RAW links, EXTRACTED text, embedded
+//! images) and AgenticRetrieveStream (agent runtime), and GetKnowledgeBase (agent control
+//! plane, cached for KB_INFO_TTL_SECS), all signed with SigV4 through `call` with the same
+//! credentials and `userContext` rule; presigned downloads go through `download` unsigned.
 //!
 //! Built from `config::BedrockSettings` (endpoints, timeouts, attempts, type, retrieval options,
 //! credentials source), validated before start; owns input checks. `call` sends and
 //! retries, `errors` words failures, `parse` reads answers, `kind` tracks the knowledge-base
 //! type. Must not log queries' results, user ids, credentials or signatures.
 
+mod agentic;
 mod call;
+mod download;
 mod errors;
+mod eventstream;
 mod kind;
 mod op;
 mod parse;
 mod request;
 
 use super::{
-    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve,
-    MAX_QUERY_CHARS, MAX_RESULTS,
+    DocumentLink, DocumentRef, DocumentText, Image, KbError, KbInfo, KnowledgeBase, Retrieval,
+    Retrieve, MAX_QUERY_CHARS, MAX_RESULTS,
 };
 use crate::aws::CredentialChain;
 use crate::config::bedrock::{Endpoint, RetrieveSettings};
 use crate::config::{BedrockSettings, ConfigError, Vars};
+use crate::kb::agentic::{self as agentic_types, Control};
 use call::{Call, Client};
+use download::Downloader;
 use kind::{Kind, Plan, Search};
 use op::Op;
 use serde_json::json;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A Bedrock knowledge base. Shared by all worker threads.
 pub struct BedrockKb {
@@ -34,6 +42,16 @@ pub struct BedrockKb {
     agent: Endpoint,
     kind: Kind,
     request: RetrieveSettings,
+    /// Presigned downloads, shared by every knowledge base.
+    download: Arc<Downloader>,
+    /// The agent for AgenticRetrieveStream, shared by every knowledge base.
+    stream: ureq::Agent,
+    /// AGENTIC_TIMEOUT_SECS.
+    agentic_timeout: Duration,
+    /// The last GetKnowledgeBase answer and when it came, kept for `info_ttl`.
+    info_cache: Mutex<Option<(Instant, parse::KbSummary)>>,
+    /// KB_INFO_TTL_SECS.
+    info_ttl: Duration,
 }
 
 impl fmt::Debug for BedrockKb {
@@ -54,6 +72,13 @@ impl BedrockKb {
     pub fn for_settings(settings: &BedrockSettings) -> Vec<BedrockKb> {
         let agent = Client::agent(settings.timeout);
         let chain = Arc::new(CredentialChain::new(&settings.credentials));
+        let reading = &settings.reading;
+        let download = Arc::new(Downloader::new(
+            settings.timeout,
+            reading.document_max_bytes,
+            reading.document_max_in_flight,
+        ));
+        let stream = call::stream_agent(reading.agentic_timeout);
         settings
             .kb_ids
             .iter()
@@ -70,6 +95,11 @@ impl BedrockKb {
                 agent: settings.agent.clone(),
                 kind: Kind::new(settings.kb_type),
                 request: settings.retrieve.clone(),
+                download: download.clone(),
+                stream: stream.clone(),
+                agentic_timeout: reading.agentic_timeout,
+                info_cache: Mutex::new(None),
+                info_ttl: reading.kb_info_ttl,
             })
             .collect()
     }
@@ -109,6 +139,43 @@ impl BedrockKb {
 }
 
 impl BedrockKb {
+    /// GetDocumentContent in `format` (RAW or EXTRACTED) for `user_id`: the presigned link.
+    fn content(
+        &self,
+        d: &DocumentRef,
+        format: &str,
+        user_id: Option<&str>,
+    ) -> Result<DocumentLink, KbError> {
+        check_document(d)?;
+        let mut body = json!({ "outputFormat": format });
+        if let Some(user) = user_id {
+            body["userContext"] = json!({ "userId": user });
+        }
+        if let Some(media) = &d.media_id {
+            body["mediaId"] = json!(media);
+        }
+        let body = body.to_string();
+        let url = format!(
+            "{}/knowledgebases/{}/datasources/{}/documents/{}/content",
+            self.runtime.base,
+            self.client.kb_id,
+            d.data_source_id,
+            path_segment(&d.document_id)
+        );
+        let reply = self.client.send(&Call {
+            op: Op::GetDocumentContent,
+            url: &url,
+            host: &self.runtime.host,
+            body: Some(body.as_bytes()),
+            accept: None,
+        })?;
+        parse::document_link(&reply.body).map_err(|why| {
+            KbError::Unavailable(format!(
+                "Bedrock returned an unreadable GetDocumentContent answer: {why}"
+            ))
+        })
+    }
+
     /// One Retrieve with `search`'s configuration.
     fn retrieve_with(&self, search: Search, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
         let body = request::body(&self.request, search, r)?.to_string();
@@ -123,6 +190,7 @@ impl BedrockKb {
                 url: &url,
                 host: &self.runtime.host,
                 body: Some(body.as_bytes()),
+                accept: None,
             })
             .map_err(|e| self.explain_rerank(e))?;
         let retrieved = parse::retrieval(&reply.body).map_err(|why| {
@@ -164,14 +232,24 @@ impl BedrockKb {
         }
     }
 
-    /// GetKnowledgeBase, parsed; the type it names is remembered for searches.
+    /// GetKnowledgeBase, parsed, from the cache when younger than KB_INFO_TTL_SECS; the type
+    /// it names is remembered for searches. Failures are not cached.
     fn get_knowledge_base(&self) -> Result<parse::KbSummary, KbError> {
+        {
+            let cache = self.info_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, summary)) = cache.as_ref() {
+                if at.elapsed() < self.info_ttl {
+                    return Ok(summary.clone());
+                }
+            }
+        }
         let url = format!("{}/knowledgebases/{}", self.agent.base, self.client.kb_id);
         let call = Call {
             op: Op::GetKnowledgeBase,
             url: &url,
             host: &self.agent.host,
             body: None,
+            accept: None,
         };
         let parsed = self.client.send(&call).and_then(|reply| {
             parse::knowledge_base(&reply.body).map_err(|why| {
@@ -181,7 +259,13 @@ impl BedrockKb {
             })
         });
         match &parsed {
-            Ok(summary) => self.kind.looked_up(Ok(summary.kb_type.as_deref())),
+            Ok(summary) => {
+                self.kind.looked_up(Ok(summary.kb_type.as_deref()));
+                if !self.info_ttl.is_zero() {
+                    *self.info_cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((Instant::now(), summary.clone()));
+                }
+            }
             Err(e) => self
                 .kind
                 .looked_up(Err(matches!(e, KbError::AccessDenied(_)))),
@@ -249,10 +333,10 @@ fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
 fn check_document(d: &DocumentRef) -> Result<(), KbError> {
     let bad = |m: String| Err(KbError::InvalidRequest(m));
     let chars = d.document_id.chars().count();
-    if chars == 0 || chars > 1825 || d.document_id.chars().any(char::is_control) {
+    if chars == 0 || chars > 1825 || d.document_id.chars().any(super::is_other_char) {
         return bad(
-            "document_id must be 1 to 1825 characters without control characters: copy the \
-             documentId of a search result"
+            "document_id must be 1 to 1825 characters without control, format or private-use \
+             characters (Bedrock's pattern ^\\P{C}*$): copy the documentId of a search result"
                 .into(),
         );
     }
@@ -340,33 +424,153 @@ impl KnowledgeBase for BedrockKb {
         d: &DocumentRef,
         user_id: Option<&str>,
     ) -> Result<DocumentLink, KbError> {
-        check_document(d)?;
-        let mut body = json!({ "outputFormat": "RAW" });
-        if let Some(user) = user_id {
-            body["userContext"] = json!({ "userId": user });
+        self.content(d, "RAW", user_id)
+    }
+
+    fn can_read_documents(&self) -> bool {
+        true
+    }
+
+    fn read_document(
+        &self,
+        d: &DocumentRef,
+        user_id: Option<&str>,
+    ) -> Result<DocumentText, KbError> {
+        if d.media_id.is_some() {
+            return Err(KbError::InvalidRequest(
+                "the extracted text is of a whole document: leave media_id out".into(),
+            ));
         }
-        if let Some(media) = &d.media_id {
-            body["mediaId"] = json!(media);
+        let link = self.content(d, "EXTRACTED", user_id).map_err(|e| match e {
+            KbError::InvalidRequest(m) => KbError::InvalidRequest(format!(
+                "Bedrock has no extracted text for this document ({m}); formats it cannot \
+                 extract (images, audio, video, some binary files) have none: use \
+                 get_document_link for the original"
+            )),
+            other => other,
+        })?;
+        let bytes = self.download.get(&link.url)?;
+        super::extracted::read(&bytes).map_err(|e| {
+            KbError::Unavailable(format!(
+                "Bedrock's extracted text for document {:?} could not be read: {e}",
+                d.document_id
+            ))
+        })
+    }
+
+    fn fetch_image(&self, d: &DocumentRef, user_id: Option<&str>) -> Result<Image, KbError> {
+        if d.media_id.is_none() {
+            return Err(KbError::InvalidRequest(
+                "media_id is required to fetch an image".into(),
+            ));
         }
-        let body = body.to_string();
-        let url = format!(
-            "{}/knowledgebases/{}/datasources/{}/documents/{}/content",
-            self.runtime.base,
-            self.client.kb_id,
-            d.data_source_id,
-            path_segment(&d.document_id)
-        );
-        let reply = self.client.send(&Call {
-            op: Op::GetDocumentContent,
+        let link = self.content(d, "RAW", user_id)?;
+        let mime = link.mime_type.to_ascii_lowercase();
+        if !mime.starts_with("image/") || mime.len() > 100 {
+            return Err(KbError::InvalidRequest(format!(
+                "media {} is {}, not an image: use get_document_link to open it",
+                d.media_id.as_deref().unwrap_or_default(),
+                link.mime_type
+            )));
+        }
+        let bytes = self.download.get(&link.url)?;
+        use base64::Engine;
+        Ok(Image {
+            mime_type: mime,
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+
+    fn has_agentic(&self) -> bool {
+        true
+    }
+
+    fn agentic(
+        &self,
+        r: &agentic_types::Request<'_>,
+        control: &mut dyn Control,
+    ) -> Result<agentic_types::Answer, KbError> {
+        check_retrieve(r.query, 1)?;
+        let ids: Vec<&str> = r
+            .kb_ids
+            .iter()
+            .map(|id| {
+                if id.is_empty() {
+                    self.client.kb_id.as_str()
+                } else {
+                    id.as_str()
+                }
+            })
+            .collect();
+        let body = agentic::body(&self.request, r, &ids).to_string();
+        let url = format!("{}/agenticRetrieveStream", self.runtime.base);
+        let call = Call {
+            op: Op::AgenticRetrieveStream,
             url: &url,
             host: &self.runtime.host,
             body: Some(body.as_bytes()),
+            accept: Some("application/vnd.amazon.eventstream"),
+        };
+        let started = Instant::now();
+        let deadline = started + self.agentic_timeout;
+        let opened = self.client.open(&call, &self.stream).map_err(|e| match e {
+            KbError::InvalidRequest(m) if m.to_ascii_lowercase().contains("support") => {
+                KbError::InvalidRequest(format!(
+                    "knowledge base(s) {} do not support agentic retrieval (Bedrock said: {m}); \
+                     use search_knowledge_base on them",
+                    ids.join(", ")
+                ))
+            }
+            other => self.explain_rerank(other),
         })?;
-        parse::document_link(&reply.body).map_err(|why| {
-            KbError::Unavailable(format!(
-                "Bedrock returned an unreadable GetDocumentContent answer: {why}"
-            ))
-        })
+        let reader = opened.response.into_body().into_reader();
+        let outcome = agentic::read(reader, control, deadline);
+        let elapsed = started.elapsed();
+        outcome
+            .map(|mut answer| {
+                answer.upstream_ms = elapsed.as_millis() as u64;
+                answer
+            })
+            .map_err(|stop| match stop {
+                agentic::Stop::Cancelled => {
+                    KbError::Unavailable("the agentic search was cancelled".into())
+                }
+                agentic::Stop::Deadline => KbError::Timeout(format!(
+                    "the agentic search took longer than {} s (AGENTIC_TIMEOUT_SECS); ask a \
+                     narrower question, lower max_iterations, or raise AGENTIC_TIMEOUT_SECS",
+                    self.agentic_timeout.as_secs()
+                )),
+                agentic::Stop::Broken(why) => KbError::Unavailable(format!(
+                    "the agentic search stream from Bedrock broke: {why}; try again"
+                )),
+                agentic::Stop::NoResult => KbError::Unavailable(
+                    "the agentic search stream from Bedrock ended before its result (cut off); \
+                     try again"
+                        .into(),
+                ),
+                agentic::Stop::Exception(kind, payload) => {
+                    let (status, code) = agentic::exception_status(&kind);
+                    let e = self.client.stream_exception(&call, status, &code, &payload);
+                    let said = e.to_string();
+                    match e {
+                        KbError::InvalidRequest(_) => KbError::InvalidRequest(format!(
+                            "Bedrock stopped the agentic search with {kind}: {said}"
+                        )),
+                        KbError::AccessDenied(_) => KbError::AccessDenied(format!(
+                            "Bedrock stopped the agentic search with {kind}: {said}"
+                        )),
+                        KbError::NotFound(_) => KbError::NotFound(format!(
+                            "Bedrock stopped the agentic search with {kind}: {said}"
+                        )),
+                        KbError::Throttled(_) => KbError::Throttled(format!(
+                            "Bedrock stopped the agentic search with {kind}: {said}"
+                        )),
+                        _ => KbError::Unavailable(format!(
+                            "Bedrock stopped the agentic search with {kind}: {said}"
+                        )),
+                    }
+                }
+            })
     }
 
     fn info(&self) -> KbInfo {

@@ -8,6 +8,7 @@ pub(super) enum Op {
     Retrieve,
     GetKnowledgeBase,
     GetDocumentContent,
+    AgenticRetrieveStream,
 }
 
 impl Op {
@@ -17,6 +18,7 @@ impl Op {
             Op::Retrieve => "Retrieve",
             Op::GetKnowledgeBase => "GetKnowledgeBase",
             Op::GetDocumentContent => "GetDocumentContent",
+            Op::AgenticRetrieveStream => "AgenticRetrieveStream",
         }
     }
 
@@ -26,6 +28,7 @@ impl Op {
             Op::Retrieve => "bedrock:Retrieve",
             Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
             Op::GetDocumentContent => "bedrock:GetDocumentContent",
+            Op::AgenticRetrieveStream => "bedrock:AgenticRetrieveStream",
         }
     }
 }

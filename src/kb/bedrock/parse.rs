@@ -207,7 +207,7 @@ fn location(mut loc: RawLocation) -> Option<Location> {
 }
 
 /// The parts of a GetKnowledgeBase answer we use.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct KbSummary {
     pub(super) status: String,
     pub(super) name: Option<String>,

@@ -89,7 +89,7 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
                         HumanBytes(MAX_IMAGES_TOTAL_BYTES)
                     );
                 }
-                text.push_str(&fetch_hint(p, shape));
+                text.push_str(fetch_hint(p, shape));
                 text.push_str(")\n");
             }
             let c = image_caption(i + 1, p);

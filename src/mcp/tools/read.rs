@@ -33,7 +33,7 @@ pub(super) fn args(args: &Map<String, Value>) -> Result<Args, String> {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
             (Some(v), _) if v >= 1 => Some(v),
-            (None, Some(f)) if f.fract() == 0.0 && f >= 1.0 && f < 1e9 => Some(f as u64),
+            (None, Some(f)) if f.fract() == 0.0 && (1.0..1e9).contains(&f) => Some(f as u64),
             _ => return Err(format!("\"page\" must be an integer from 1; {USAGE}")),
         },
         Some(_) => return Err(format!("\"page\" must be an integer from 1; {USAGE}")),
