@@ -11,6 +11,7 @@ mod health;
 mod legacy;
 mod limits;
 pub mod log_info;
+pub mod long;
 mod oauth_routes;
 pub mod request;
 pub mod response;
