@@ -10,7 +10,8 @@
 //! when more results exist (bound to the same messages and retrievers). Results carry no
 //! location: the fake puts `x-amz-bedrock-kb-source-uri`, `x-amz-bedrock-kb-document-id` and
 //! the data source id in their metadata. Scripts (a FIFO, then a default) make a stream
-//! slow, held, cut mid-frame, corrupt, or end in a modelled exception event.
+//! slow, held (silent, or with a trace event every interval), cut mid-frame, corrupt, or end
+//! in a modelled exception event.
 //!
 //! Knowledge bases whose type is not in the supported set (default: MANAGED only) are
 //! refused before the stream with a ValidationException: the service model does not say
@@ -59,6 +60,9 @@ pub enum Script {
     Slow(Duration),
     /// The first trace event, then nothing until `release_agentic` (or the client leaves).
     Hold,
+    /// Like `Hold`, but a `Retrieval IN_PROGRESS` trace event every interval meanwhile, as
+    /// a working service sends.
+    HoldBeating(Duration),
     /// The first trace events, then this exception event (a member of the stream union,
     /// e.g. "throttlingException"), then the end of the stream.
     Exception(String),
@@ -1034,6 +1038,31 @@ fn stream(
         Script::Hold => {
             if !pause(a, conn, None, generation) {
                 return End::ClientGone;
+            }
+            for f in rest {
+                if !send(w, f) {
+                    return End::ClientGone;
+                }
+            }
+            finish(w)
+        }
+        Script::HoldBeating(every) => {
+            let mut n = 0;
+            while *a.releases.lock().unwrap() == generation {
+                if !pause(a, conn, Some(*every), generation) {
+                    return End::ClientGone;
+                }
+                n += 1;
+                let beat = trace(
+                    100 + n,
+                    "Retrieval",
+                    "IN_PROGRESS",
+                    "Still retrieving",
+                    json!({}),
+                );
+                if !send(w, &beat) {
+                    return End::ClientGone;
+                }
             }
             for f in rest {
                 if !send(w, f) {
