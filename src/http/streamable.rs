@@ -122,12 +122,15 @@ pub fn post_routed(req: &HttpRequest, mcp: &Mcp, caller: &Caller, scope: &str) -
                 Err(e) => return Posted::Handled(Handled::error(e)),
             };
             if mcp.is_long(&message) {
+                // An SSE response stream only carries something beyond the response when
+                // the client asked for progress.
+                let sse = accepts_sse && Mcp::progress_token(&message).is_some();
                 return Posted::Long(Box::new(LongCall {
                     message,
                     version,
                     caller: caller.clone(),
                     scope: scope.to_string(),
-                    via: Via::Streamable { sse: accepts_sse },
+                    via: Via::Streamable { sse },
                 }));
             }
             one(mcp, caller, message, version, format, scope)

@@ -132,6 +132,14 @@ impl Mcp {
             && params.get("name").and_then(Value::as_str) == Some(tools::AGENTIC)
     }
 
+    /// The progress token a request carries (`_meta.progressToken`: a string or integer).
+    pub fn progress_token(message: &Message) -> Option<Value> {
+        match message {
+            Message::Request { params, .. } => progress_token_of(params),
+            _ => None,
+        }
+    }
+
     /// Handles a long call: its notifications go to `notify` (false: the client is gone,
     /// which cancels the call); a `notifications/cancelled` in `scope` cancels it too. A
     /// cancelled call has no response.
@@ -146,11 +154,7 @@ impl Mcp {
         let Message::Request { id, method, params } = message else {
             return self.handle_scoped(version, message, caller, scope);
         };
-        let token = params
-            .get("_meta")
-            .and_then(|m| m.get("progressToken"))
-            .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
-            .cloned();
+        let token = progress_token_of(&params);
         let key = serde_json::to_value(&id).unwrap_or(Value::Null);
         let entry = self.running.enter(scope, &key);
         let mut reporter = Reporter::new(token, notify, entry.flag.clone());
@@ -411,6 +415,14 @@ impl Mcp {
             )),
         }
     }
+}
+
+fn progress_token_of(params: &Map<String, Value>) -> Option<Value> {
+    params
+        .get("_meta")
+        .and_then(|m| m.get("progressToken"))
+        .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+        .cloned()
 }
 
 /// Our identity, with the fields `version` knows about.

@@ -148,7 +148,10 @@ pub(super) fn read<R: Read + Send + 'static>(
                     FrameError::Truncated => {
                         "the stream was cut off in the middle of a message".to_string()
                     }
-                    FrameError::Io(io) => format!("the stream broke off ({io})"),
+                    FrameError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                        format!("the stream went silent and was given up ({io})")
+                    }
+                    FrameError::Io(io) => format!("the stream was cut off ({io})"),
                     other => other.to_string(),
                 }))
             }

@@ -551,23 +551,17 @@ impl KnowledgeBase for BedrockKb {
                 agentic::Stop::Exception(kind, payload) => {
                     let (status, code) = agentic::exception_status(&kind);
                     let e = self.client.stream_exception(&call, status, &code, &payload);
-                    let said = e.to_string();
+                    let stopped = |said: String| {
+                        format!("Bedrock stopped the agentic search: {kind} ({said})")
+                    };
                     match e {
-                        KbError::InvalidRequest(_) => KbError::InvalidRequest(format!(
-                            "Bedrock stopped the agentic search with {kind}: {said}"
-                        )),
-                        KbError::AccessDenied(_) => KbError::AccessDenied(format!(
-                            "Bedrock stopped the agentic search with {kind}: {said}"
-                        )),
-                        KbError::NotFound(_) => KbError::NotFound(format!(
-                            "Bedrock stopped the agentic search with {kind}: {said}"
-                        )),
-                        KbError::Throttled(_) => KbError::Throttled(format!(
-                            "Bedrock stopped the agentic search with {kind}: {said}"
-                        )),
-                        _ => KbError::Unavailable(format!(
-                            "Bedrock stopped the agentic search with {kind}: {said}"
-                        )),
+                        KbError::InvalidRequest(m) => KbError::InvalidRequest(stopped(m)),
+                        KbError::AccessDenied(m) => KbError::AccessDenied(stopped(m)),
+                        KbError::NotFound(m) => KbError::NotFound(stopped(m)),
+                        KbError::Throttled(m) => KbError::Throttled(stopped(m)),
+                        KbError::Timeout(m) => KbError::Timeout(stopped(m)),
+                        KbError::Credentials(m) => KbError::Credentials(stopped(m)),
+                        KbError::Unavailable(m) => KbError::Unavailable(stopped(m)),
                     }
                 }
             })
