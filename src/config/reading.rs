@@ -44,9 +44,9 @@ impl Default for ReadingSettings {
         ReadingSettings {
             page_chars: 20_000,
             document_max_bytes: 4 << 20,
-            document_max_in_flight: 4,
+            document_max_in_flight: 2,
             agentic: true,
-            agentic_max_in_flight: 4,
+            agentic_max_in_flight: 2,
             agentic_timeout: Duration::from_secs(300),
             image_results: ImageResults::Inline,
             kb_info_ttl: Duration::from_secs(300),
@@ -77,9 +77,9 @@ impl ReadingSettings {
         Ok(ReadingSettings {
             page_chars: vars.number("READ_DOCUMENT_PAGE_CHARS", 20_000, 1_000, 20_000)? as usize,
             document_max_bytes: vars.number("READ_DOCUMENT_MAX_MIB", 4, 1, 64)? << 20,
-            document_max_in_flight: vars.number("READ_DOCUMENT_MAX_IN_FLIGHT", 4, 1, 64)? as usize,
+            document_max_in_flight: vars.number("READ_DOCUMENT_MAX_IN_FLIGHT", 2, 1, 64)? as usize,
             agentic: vars.flag("AGENTIC_SEARCH", true)?,
-            agentic_max_in_flight: vars.number("AGENTIC_MAX_IN_FLIGHT", 4, 1, 64)? as usize,
+            agentic_max_in_flight: vars.number("AGENTIC_MAX_IN_FLIGHT", 2, 1, 64)? as usize,
             agentic_timeout: Duration::from_secs(vars.number(
                 "AGENTIC_TIMEOUT_SECS",
                 300,

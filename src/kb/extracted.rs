@@ -54,6 +54,18 @@ impl std::error::Error for ExtractedError {}
 
 /// Reads extracted content; the text is never empty on success.
 pub fn read(bytes: &[u8]) -> Result<DocumentText, ExtractedError> {
+    finish(walk(bytes)?)
+}
+
+/// Like [`read`], giving the bytes back to the allocator before the text is joined, so at
+/// most two copies of the content are alive at once.
+pub fn read_owned(bytes: Vec<u8>) -> Result<DocumentText, ExtractedError> {
+    let found = walk(&bytes)?;
+    drop(bytes);
+    finish(found)
+}
+
+fn walk(bytes: &[u8]) -> Result<Found, ExtractedError> {
     let mut found = Found::default();
     let mut de = serde_json::Deserializer::from_slice(bytes);
     Walk {
@@ -65,6 +77,10 @@ pub fn read(bytes: &[u8]) -> Result<DocumentText, ExtractedError> {
     .deserialize(&mut de)
     .and_then(|()| de.end())
     .map_err(|e| ExtractedError::NotJson(e.to_string()))?;
+    Ok(found)
+}
+
+fn finish(found: Found) -> Result<DocumentText, ExtractedError> {
     let known: Vec<String> = found
         .plain
         .into_iter()

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 pub(super) const MAX_MESSAGE: usize = 2 << 20;
 /// The most payload bytes one call keeps (steps, results, answer); past it, steps and
 /// results are dropped (and the answer says so).
-pub(super) const MAX_KEPT: usize = 4 << 20;
+pub(super) const MAX_KEPT: usize = 2 << 20;
 /// Messages waiting between the reader thread and the caller.
 const CHANNEL: usize = 8;
 /// Stack of the reader thread: it decodes messages and parses their JSON.

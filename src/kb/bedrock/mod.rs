@@ -450,7 +450,7 @@ impl KnowledgeBase for BedrockKb {
             other => other,
         })?;
         let bytes = self.download.get(&link.url)?;
-        super::extracted::read(&bytes).map_err(|e| {
+        super::extracted::read_owned(bytes).map_err(|e| {
             KbError::Unavailable(format!(
                 "Bedrock's extracted text for document {:?} could not be read: {e}",
                 d.document_id
