@@ -435,6 +435,7 @@ fn an_agentic_call_returns_results_an_answer_and_citations_over_every_transport_
             let id = 100 + n as u64;
             let args = json!({"query": QUERY, "generate_response": true, "max_iterations": 3});
             let (progress, r) = agentic_on(&s, t, token.as_deref(), id, args);
+            assert!(!progress.is_empty(), "{t:?}: no progress notification");
             check_progress(&progress, id);
             assert!(!is_error(&r), "{t:?}: {r}");
             // What every client reads: steps, the answer with citation markers, the results

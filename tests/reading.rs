@@ -624,3 +624,57 @@ fn start_up_refuses_bad_ids_guardrail_versions_and_rerank_arns_with_the_rule() {
         Some("KBFAKE0001")
     );
 }
+
+#[test]
+fn the_local_backend_reads_its_files_page_by_page_and_pages_its_searches() {
+    let dir = std::env::temp_dir().join(format!("bedrock-mcp-reading-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let whole = rc::handbook_text();
+    std::fs::write(dir.join("policies/travel-handbook.md"), &whole).unwrap();
+    for i in 1..=3 {
+        let note = format!("Travel note {i}: the itinerary of trip {i} is with the travel desk.");
+        std::fs::write(dir.join(format!("note-{i}.md")), note).unwrap();
+    }
+    let kb = dir.to_str().unwrap();
+    let s = Server::start(&[("KB_LOCAL_DIR", kb)]);
+    for t in ALL {
+        let found = tool_call::call(
+            &s,
+            t,
+            None,
+            "search_knowledge_base",
+            json!({"query": "travel handbook clause receipts", "max_results": 1}),
+        );
+        let shown = tool_call::text(&found);
+        assert!(shown.contains("read_document"), "{t:?}: {shown}");
+        let pages = read_all(&s, t, None, "policies/travel-handbook.md", "local");
+        assert!(pages.len() >= 4, "{t:?}");
+        let joined = pages.concat();
+        assert!(
+            joined == whole,
+            "{t:?}: {}",
+            first_difference(&joined, &whole)
+        );
+
+        // Three notes, one a page.
+        let mut seen = Vec::new();
+        let mut next: Option<String> = None;
+        for _ in 0..5 {
+            let mut args = json!({"query": "itinerary", "max_results": 1});
+            if let Some(n) = &next {
+                args["next_page"] = json!(n);
+            }
+            let r = tool_call::call(&s, t, None, "search_knowledge_base", args);
+            assert!(!is_error(&r), "{t:?}: {r}");
+            let shown = tool_call::text(&r);
+            seen.extend((1..=3).filter(|i| shown.contains(&format!("trip {i} "))));
+            next = offered_next_page(&shown);
+            if next.is_none() {
+                break;
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, vec![1, 2, 3], "{t:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
