@@ -67,9 +67,7 @@ pub(super) fn body(settings: &RetrieveSettings, r: &Request<'_>, kb_ids: &[&str]
         "agenticRetrieveConfiguration": config,
         "generateResponse": r.generate_response,
     });
-    if let Some(user) = r.user_id {
-        body["userContext"] = json!({ "userId": user });
-    }
+    super::request::add_user_context(&mut body, r.user_id);
     if let Some((id, version)) = &settings.guardrail {
         body["policyConfiguration"] = json!({
             "bedrockGuardrailConfiguration": { "guardrailId": id, "guardrailVersion": version }

@@ -148,9 +148,7 @@ impl BedrockKb {
     ) -> Result<DocumentLink, KbError> {
         check_document(d)?;
         let mut body = json!({ "outputFormat": format });
-        if let Some(user) = user_id {
-            body["userContext"] = json!({ "userId": user });
-        }
+        request::add_user_context(&mut body, user_id);
         if let Some(media) = &d.media_id {
             body["mediaId"] = json!(media);
         }

@@ -65,9 +65,7 @@ pub(super) fn body(
         "retrievalQuery": { "text": r.query },
         "retrievalConfiguration": { name: config },
     });
-    if let Some(user) = r.user_id {
-        body["userContext"] = json!({ "userId": user });
-    }
+    add_user_context(&mut body, r.user_id);
     if let Some(token) = r.next_token {
         body["nextToken"] = json!(token);
     }
@@ -75,6 +73,14 @@ pub(super) fn body(
         body["guardrailConfiguration"] = json!({ "guardrailId": id, "guardrailVersion": version });
     }
     Ok(body)
+}
+
+/// Adds the caller's `userContext` to a request body: the one place every data-plane call
+/// (Retrieve, GetDocumentContent, AgenticRetrieveStream) takes the user's identity from.
+pub(super) fn add_user_context(body: &mut Value, user_id: Option<&str>) {
+    if let Some(user) = user_id {
+        body["userContext"] = json!({ "userId": user });
+    }
 }
 
 #[cfg(test)]
