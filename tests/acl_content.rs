@@ -278,7 +278,9 @@ fn every_content_type_reaches_the_model_over_every_transport() {
     assert_eq!(first["image"]["shown"], true);
     let caption = first["image"]["caption"].as_str().unwrap_or_default();
     assert!(
-        caption.starts_with("Image of result [1] from https://example-my.sharepoint.com/personal/arch.png"),
+        caption.starts_with(
+            "Image of result [1] from https://example-my.sharepoint.com/personal/arch.png"
+        ),
         "{caption}"
     );
 }
@@ -428,7 +430,11 @@ fn document_links_can_be_turned_off_and_the_local_backend_has_none() {
     );
     assert_eq!(
         names(&s),
-        ["search_knowledge_base", "get_knowledge_base_info", "read_document"]
+        [
+            "search_knowledge_base",
+            "get_knowledge_base_info",
+            "read_document"
+        ]
     );
     let r = link(&s, Transport::Mcp("2025-06-18"), None, "x", "DS1");
     assert_eq!(r["error"]["code"], -32602, "{r}");
@@ -436,6 +442,10 @@ fn document_links_can_be_turned_off_and_the_local_backend_has_none() {
     let local = Server::local(&[]);
     assert_eq!(
         names(&local),
-        ["search_knowledge_base", "get_knowledge_base_info", "read_document"]
+        [
+            "search_knowledge_base",
+            "get_knowledge_base_info",
+            "read_document"
+        ]
     );
 }
