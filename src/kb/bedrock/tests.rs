@@ -45,10 +45,24 @@ fn document_ids_become_one_encoded_path_segment() {
         Some("0f8fad5b-d9cb-469f-a165-70867728950e")
     ))
     .is_ok());
+    for ok in [
+        "policies/travel handbook 2026.pdf",
+        "Zürich – 日本語 🙂.docx",
+        "a\u{00A0}b",
+    ] {
+        assert!(check_document(&doc(ok, "DS1", None)).is_ok(), "{ok}");
+    }
     for bad in [
         doc("", "DS1", None),
         doc(&"x".repeat(1826), "DS1", None),
         doc("a\nb", "DS1", None),
+        // Format (Cf) and private-use (Co) characters and noncharacters: the model's ^\P{C}*$.
+        doc("salary\u{200B}review.docx", "DS1", None),
+        doc("\u{FEFF}bom.txt", "DS1", None),
+        doc("rtl\u{202E}gpj.exe", "DS1", None),
+        doc("private\u{E000}.pdf", "DS1", None),
+        doc("non\u{FFFF}char", "DS1", None),
+        doc("tag\u{E0041}", "DS1", None),
         doc("x", "", None),
         doc("x", "DS-1", None),
         doc("x", "DS12345678901", None),
