@@ -214,9 +214,9 @@ fn handle(app: &Arc<App>, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::R
             200
         }
         Action::Long(call, reply) => {
-            // A long call has its own limit: the slot and the body lease go back now.
+            // A long call has its own limit (AGENTIC_MAX_IN_FLIGHT): its slot goes back now.
+            // Its body stays leased while it runs, so the body budget still counts it.
             drop(_slot.take());
-            drop(_lease.take());
             long_call(app, rq, &req, &common, *call, reply, &mut log, started)
         }
     };
