@@ -818,7 +818,12 @@ fn ten_long_agentic_calls_leave_ordinary_searches_served() {
             assert!(tool_call::text(&r).contains(rc::HANDBOOK_ID), "{r}");
         }
     }
-    assert_eq!(bedrock.retrieve_calls(), before + 12);
+    // Every search reached Bedrock (a retried one may have reached it twice).
+    assert!(
+        bedrock.retrieve_calls() >= before + 12,
+        "{:?}",
+        bedrock.calls()
+    );
     assert_eq!(
         bedrock.agentic_open(),
         10,
