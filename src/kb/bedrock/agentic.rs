@@ -6,8 +6,8 @@
 //! results and the generated answer within a memory cap.
 //!
 //! On cancellation or the deadline the caller returns at once and drops the channel; the
-//! reader thread then drops the stream (closing the connection to Bedrock) as soon as its
-//! next read returns, or after the stream's idle timeout.
+//! caller (`mod.rs`) then shuts the call's HTTP agent down, which closes the connection to
+//! Bedrock and ends the reader thread's blocked read.
 
 use super::eventstream::{Frame, FrameError, Frames, Kind};
 use crate::config::bedrock::{Rerank, RetrieveSettings};

@@ -108,16 +108,16 @@ impl Client {
 }
 
 /// Longest silence between two reads of a streamed answer: Bedrock sends trace events as it
-/// works, so a stream quiet for this long is dead. It also bounds how long a cancelled
-/// call's reader lingers on a silent stream.
+/// works, so a stream quiet for this long is dead.
 const STREAM_IDLE: Duration = Duration::from_secs(60);
 
-/// The agent for streamed answers (AgenticRetrieveStream): the whole stream within
-/// `timeout` (AGENTIC_TIMEOUT_SECS), at most [`STREAM_IDLE`] between two reads.
+/// An agent for one streamed answer (AgenticRetrieveStream): the whole stream within
+/// `timeout` (AGENTIC_TIMEOUT_SECS), at most [`STREAM_IDLE`] between two reads, and no
+/// pooling (the agent is shut down when its call ends).
 pub(super) fn stream_agent(timeout: Duration) -> Agent {
     let config = Agent::config_builder()
-        .max_idle_connections(16)
-        .max_idle_connections_per_host(16)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .input_buffer_size(READ_BUFFER)
         .output_buffer_size(WRITE_BUFFER)
         .timeout_connect(Some(Duration::from_secs(5)))

@@ -44,8 +44,6 @@ pub struct BedrockKb {
     request: RetrieveSettings,
     /// Presigned downloads, shared by every knowledge base.
     download: Arc<Downloader>,
-    /// The agent for AgenticRetrieveStream, shared by every knowledge base.
-    stream: ureq::Agent,
     /// AGENTIC_TIMEOUT_SECS.
     agentic_timeout: Duration,
     /// The last GetKnowledgeBase answer and when it came, kept for `info_ttl`.
@@ -78,7 +76,6 @@ impl BedrockKb {
             reading.document_max_bytes,
             reading.document_max_in_flight,
         ));
-        let stream = call::stream_agent(reading.agentic_timeout);
         settings
             .kb_ids
             .iter()
@@ -96,7 +93,6 @@ impl BedrockKb {
                 kind: Kind::new(settings.kb_type),
                 request: settings.retrieve.clone(),
                 download: download.clone(),
-                stream: stream.clone(),
                 agentic_timeout: reading.agentic_timeout,
                 info_cache: Mutex::new(None),
                 info_ttl: reading.kb_info_ttl,
@@ -511,7 +507,10 @@ impl KnowledgeBase for BedrockKb {
         };
         let started = Instant::now();
         let deadline = started + self.agentic_timeout;
-        let opened = self.client.open(&call, &self.stream).map_err(|e| match e {
+        // An agent of its own, so that a cancelled call can close its connection at once,
+        // interrupting the reader blocked on it (ureq's Agent::shutdown).
+        let agent = call::stream_agent(self.agentic_timeout);
+        let opened = self.client.open(&call, &agent).map_err(|e| match e {
             KbError::InvalidRequest(m) if m.to_ascii_lowercase().contains("support") => {
                 KbError::InvalidRequest(format!(
                     "knowledge base(s) {} do not support agentic retrieval (Bedrock said: {m}); \
@@ -523,6 +522,9 @@ impl KnowledgeBase for BedrockKb {
         })?;
         let reader = opened.response.into_body().into_reader();
         let outcome = agentic::read(reader, control, deadline);
+        // Whatever the outcome, the stream is done with: close it now (a cancelled or
+        // timed-out call's reader is still blocked on it).
+        agent.shutdown();
         let elapsed = started.elapsed();
         outcome
             .map(|mut answer| {
