@@ -923,3 +923,99 @@ fn the_acl_aware_expansion_needs_the_user_and_gets_it_when_signed_in() {
     assert!(!is_error(&r), "{r}");
     assert!(!tool_call::text(&r).contains("4.5 percent"), "{r}");
 }
+
+#[test]
+fn an_agentic_call_past_its_deadline_is_stopped_and_its_stream_closed() {
+    let bedrock = managed_fake();
+    bedrock.set_agentic_default(Script::HoldBeating(Duration::from_millis(300)));
+    let s = start(&bedrock, None, &[("AGENTIC_TIMEOUT_SECS", "10")]);
+    for (n, t) in [Transport::Mcp("2026-07-28"), Transport::Sse]
+        .into_iter()
+        .enumerate()
+    {
+        let (progress, r) = agentic_on(&s, t, None, 700 + n as u64, json!({"query": QUERY}));
+        assert!(is_error(&r), "{t:?}: {r}");
+        let shown = tool_call::text(&r);
+        assert!(shown.contains("AGENTIC_TIMEOUT_SECS"), "{t:?}: {shown}");
+        assert!(
+            !progress.is_empty(),
+            "{t:?}: no progress before the deadline"
+        );
+        assert!(
+            bedrock.wait_until(HANG, |b| b.agentic_client_closed() == n + 1),
+            "{t:?}: the Bedrock stream stayed open past the deadline"
+        );
+    }
+    // Ordinary searches have their own deadline and are untouched.
+    let r = call(
+        &s,
+        Transport::Mcp("2025-06-18"),
+        None,
+        "search_knowledge_base",
+        json!({"query": "travel handbook booking rules"}),
+    );
+    assert!(!is_error(&r), "{r}");
+}
+
+#[test]
+fn cancelling_closes_even_a_silent_bedrock_stream() {
+    // Bedrock can be silent for a while (a model step writing a long answer); a cancelled
+    // call must not keep its Bedrock connection open until the stream's idle timeout.
+    let bedrock = managed_fake();
+    bedrock.set_agentic_default(Script::Hold);
+    let s = start(&bedrock, None, &[]);
+    let call = agentic_call(&s, "2025-06-18", None, 800, json!({"query": QUERY}));
+    assert!(bedrock.wait_until(HANG, |b| b.agentic_open() == 1));
+    cancel_on_mcp(&s, "2025-06-18", None, 800);
+    // A hang guard, not a latency target: well under the server's 60 s stream idle timeout.
+    assert!(
+        bedrock.wait_until(Duration::from_secs(20), |b| b.agentic_client_closed() == 1),
+        "the cancelled call's Bedrock stream is still open ({} open)",
+        bedrock.agentic_open()
+    );
+    while let Some(m) = call.next() {
+        assert!(m.get("result").is_none(), "a result after cancel: {m}");
+    }
+}
+
+#[test]
+fn with_several_knowledge_bases_the_ones_without_agentic_retrieval_are_named() {
+    let bedrock = managed_fake();
+    bedrock.add_kb(
+        "KBVECTOR01",
+        "VECTOR",
+        "Vectors",
+        "A vector knowledge base",
+        rc::reading_corpus(),
+    );
+    let s = start(
+        &bedrock,
+        None,
+        &[("BEDROCK_KB_ID", "KBFAKE0001,KBVECTOR01")],
+    );
+    for t in ALL {
+        let r = call(&s, t, None, "agentic_search", json!({"query": QUERY}));
+        assert!(is_error(&r), "{t:?}: {r}");
+        let shown = tool_call::text(&r);
+        assert!(shown.contains("KBVECTOR01"), "{t:?}: {shown}");
+        assert!(
+            shown.contains("does not support agentic retrieval")
+                || shown.contains("do not support agentic retrieval"),
+            "{t:?}: {shown}"
+        );
+        let ok = call(
+            &s,
+            t,
+            None,
+            "agentic_search",
+            json!({"query": QUERY, "knowledge_base_ids": ["KBFAKE0001"]}),
+        );
+        assert!(!is_error(&ok), "{t:?}: {ok}");
+        let sent = bedrock.agentic_bodies().pop().unwrap();
+        assert_eq!(
+            sent["retrievers"],
+            json!([{"configuration": {"knowledgeBase": {"knowledgeBaseId": KB_ID}}}]),
+            "{t:?}"
+        );
+    }
+}
