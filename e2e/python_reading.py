@@ -2,7 +2,8 @@
 """End-to-end check of issue 20 with the official MCP Python SDK (package `mcp`): a model's
 client reads a long document page by page, and runs one agentic search with progress.
 
-Over Streamable HTTP ({url}/mcp, initialize handshake) and legacy HTTP+SSE ({url}/sse): find
+Over Streamable HTTP ({url}/mcp: the initialize handshake, and with SDK 2.x the 2026-07-28
+`server/discover` era) and legacy HTTP+SSE ({url}/sse): find
 the long document with search_knowledge_base, then call read_document page 1, 2, ... as each
 page says, until the last. With structuredContent (2025-06-18 and later) the pages must
 concatenate to exactly the document (its length and SHA-256 are given); on the legacy leg,
@@ -140,11 +141,19 @@ async def agentic(leg, session, args):
     report(leg, "agentic", ok, f"isError={is_error} progress={len(seen)} text={short(text)!r}")
 
 
-async def run_leg(leg, factory, args):
+async def run_leg(leg, factory, era, args):
     try:
         with anyio.fail_after(LEG_TIMEOUT_SECS):
             async with session_over(factory()) as session:
-                await session.initialize()
+                if era == "discover":
+                    if not hasattr(session, "discover"):
+                        report(leg, "discover", None, "this SDK has no server/discover (1.x)")
+                        return
+                    result = await session.discover()
+                    versions = field(result, "supported_versions", "supportedVersions") or []
+                    report(leg, "discover", True, f"supported {list(versions)}")
+                else:
+                    await session.initialize()
                 await read_pages(leg, session, args)
                 await agentic(leg, session, args)
     except TimeoutError:
@@ -166,11 +175,12 @@ async def main():
     LABEL = args.label
     base = args.url.rstrip("/")
     legs = [
-        ("http", lambda: _http_client(f"{base}/mcp")),
-        ("sse", lambda: sse_client(f"{base}/sse")),
+        ("http", lambda: _http_client(f"{base}/mcp"), "initialize"),
+        ("http-2026-07-28", lambda: _http_client(f"{base}/mcp"), "discover"),
+        ("sse", lambda: sse_client(f"{base}/sse"), "initialize"),
     ]
-    for leg, factory in legs:
-        await run_leg(leg, factory, args)
+    for leg, factory, era in legs:
+        await run_leg(leg, factory, era, args)
     failed = results.count(False)
     print(f"{LABEL}: {results.count(True)} passed, {failed} failed", flush=True)
     return 1 if failed else 0

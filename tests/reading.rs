@@ -678,3 +678,41 @@ fn the_local_backend_reads_its_files_page_by_page_and_pages_its_searches() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn extracted_text_over_the_size_cap_and_smaller_pages_are_handled() {
+    let bedrock = reading_fake();
+    // 1.5 MiB of extracted text: over a 1 MiB cap, refused without exhausting memory.
+    let big = "Receipts are kept for ten years. ".repeat(48_000);
+    bedrock.set_extracted(rc::GUIDE_ID, json!({ "plainTextDocumentContent": big }));
+    let s = start(
+        &bedrock,
+        None,
+        &[
+            ("READ_DOCUMENT_MAX_MIB", "1"),
+            ("READ_DOCUMENT_PAGE_CHARS", "5000"),
+        ],
+    );
+    for t in ALL {
+        let r = read(
+            &s,
+            t,
+            None,
+            json!({"document_id": rc::GUIDE_ID, "data_source_id": POLICY_DS}),
+        );
+        assert!(is_error(&r), "{t:?}: {}", tool_call::text(&r).len());
+        let shown = tool_call::text(&r);
+        assert!(shown.contains("READ_DOCUMENT_MAX_MIB"), "{t:?}: {shown}");
+        // READ_DOCUMENT_PAGE_CHARS sets the page size; the pages still make up the whole.
+        let pages = read_all(&s, t, None, rc::HANDBOOK_ID, POLICY_DS);
+        assert!(pages.iter().all(|p| p.chars().count() <= 5_000), "{t:?}");
+        assert!(pages.len() >= 14, "{t:?}: {} pages", pages.len());
+        let joined = pages.concat();
+        let whole = rc::handbook_text();
+        assert!(
+            joined == whole,
+            "{t:?}: {}",
+            first_difference(&joined, &whole)
+        );
+    }
+}
