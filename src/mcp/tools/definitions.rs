@@ -198,6 +198,8 @@ pub fn definitions(
                 "openWorldHint": false
             });
         }
+        // Each run plans anew and may answer differently: read-only, not idempotent.
+        agentic["annotations"]["idempotentHint"] = json!(false);
     }
     if version >= Version::V2025_06_18 {
         search["title"] = json!("Search knowledge base");
