@@ -11,8 +11,8 @@ problems found:
   - shellcheck passes on scripts/*.sh, and the scripts are executable;
   - every JSON file under deployment/ parses;
   - docker-compose*.yml and deployment/k8s/*.yaml parse (PyYAML; installed with pip if missing);
-  - deployment/iam/kb-policy.json allows only bedrock:Retrieve, bedrock:GetKnowledgeBase and
-    bedrock:GetDocumentContent on knowledge-base ARNs, and ecr-policy.json is pull-only;
+  - deployment/iam/kb-policy.json allows only bedrock:Retrieve, bedrock:GetKnowledgeBase,
+    bedrock:GetDocumentContent and bedrock:AgenticRetrieveStream on knowledge-base ARNs, and ecr-policy.json is pull-only;
   - Dockerfile.scratch's final stage is FROM scratch, with a numeric non-root USER, EXPOSE 8000,
     a HEALTHCHECK running /bedrock-mcp healthcheck, and STOPSIGNAL SIGTERM;
   - the compose, ECS and Kubernetes files keep their hardening (non-root, read-only, health).
@@ -105,10 +105,11 @@ def statements(policy, path):
             fail(f"{path}: NotAction/NotResource/NotPrincipal widen access; list what is allowed")
     return sts
 
-# kb-policy: Retrieve, GetKnowledgeBase and GetDocumentContent on knowledge-base ARNs only.
+# kb-policy: Retrieve, GetKnowledgeBase, GetDocumentContent and AgenticRetrieveStream on knowledge-base ARNs only.
 path = "deployment/iam/kb-policy.json"
 kb_arn = re.compile(r"^arn:aws[a-z-]*:bedrock:[A-Za-z0-9_-]+:[A-Za-z0-9_]+:knowledge-base/[A-Za-z0-9_]+$")
-wanted = {"bedrock:Retrieve", "bedrock:GetKnowledgeBase", "bedrock:GetDocumentContent"}
+wanted = {"bedrock:Retrieve", "bedrock:GetKnowledgeBase", "bedrock:GetDocumentContent",
+          "bedrock:AgenticRetrieveStream"}
 seen = set()
 for st in statements(load_json(path), path):
     if st.get("Effect") != "Allow":
