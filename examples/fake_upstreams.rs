@@ -24,6 +24,7 @@ use serde_json::json;
 use std::io::Read;
 use std::process::ExitCode;
 use support::fake_bedrock::corpus::TINY_PNG;
+use support::fake_bedrock::reading_corpus::{self as rc, HANDBOOK_REFERENCES};
 use support::fake_bedrock::{FakeBedrock, FakeDoc, ACCESS_KEY, SECRET_KEY};
 
 /// Documents the e2e clients search for; each has words no other document has, so a query
@@ -61,7 +62,23 @@ fn main() -> ExitCode {
     let bedrock = FakeBedrock::start();
     // A managed knowledge base: the server must learn that from GetKnowledgeBase.
     bedrock.set_kb_type("MANAGED");
-    bedrock.set_corpus(canned_docs());
+    // The long travel handbook (over 70,000 characters) for read_document page by page.
+    let mut docs = canned_docs();
+    docs.push(
+        FakeDoc::new(
+            "Travel handbook 2026: booking rules, approvals and receipts for every trip.",
+            json!({"type": "S3", "s3Location": {"uri": "s3://e2e-docs/policies/travel-handbook-2026.pdf"}}),
+        )
+        .in_source(rc::HANDBOOK_ID, rc::POLICY_DS),
+    );
+    bedrock.set_corpus(docs);
+    bedrock.set_extracted(rc::HANDBOOK_ID, rc::handbook_layout());
+    let handbook = rc::handbook_text();
+    let sha: String = ring::digest::digest(&ring::digest::SHA256, handbook.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     bedrock.set_kb(
         "E2E fake knowledge base",
         "Canned documents for the client end-to-end checks",
@@ -73,6 +90,8 @@ fn main() -> ExitCode {
         "secret_access_key": SECRET_KEY,
         "region": bedrock.region(),
         "kb_id": bedrock.kb_id(),
+        "long_doc": {"query": "travel handbook booking rules", "chars": handbook.chars().count(),
+            "sha256": sha, "references": HANDBOOK_REFERENCES},
     });
     println!("{hello}");
     // Any read error means the caller is gone: stop the same way as on EOF.
@@ -83,6 +102,8 @@ fn main() -> ExitCode {
         "retrieve_calls": bedrock.retrieve_calls(),
         "info_calls": bedrock.info_calls(),
         "document_calls": bedrock.document_calls(),
+        "downloads_served": bedrock.downloads_served(),
+        "agentic_finished": bedrock.agentic_finished(),
         "auth_failures": bedrock.auth_failures(),
     });
     println!("{counters}");

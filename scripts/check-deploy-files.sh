@@ -11,8 +11,8 @@ problems found:
   - shellcheck passes on scripts/*.sh, and the scripts are executable;
   - every JSON file under deployment/ parses;
   - docker-compose*.yml and deployment/k8s/*.yaml parse (PyYAML; installed with pip if missing);
-  - deployment/iam/kb-policy.json allows only bedrock:Retrieve, bedrock:GetKnowledgeBase and
-    bedrock:GetDocumentContent on knowledge-base ARNs, and ecr-policy.json is pull-only;
+  - deployment/iam/kb-policy.json allows only bedrock:Retrieve, bedrock:GetKnowledgeBase,
+    bedrock:GetDocumentContent and bedrock:AgenticRetrieveStream on knowledge-base ARNs, and ecr-policy.json is pull-only;
   - Dockerfile.scratch's final stage is FROM scratch, with a numeric non-root USER, EXPOSE 8000,
     a HEALTHCHECK running /bedrock-mcp healthcheck, and STOPSIGNAL SIGTERM;
   - the compose, ECS and Kubernetes files keep their hardening (non-root, read-only, health);
@@ -119,10 +119,11 @@ def statements(policy, path):
             fail(f"{path}: NotAction/NotResource/NotPrincipal widen access; list what is allowed")
     return sts
 
-# kb-policy: Retrieve, GetKnowledgeBase and GetDocumentContent on knowledge-base ARNs only.
+# kb-policy: Retrieve, GetKnowledgeBase, GetDocumentContent and AgenticRetrieveStream on knowledge-base ARNs only.
 path = "deployment/iam/kb-policy.json"
 kb_arn = re.compile(r"^arn:aws[a-z-]*:bedrock:[A-Za-z0-9_-]+:[A-Za-z0-9_]+:knowledge-base/[A-Za-z0-9_]+$")
-wanted = {"bedrock:Retrieve", "bedrock:GetKnowledgeBase", "bedrock:GetDocumentContent"}
+wanted = {"bedrock:Retrieve", "bedrock:GetKnowledgeBase", "bedrock:GetDocumentContent",
+          "bedrock:AgenticRetrieveStream"}
 seen = set()
 for st in statements(load_json(path), path):
     if st.get("Effect") != "Allow":
@@ -136,6 +137,20 @@ for st in statements(load_json(path), path):
             fail(f"{path}: resource {res!r} is not a single knowledge-base ARN")
 if seen != wanted:
     fail(f"{path}: must allow exactly {sorted(wanted)}, allows {sorted(seen)}")
+ok(f"{path} is least privilege")
+
+# user-role-policy: the data-plane calls a user's session signs, nothing else.
+path = "deployment/iam/user-role-policy.json"
+user_wanted = {"bedrock:Retrieve", "bedrock:GetDocumentContent", "bedrock:AgenticRetrieveStream"}
+seen = set()
+for st in statements(load_json(path), path):
+    if st.get("Effect") == "Allow":
+        seen |= set(listify(st.get("Action", [])))
+        for res in listify(st.get("Resource", [])):
+            if not kb_arn.match(res):
+                fail(f"{path}: resource {res!r} is not a single knowledge-base ARN")
+if seen != user_wanted:
+    fail(f"{path}: must allow exactly {sorted(user_wanted)}, allows {sorted(seen)}")
 ok(f"{path} is least privilege")
 
 # ecr-policy: pull only; GetAuthorizationToken is the only action on "*".
@@ -338,6 +353,12 @@ for st in ((props("ServerRole").get("Policies") or [{}])[0].get("PolicyDocument"
         fail(f"{path}: ServerRole must allow exactly {sorted(wanted)}")
     if st.get("Resource") != {"Ref": "KnowledgeBaseArns"}:
         fail(f"{path}: ServerRole's knowledge-base actions must be on KnowledgeBaseArns only")
+# The user role: what a user's session signs, on the same ARNs.
+for st in ((props("UserRole").get("Policies") or [{}])[0].get("PolicyDocument") or {}).get("Statement", []):
+    if set(listify(st.get("Action", []))) != user_wanted:
+        fail(f"{path}: UserRole must allow exactly {sorted(user_wanted)}")
+    if st.get("Resource") != {"Ref": "KnowledgeBaseArns"}:
+        fail(f"{path}: UserRole's knowledge-base actions must be on KnowledgeBaseArns only")
 # The instance: port 8000 from the load balancer's security group only.
 ingress = [r for r in res.values() if r.get("Type") == "AWS::EC2::SecurityGroupIngress"]
 ingress += [dict(Properties=i) for i in props("InstanceSecurityGroup").get("SecurityGroupIngress", [])]

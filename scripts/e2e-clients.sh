@@ -14,7 +14,8 @@ Usage: scripts/e2e-clients.sh [--no-python] [--no-inspector] [--no-conformance] 
 
 Builds bedrock-mcp and the fake upstreams, starts both on 127.0.0.1, and checks the
 server with real MCP clients over Streamable HTTP (/mcp) and legacy SSE (/sse):
-  python       official MCP Python SDK, one venv per version (target/e2e-venv/mcp-VERSION)
+  python       official MCP Python SDK, one venv per version (target/e2e-venv/mcp-VERSION);
+               also reads a long document page by page with read_document (e2e/python_reading.py)
   inspector    MCP Inspector CLI (target/e2e-node)
   conformance  MCP conformance suite, requirement sets 2025-11-25 and 2026-07-28 and
                spec version 2025-06-18, with e2e/conformance-baseline.yml
@@ -203,6 +204,28 @@ if ((run_python)); then
     done < <(grep -E '^(PASS|FAIL|SKIP) ' "$out")
     if ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
       record FAIL "python-$v/run" "exit $rc: $(tail -n 3 "$work/python-$v.err")"
+    fi
+  done
+fi
+
+# --- 4b. Python SDK reads a long document page by page (issue 20) -----------------------
+# e2e/python_reading.py: search, then read_document page after page to the end; the pages
+# must make up the fake's 70,000-character handbook exactly (its length and SHA-256 come
+# from the fake); then one agentic_search with a progress callback.
+if ((run_python)); then
+  long_doc() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["long_doc"][sys.argv[2]])' "$hello" "$1"; }
+  for v in $py_versions; do
+    log "python SDK mcp==$v: read_document page by page"
+    out=$work/python-reading-$v.txt
+    rc=0
+    timeout 300 "$(venv_python "$v")" "$root/e2e/python_reading.py" --url "$url" \
+      --query "$(long_doc query)" --chars "$(long_doc chars)" --sha256 "$(long_doc sha256)" \
+      --references "$(long_doc references)" --label "python-$v" >"$out" 2>"$work/python-reading-$v.err" || rc=$?
+    while IFS=' ' read -r status name detail; do
+      record "$status" "$name" "$detail"
+    done < <(grep -E '^(PASS|FAIL|SKIP) ' "$out")
+    if ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
+      record FAIL "python-$v/reading-run" "exit $rc: $(tail -n 3 "$work/python-reading-$v.err")"
     fi
   done
 fi

@@ -209,7 +209,9 @@ fn serve(config: Config) -> ExitCode {
     }
     let app = Arc::new(App::new(
         config.server.clone(),
-        Mcp::with_catalog(catalog).with_document_links(config.document_links),
+        Mcp::with_catalog(catalog)
+            .with_document_links(config.document_links)
+            .with_reading(&config.reading),
         identity,
         auth,
     ));

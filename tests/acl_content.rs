@@ -280,9 +280,15 @@ fn every_content_type_reaches_the_model_over_every_transport() {
         first["location"],
         json!({"type": "ONEDRIVE", "uri": "https://example-my.sharepoint.com/personal/arch.png"})
     );
-    assert_eq!(
-        first["image"],
-        json!({"mimeType": "image/png", "sizeBytes": 70, "shown": true})
+    assert_eq!(first["image"]["mimeType"], "image/png");
+    assert_eq!(first["image"]["sizeBytes"], 70);
+    assert_eq!(first["image"]["shown"], true);
+    let caption = first["image"]["caption"].as_str().unwrap_or_default();
+    assert!(
+        caption.starts_with(
+            "Image of result [1] from https://example-my.sharepoint.com/personal/arch.png"
+        ),
+        "{caption}"
     );
 }
 
@@ -419,13 +425,23 @@ fn document_links_can_be_turned_off_and_the_local_backend_has_none() {
         [
             "search_knowledge_base",
             "get_knowledge_base_info",
-            "get_document_link"
+            "get_document_link",
+            "read_document",
+            "agentic_search"
         ]
     );
-    let s = start(&bedrock, None, &[("DOCUMENT_LINKS", "false")]);
+    let s = start(
+        &bedrock,
+        None,
+        &[("DOCUMENT_LINKS", "false"), ("AGENTIC_SEARCH", "false")],
+    );
     assert_eq!(
         names(&s),
-        ["search_knowledge_base", "get_knowledge_base_info"]
+        [
+            "search_knowledge_base",
+            "get_knowledge_base_info",
+            "read_document"
+        ]
     );
     let r = link(&s, Transport::Mcp("2025-06-18"), None, "x", "DS1");
     assert_eq!(r["error"]["code"], -32602, "{r}");
@@ -433,6 +449,10 @@ fn document_links_can_be_turned_off_and_the_local_backend_has_none() {
     let local = Server::local(&[]);
     assert_eq!(
         names(&local),
-        ["search_knowledge_base", "get_knowledge_base_info"]
+        [
+            "search_knowledge_base",
+            "get_knowledge_base_info",
+            "read_document"
+        ]
     );
 }

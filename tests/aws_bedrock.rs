@@ -528,6 +528,34 @@ fn info_reads_the_knowledge_base() {
 }
 
 #[test]
+fn info_is_cached_for_kb_info_ttl_and_failures_are_not() {
+    let bedrock = FakeBedrock::start();
+    bedrock.set_kb("Handbook", "Company handbook", "ACTIVE");
+    let cached = kb(&bedrock, &[]);
+    for _ in 0..5 {
+        assert_eq!(cached.info().name.as_deref(), Some("Handbook"));
+    }
+    assert_eq!(
+        bedrock.info_calls(),
+        1,
+        "one GetKnowledgeBase per KB_INFO_TTL_SECS"
+    );
+    let fresh = kb(&bedrock, &[("KB_INFO_TTL_SECS", "0")]);
+    fresh.info();
+    fresh.info();
+    assert_eq!(
+        bedrock.info_calls(),
+        3,
+        "KB_INFO_TTL_SECS=0 asks every time"
+    );
+    let after_failure = kb(&bedrock, &[]);
+    bedrock.push_fault(Fault::AccessDenied);
+    assert!(after_failure.info().note.is_some());
+    assert_eq!(after_failure.info().name.as_deref(), Some("Handbook"));
+    assert_eq!(bedrock.info_calls(), 5, "a failure is not kept");
+}
+
+#[test]
 fn info_explains_what_it_could_not_read() {
     let bedrock = FakeBedrock::start();
     let kb = kb(&bedrock, &[]);

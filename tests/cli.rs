@@ -45,19 +45,19 @@ fn bad_configuration_exits_2_naming_the_variable() {
         (vec![], "BEDROCK_KB_ID: is required"),
         (vec![("BEDROCK_KB_ID", "not-valid!")], "BEDROCK_KB_ID"),
         (
-            vec![("BEDROCK_KB_ID", "ABC"), ("SERVER_PORT", "99999")],
+            vec![("BEDROCK_KB_ID", "KBTEST0ABC"), ("SERVER_PORT", "99999")],
             "SERVER_PORT",
         ),
         (
-            vec![("BEDROCK_KB_ID", "ABC"), ("ENABLE_AUTH", "true")],
+            vec![("BEDROCK_KB_ID", "KBTEST0ABC"), ("ENABLE_AUTH", "true")],
             "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true",
         ),
         (
-            vec![("BEDROCK_KB_ID", "ABC"), ("ENABLE_AUTH", "maybe")],
+            vec![("BEDROCK_KB_ID", "KBTEST0ABC"), ("ENABLE_AUTH", "maybe")],
             "ENABLE_AUTH",
         ),
         (
-            vec![("BEDROCK_KB_ID", "ABC"), ("KB_LOCAL_DIR", "/tmp")],
+            vec![("BEDROCK_KB_ID", "KBTEST0ABC"), ("KB_LOCAL_DIR", "/tmp")],
             "choose one",
         ),
         (
@@ -76,7 +76,7 @@ fn bad_configuration_exits_2_naming_the_variable() {
 #[test]
 fn check_and_serve_refuse_a_bad_bedrock_setting_alike_before_config_ok() {
     let keys = [
-        ("BEDROCK_KB_ID", "ABC"),
+        ("BEDROCK_KB_ID", "KBTEST0ABC"),
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "not-a-real-secret"),
     ];

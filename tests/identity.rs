@@ -279,6 +279,67 @@ fn two_users_on_a_session_knowledge_base_each_see_only_their_own_documents_and_l
 }
 
 #[test]
+fn read_document_and_agentic_search_run_in_each_users_own_session() {
+    let w = Setup::sessions(SESSION).start();
+    let (alice, bob) = (w.alice(), w.bob());
+    let read = |t: Transport, token: &str, doc: &str| {
+        tool_call::call(
+            &w.s,
+            t,
+            Some(token),
+            "read_document",
+            json!({"document_id": doc, "data_source_id": DS}),
+        )
+    };
+    for t in ALL {
+        let own = ok_text(&read(t, &alice, ALICE_DOC));
+        assert!(own.contains(ALICE_TEXT), "{t:?} alice reads hers: {own}");
+        let other = error_text(&read(t, &alice, BOB_DOC));
+        assert!(
+            !other.contains(BOB_TEXT),
+            "{t:?} alice reads bob's: {other}"
+        );
+        let a = ok_text(&tool_call::call(
+            &w.s,
+            t,
+            Some(&bob),
+            "agentic_search",
+            json!({"query": QUERY}),
+        ));
+        assert!(
+            a.contains(BOB_TEXT) && a.contains(PUBLIC_TEXT) && !a.contains(ALICE_TEXT),
+            "{t:?} bob's agentic search: {a}"
+        );
+    }
+    // The session carries the user: neither call named anyone in its body.
+    for body in w.sent_bodies() {
+        assert!(body.get("userContext").is_none(), "{body}");
+    }
+    let calls = w.data_calls();
+    let reads: Vec<_> = calls
+        .iter()
+        .filter(|r| r.op == "GetDocumentContent")
+        .collect();
+    let agentic: Vec<_> = calls
+        .iter()
+        .filter(|r| r.op == "AgenticRetrieveStream")
+        .collect();
+    assert_eq!(
+        (reads.len(), agentic.len()),
+        (2 * ALL.len(), ALL.len()),
+        "{calls:?}"
+    );
+    for r in reads {
+        assert_eq!(session_oid(&r.signer), Some(ALICE_OID), "{r:?}");
+        assert_eq!(r.identity.as_deref(), Some(ALICE), "{r:?}");
+    }
+    for r in agentic {
+        assert_eq!(session_oid(&r.signer), Some(BOB_OID), "{r:?}");
+        assert_eq!(r.identity.as_deref(), Some(BOB), "{r:?}");
+    }
+}
+
+#[test]
 fn a_v1_token_gets_its_session_through_the_v1_provider() {
     let w = Setup::sessions(SESSION).start();
     let v1 = w.entra.sign(w.entra.member_claims_v1(ALICE, ALICE_OID));

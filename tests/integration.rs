@@ -6,6 +6,7 @@
 mod support;
 
 mod acl_content;
+mod agentic;
 mod auth_connect;
 mod auth_http;
 mod auth_jwt;
@@ -14,6 +15,7 @@ mod aws_bedrock;
 mod bedrock_http;
 mod cli;
 mod clients;
+mod fake_bedrock_reading;
 mod fuzz_regressions;
 mod hardening;
 mod identity;
@@ -24,6 +26,7 @@ mod layout;
 mod mcp_http;
 mod metrics_flood;
 mod metrics_http;
+mod reading;
 mod scale_out;
 mod search_controls;
 mod settings;

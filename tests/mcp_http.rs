@@ -60,7 +60,11 @@ fn legacy_streamable_revisions_list_and_call_both_tools() {
             .collect();
         assert_eq!(
             names,
-            ["search_knowledge_base", "get_knowledge_base_info"],
+            [
+                "search_knowledge_base",
+                "get_knowledge_base_info",
+                "read_document"
+            ],
             "{version}"
         );
         let r = s.mcp(&h, &search("AWS Lambda functions", 3)).json();

@@ -38,6 +38,8 @@ pub struct BedrockSettings {
     pub retrieve: RetrieveSettings,
     /// Per-user AWS sessions (AWS_USER_CREDENTIALS=web-identity); `None` when off.
     pub user_sessions: Option<super::sessions::UserSessionSettings>,
+    /// read_document, agentic_search and GetKnowledgeBase cache bounds.
+    pub reading: super::ReadingSettings,
 }
 
 /// A base URL (no trailing slash) and the Host header it implies (SigV4 signs it).
@@ -122,6 +124,7 @@ impl BedrockSettings {
         let retrieve = retrieve_settings(vars, region)?;
         let credentials = aws::credentials(vars)?;
         let user_sessions = super::sessions::user_sessions(vars, region)?;
+        let reading = super::ReadingSettings::from_vars(vars)?;
         Ok(BedrockSettings {
             user_sessions,
             kb_ids,
@@ -133,19 +136,30 @@ impl BedrockSettings {
             max_attempts,
             kb_type,
             retrieve,
+            reading,
         })
     }
 }
 
-/// Splits and checks BEDROCK_KB_ID: one to ten ids, each named once.
+/// Splits and checks BEDROCK_KB_ID: one to ten entries, each exactly 10 letters and digits
+/// or a knowledge-base ARN (the service model's KnowledgeBaseIdentifier), named once; an
+/// ARN stands for its id part.
 pub fn kb_ids(list: &str) -> Result<Vec<String>, ConfigError> {
-    let kb_ids: Vec<String> = list.split(',').map(|id| id.trim().to_string()).collect();
-    for id in &kb_ids {
-        if id.is_empty() || id.len() > 10 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConfigError::new(
-                "BEDROCK_KB_ID",
-                format!("{id:?} is not a Bedrock knowledge base id (up to 10 letters and digits, e.g. ABCDEF1234, or several separated by commas; see `aws bedrock-agent list-knowledge-bases`)"),
-            ));
+    let mut kb_ids = Vec::new();
+    for entry in list.split(',').map(str::trim) {
+        match kb_id_of(entry) {
+            Some(id) => kb_ids.push(id.to_string()),
+            None => {
+                return Err(ConfigError::new(
+                    "BEDROCK_KB_ID",
+                    format!(
+                        "{entry:?} is not a Bedrock knowledge base id: each entry must be exactly \
+                         10 letters and digits (e.g. ABCDEF1234) or a knowledge-base ARN \
+                         (arn:aws:bedrock:<region>:<account>:knowledge-base/ABCDEF1234), \
+                         several separated by commas; see `aws bedrock-agent list-knowledge-bases`"
+                    ),
+                ))
+            }
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -167,12 +181,38 @@ pub fn kb_ids(list: &str) -> Result<Vec<String>, ConfigError> {
     Ok(kb_ids)
 }
 
+/// The id an entry names: `^[0-9a-zA-Z]{10}$` itself, or the id part of
+/// `^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:knowledge-base/[0-9a-zA-Z]{10}$`.
+pub fn kb_id_of(entry: &str) -> Option<&str> {
+    let is_id = |s: &str| s.len() == 10 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if is_id(entry) {
+        return Some(entry);
+    }
+    let rest = entry.strip_prefix("arn:aws")?;
+    let (partition_tail, rest) = rest.split_once(':')?;
+    if !(partition_tail.is_empty()
+        || (partition_tail.len() >= 2 && partition_tail.starts_with('-')))
+    {
+        return None;
+    }
+    let rest = rest.strip_prefix("bedrock:")?;
+    let (region, rest) = rest.split_once(':')?;
+    let region_ok = (1..=20).contains(&region.len())
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let (account, rest) = rest.split_once(':')?;
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let id = rest.strip_prefix("knowledge-base/")?;
+    (region_ok && account_ok && is_id(id)).then_some(id)
+}
+
 fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
-    if kb_id.is_empty() || kb_id.len() > 10 || !kb_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if kb_id_of(kb_id) != Some(kb_id) {
         return Err(ConfigError::new(
             "BEDROCK_KB_ID",
             format!(
-                "must be the knowledge base ID from the Bedrock console: 1 to 10 letters \
+                "must be the knowledge base ID from the Bedrock console: exactly 10 letters \
                  and digits, e.g. ABCDE12345; got {kb_id:?}"
             ),
         ));
@@ -236,14 +276,12 @@ pub fn retrieve_settings(vars: &Vars, region: &str) -> Result<RetrieveSettings, 
         Some(raw) if raw.eq_ignore_ascii_case("none") => Rerank::Off,
         Some(raw) if raw.eq_ignore_ascii_case("managed") => Rerank::Managed,
         Some(raw) if raw.starts_with("arn:") => {
-            let ok = raw.split(':').nth(2) == Some("bedrock")
-                && raw.contains("::foundation-model/")
-                && raw.len() <= 2048
-                && !raw.ends_with('/');
-            if !ok {
+            if !is_rerank_arn(raw) {
                 return Err(ConfigError::new(
                     "BEDROCK_RERANK_MODEL",
-                    format!("{raw:?} is not a foundation-model ARN such as arn:aws:bedrock:{region}::foundation-model/amazon.rerank-v1:0"),
+                    format!("{raw:?} is not a foundation-model ARN: it must match \
+                        arn:aws(-<partition>)?:bedrock:<region, lower case>::foundation-model/<model id>, \
+                        e.g. arn:aws:bedrock:{region}::foundation-model/amazon.rerank-v1:0 (at most 2048 characters)"),
                 ));
             }
             Rerank::Model(raw.to_string())
@@ -292,15 +330,12 @@ pub fn retrieve_settings(vars: &Vars, region: &str) -> Result<RetrieveSettings, 
                     format!("{id:?} is not a guardrail id (lower-case letters and digits, e.g. abc123def456)"),
                 ));
             }
-            let numbered = !version.is_empty()
-                && version.len() <= 8
-                && !version.starts_with('0')
-                && version.bytes().all(|b| b.is_ascii_digit());
-            if version != "DRAFT" && !numbered {
+            if !is_guardrail_version(version) {
                 return Err(ConfigError::new(
                     "BEDROCK_GUARDRAIL_VERSION",
                     format!(
-                        "{version:?} is not a guardrail version: use a number such as 1, or DRAFT"
+                        "{version:?} is not a guardrail version: use DRAFT or a number from 1 \
+                         to 99999 without leading zeros (1 to 5 characters)"
                     ),
                 ));
             }
@@ -315,6 +350,33 @@ pub fn retrieve_settings(vars: &Vars, region: &str) -> Result<RetrieveSettings, 
         rerank_results,
         guardrail,
     })
+}
+
+/// The service model's GuardrailVersion: 1 to 5 characters, `^(([1-9][0-9]{0,7})|(DRAFT))$`.
+pub fn is_guardrail_version(v: &str) -> bool {
+    let numbered = !v.starts_with('0') && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    (1..=5).contains(&v.len()) && (v == "DRAFT" || numbered)
+}
+
+/// The service model's BedrockRerankingModelArn (non-empty):
+/// `^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/(.*)$`, at most 2048 characters.
+pub fn is_rerank_arn(arn: &str) -> bool {
+    let check = || -> Option<bool> {
+        let rest = arn.strip_prefix("arn:aws")?;
+        let (tail, rest) = rest.split_once(':')?;
+        let partition_ok = tail.is_empty() || (tail.len() >= 2 && tail.starts_with('-'));
+        let rest = rest.strip_prefix("bedrock:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let region_ok = (1..=20).contains(&region.len())
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let model = rest.strip_prefix(":foundation-model/")?;
+        // `(.*)` matches no line terminator.
+        let model_ok = !model.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']);
+        Some(partition_ok && region_ok && model_ok)
+    };
+    arn.len() <= 2048 && check() == Some(true)
 }
 
 /// The service-specific override, then AWS_ENDPOINT_URL, then the default.

@@ -13,6 +13,7 @@ pub(crate) mod bedrock;
 mod dotenv;
 pub(crate) mod logging;
 mod metrics;
+pub(crate) mod reading;
 pub(crate) mod server;
 pub(crate) mod sessions;
 mod vars;
@@ -20,6 +21,7 @@ mod vars;
 pub use auth::AuthSettings;
 pub use bedrock::BedrockSettings;
 pub use logging::LogSettings;
+pub use reading::ReadingSettings;
 pub use server::ServerSettings;
 pub use vars::{ConfigError, Vars};
 
@@ -48,6 +50,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Offer the get_document_link tool (DOCUMENT_LINKS, default true) where the backend can.
     pub document_links: bool,
+    /// The reading tools' settings (read_document, agentic_search, images).
+    pub reading: ReadingSettings,
     /// Where to serve Prometheus metrics (METRICS_ADDR); `None` = off.
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -72,6 +76,7 @@ impl Config {
         let kb = kb_choice(&vars)?;
         let auth = AuthSettings::from_vars(&vars)?;
         let document_links = vars.flag("DOCUMENT_LINKS", true)?;
+        let reading = ReadingSettings::from_vars(&vars)?;
         // Bedrock's own settings come last so the errors above keep their order.
         let kb = match kb {
             Choice::Bedrock { kb_ids, region } => KbChoice::Bedrock(Box::new(
@@ -96,6 +101,7 @@ impl Config {
             auth,
             log,
             document_links,
+            reading,
             metrics_addr,
         })
     }
@@ -164,10 +170,14 @@ mod tests {
         assert_eq!((b.max_attempts, b.kb_type), (3, bedrock::KbType::Auto));
         assert_eq!(c.log.level, ::log::LevelFilter::Info);
         assert!(c.log.json && c.auth.is_none() && c.document_links);
-        let c = bedrock(&[("BEDROCK_KB_ID", "X1"), ("AWS_DEFAULT_REGION", "us-east-1")]).unwrap();
+        let c = bedrock(&[
+            ("BEDROCK_KB_ID", "KBTEST000X"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ])
+        .unwrap();
         assert_eq!(region_of(&c), "us-east-1");
         let c = bedrock(&[
-            ("BEDROCK_KB_ID", "X1"),
+            ("BEDROCK_KB_ID", "KBTEST000X"),
             ("AWS_REGION", "eu-central-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
         ])
@@ -190,7 +200,7 @@ mod tests {
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
             ),
         ] {
-            let mut all = vec![("BEDROCK_KB_ID", "A1")];
+            let mut all = vec![("BEDROCK_KB_ID", "KBTEST0001")];
             all.extend(pairs.iter().copied());
             // Without keys, so the container variable is the source being read.
             let e = if var.starts_with("AWS_CONTAINER") {
@@ -200,7 +210,11 @@ mod tests {
             };
             assert_eq!(e.unwrap_err().var, var, "{pairs:?}");
         }
-        let e = config(&[("BEDROCK_KB_ID", "A1"), ("AWS_EC2_METADATA_DISABLED", "1")]).unwrap_err();
+        let e = config(&[
+            ("BEDROCK_KB_ID", "KBTEST0001"),
+            ("AWS_EC2_METADATA_DISABLED", "1"),
+        ])
+        .unwrap_err();
         assert!(e.message.starts_with("no AWS credentials found"), "{e}");
         // The local backend reads no Bedrock settings.
         let c = config(&[
@@ -216,26 +230,32 @@ mod tests {
             (vec![], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "has-dash")], "BEDROCK_KB_ID"),
             (vec![("BEDROCK_KB_ID", "ABCDEFGHIJK")], "BEDROCK_KB_ID"),
-            (vec![("BEDROCK_KB_ID", "KBA,,KBB")], "BEDROCK_KB_ID"),
-            (vec![("BEDROCK_KB_ID", "KBA, KBA")], "BEDROCK_KB_ID"),
             (
-                vec![("BEDROCK_KB_ID", "A1"), ("AWS_REGION", "Ireland")],
+                vec![("BEDROCK_KB_ID", "KBTEST000A,,KBTEST000B")],
+                "BEDROCK_KB_ID",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "KBTEST000A, KBTEST000A")],
+                "BEDROCK_KB_ID",
+            ),
+            (
+                vec![("BEDROCK_KB_ID", "KBTEST0001"), ("AWS_REGION", "Ireland")],
                 "AWS_REGION",
             ),
             (
-                vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "LOUD")],
+                vec![("BEDROCK_KB_ID", "KBTEST0001"), ("LOG_LEVEL", "LOUD")],
                 "LOG_LEVEL",
             ),
             (
-                vec![("BEDROCK_KB_ID", "A1"), ("LOG_LEVEL", "trace")],
+                vec![("BEDROCK_KB_ID", "KBTEST0001"), ("LOG_LEVEL", "trace")],
                 "LOG_LEVEL",
             ),
             (
-                vec![("BEDROCK_KB_ID", "A1"), ("LOG_FORMAT", "xml")],
+                vec![("BEDROCK_KB_ID", "KBTEST0001"), ("LOG_FORMAT", "xml")],
                 "LOG_FORMAT",
             ),
             (
-                vec![("BEDROCK_KB_ID", "A1"), ("SERVER_PORT", "-1")],
+                vec![("BEDROCK_KB_ID", "KBTEST0001"), ("SERVER_PORT", "-1")],
                 "SERVER_PORT",
             ),
         ] {
@@ -245,7 +265,11 @@ mod tests {
 
     #[test]
     fn local_and_bedrock_are_exclusive() {
-        let e = config(&[("BEDROCK_KB_ID", "A1"), ("KB_LOCAL_DIR", "examples/kb")]).unwrap_err();
+        let e = config(&[
+            ("BEDROCK_KB_ID", "KBTEST0001"),
+            ("KB_LOCAL_DIR", "examples/kb"),
+        ])
+        .unwrap_err();
         assert!(e.message.contains("choose one"));
         let c = config(&[("KB_LOCAL_DIR", "examples/kb")]).unwrap();
         assert_eq!(c.kb, KbChoice::Local("examples/kb".into()));
@@ -254,7 +278,7 @@ mod tests {
     #[test]
     fn per_user_sessions_need_sign_in() {
         let on = [
-            ("BEDROCK_KB_ID", "A1"),
+            ("BEDROCK_KB_ID", "ABCDEF1234"),
             ("AWS_USER_CREDENTIALS", "web-identity"),
             ("AWS_USER_ROLE_ARN", "arn:aws:iam::111122223333:role/u"),
         ];
@@ -272,12 +296,15 @@ mod tests {
             panic!("not Bedrock");
         };
         assert_eq!(b.user_sessions.as_ref().unwrap().duration_seconds, 900);
-        assert!(bedrock(&[("BEDROCK_KB_ID", "A1")]).unwrap().auth.is_none());
+        assert!(bedrock(&[("BEDROCK_KB_ID", "ABCDEF1234")])
+            .unwrap()
+            .auth
+            .is_none());
     }
 
     #[test]
     fn auth_on_without_ids_names_both_variables() {
-        let e = config(&[("BEDROCK_KB_ID", "A1"), ("ENABLE_AUTH", "true")]).unwrap_err();
+        let e = config(&[("BEDROCK_KB_ID", "KBTEST0001"), ("ENABLE_AUTH", "true")]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "ENTRA_TENANT_ID and ENTRA_CLIENT_ID are required when ENABLE_AUTH=true"

@@ -6,6 +6,7 @@
 
 use super::app::App;
 use super::error_reply::HttpError;
+use super::long::{LongCall, Via};
 use super::request::HttpRequest;
 use super::response::{Action, Reply};
 use super::router::LogInfo;
@@ -56,8 +57,9 @@ fn caller(log: &LogInfo) -> Result<Option<String>, HttpError> {
     }
 }
 
-/// Delivers one message to a stream; the JSON-RPC response goes out on the stream.
-pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, HttpError> {
+/// Delivers one message to a stream; the JSON-RPC response goes out on the stream. A long
+/// call (agentic_search) comes back as an action: answered 202 now, run on its own thread.
+pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Action, HttpError> {
     let Some(id) = req
         .query_param("session_id")
         .or_else(|| req.query_param("sessionId"))
@@ -87,7 +89,23 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, Ht
     let version = session.version();
     log.version = Some(version);
     let caller = app.caller(log.principal.as_ref());
-    let mut outcome = app.mcp.handle_as(version, message, &caller);
+    let accepted = Reply {
+        status: 202,
+        headers: vec![("Content-Type".into(), "text/plain".into())],
+        body: b"Accepted".to_vec(),
+    };
+    let scope = format!("sse:{id}");
+    if app.mcp.is_long(&message) {
+        let call = LongCall {
+            message,
+            version,
+            caller,
+            scope,
+            via: Via::Legacy { session },
+        };
+        return Ok(Action::Long(Box::new(call), Some(accepted)));
+    }
+    let mut outcome = app.mcp.handle_scoped(version, message, &caller, &scope);
     if let Some(why) = outcome.reauthenticate.take() {
         // AWS refused the token itself: answer this POST with the usual challenge (nothing
         // goes out on the stream), so the client signs in again.
@@ -103,9 +121,5 @@ pub fn post(app: &App, req: &HttpRequest, log: &mut LogInfo) -> Result<Reply, Ht
         }
     }
     log.outcome = outcome;
-    Ok(Reply {
-        status: 202,
-        headers: vec![("Content-Type".into(), "text/plain".into())],
-        body: b"Accepted".to_vec(),
-    })
+    Ok(Action::Reply(accepted))
 }

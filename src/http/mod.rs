@@ -9,6 +9,7 @@ pub(crate) mod gate;
 mod health;
 mod legacy;
 mod limits;
+pub(crate) mod long;
 mod notify;
 mod oauth_routes;
 pub mod request;

@@ -71,4 +71,7 @@ pub enum Action {
         /// The user the session belongs to (auth on), so other users cannot post to it.
         owner: Option<String>,
     },
+    /// Give the request's slot back and run a long call (agentic_search); a legacy one after
+    /// answering the POST with this reply.
+    Long(Box<super::long::LongCall>, Option<Reply>),
 }

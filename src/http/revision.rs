@@ -58,7 +58,9 @@ pub(super) fn message_version(
         let capabilities = params
             .and_then(|p| p.get("_meta"))
             .and_then(|m| m.get(META_CLIENT_CAPABILITIES));
-        if !method.is_empty() && !capabilities.is_some_and(Value::is_object) {
+        // Requests declare their client's capabilities; notifications have no such field
+        // (NotificationMetaObject in the 2026-07-28 schema).
+        if id.is_some() && !capabilities.is_some_and(Value::is_object) {
             return Err(HttpError::Rpc(400, RpcError::new(id, jsonrpc::INVALID_PARAMS, format!(
                 "Invalid params: _meta[\"{META_CLIENT_CAPABILITIES}\"] must be an object (use {{}} for none)"
             ))));

@@ -114,16 +114,24 @@ fn dispatch(
             match method {
                 "POST" => {
                     let caller = app.caller(log.principal.as_ref());
-                    let mut handled = streamable::post_as(req, &app.mcp, &caller);
-                    let reauth = handled.outcome.reauthenticate.take();
-                    log.outcome = handled.outcome;
-                    log.version = handled.version;
-                    if let Some(why) = reauth {
-                        // AWS refused the token itself: the usual challenge, so the client
-                        // signs in again, instead of a tool error it cannot act on.
-                        return Err(app.challenge(req, AuthError::InvalidToken(why)));
+                    let scope = scope_of(log.principal.as_ref());
+                    match streamable::post_routed(req, &app.mcp, &caller, &scope) {
+                        streamable::Posted::Handled(mut handled) => {
+                            let reauth = handled.outcome.reauthenticate.take();
+                            log.outcome = handled.outcome;
+                            log.version = handled.version;
+                            if let Some(why) = reauth {
+                                // AWS refused the token itself: the usual challenge, so the
+                                // client signs in again, instead of a tool error it cannot act on.
+                                return Err(app.challenge(req, AuthError::InvalidToken(why)));
+                            }
+                            Ok(Action::Reply(handled.reply))
+                        }
+                        streamable::Posted::Long(call) => {
+                            log.version = Some(call.version);
+                            Ok(Action::Long(call, None))
+                        }
                     }
-                    Ok(Action::Reply(handled.reply))
                 }
                 // A legacy (2024-11-05) client given the root URL opens its stream with GET.
                 "GET" if path == "/" && legacy::is_legacy_open(req) => legacy::open(app, log),
@@ -142,13 +150,25 @@ fn dispatch(
         "/messages" | "/messages/" => {
             log.principal = verdict.unwrap_or_else(|| gate(app, req))?;
             match method {
-                "POST" => legacy::post(app, req, log).map(Action::Reply),
+                "POST" => legacy::post(app, req, log),
                 _ => Err(HttpError::method_not_allowed("POST")),
             }
         }
         _ => Err(HttpError::NotFound(format!(
             "No such endpoint {path}: MCP is served at /mcp (or /sse for the legacy transport), health at /health"
         ))),
+    }
+}
+
+/// Whose long calls a `notifications/cancelled` on `/mcp` may cancel: the token's tenant and
+/// object id (or user name), or everybody's with auth off.
+fn scope_of(principal: Option<&Principal>) -> String {
+    match principal {
+        None => "mcp".into(),
+        Some(p) => match (&p.tid, &p.oid) {
+            (Some(tid), Some(oid)) => format!("mcp:{tid}/{oid}"),
+            _ => format!("mcp:user:{}", p.user),
+        },
     }
 }
 

@@ -162,7 +162,7 @@ fn overloaded(rq: tiny_http::Request, why: &str) {
 
 /// Handles a request on its connection's thread: refused with 503 once the server is
 /// stopping.
-fn admit(app: &App, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
+fn admit(app: &Arc<App>, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
     if signal::stop_requested() {
         return overloaded(rq, "shutting down");
     }
@@ -179,7 +179,7 @@ fn admit(app: &App, gate: &Gate, bodies: &BodyBudget, rq: tiny_http::Request) {
 /// declaring one it never sends, holds its connection's thread and its lease, never a slot.
 /// `/health` needs no slot: it calls nothing, and a load balancer must not take a busy
 /// server for a dead one.
-fn handle(app: &App, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Request) {
+fn handle(app: &Arc<App>, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Request) {
     let started = Instant::now();
     let mut req = HttpRequest::head(&rq);
     let verdict = router::check_head(app, &req);
@@ -205,6 +205,7 @@ fn handle(app: &App, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Reques
         }
     };
     let common = common_headers(&req, routed.cors_origin.as_deref());
+    let mut log = routed.log;
     let status = match routed.action {
         Action::Reply(mut reply) => {
             reply.headers.extend(common);
@@ -219,11 +220,77 @@ fn handle(app: &App, gate: &Gate, bodies: &BodyBudget, mut rq: tiny_http::Reques
             open_stream(app, rq, &common, session_id, owner);
             200
         }
+        Action::Long(call, reply) => {
+            // A long call has its own limit (AGENTIC_MAX_IN_FLIGHT): its slot goes back now.
+            // Its body stays leased while it runs, so the body budget still counts it.
+            drop(_slot.take());
+            long_call(app, rq, &req, &common, *call, reply, &mut log, started)
+        }
     };
     // With per-user sessions the user's name equals the subject AWS attaches to their session
     // (identity context, never logged): name them by oid, as their session name does.
     let by_oid = app.mcp.kb().signs_as_user();
-    access_log(&req, status, started, &routed.log, by_oid);
+    access_log(&req, status, started, &log, by_oid);
+}
+
+/// Runs a long call ([`super::long`]): a legacy one after answering its POST with `reply`,
+/// a streamable one on this connection (an SSE stream when the client accepts it).
+#[allow(clippy::too_many_arguments)] // the request, its connection and what to log about it
+fn long_call(
+    app: &Arc<App>,
+    rq: tiny_http::Request,
+    req: &HttpRequest,
+    common: &[(String, String)],
+    call: super::long::LongCall,
+    reply: Option<Reply>,
+    log: &mut LogInfo,
+    started: Instant,
+) -> u16 {
+    use super::long::{self, Via};
+    if let Some(mut reply) = reply {
+        reply.headers.extend(common.iter().cloned());
+        let status = reply.status;
+        crate::metrics::request(&req.path, status, started.elapsed());
+        let _ = rq.respond(to_response(reply));
+        long::spawn_legacy(app.clone(), call);
+        return status;
+    }
+    match call.via {
+        Via::Streamable { sse: true } => {
+            let mut writer = rq.into_writer();
+            log.outcome = long::stream(app, &mut writer, common, call);
+            crate::metrics::request(&req.path, 200, started.elapsed());
+            200
+        }
+        _ => {
+            let version = call.version;
+            let mut outcome = long::plain(app, call);
+            let reauth = outcome.reauthenticate.take();
+            let mut reply = match outcome.response.take() {
+                // AWS refused the token itself: the usual challenge, so the client signs in
+                // again (on an SSE stream or a legacy session the tool error says so instead).
+                _ if reauth.is_some() => app
+                    .challenge(
+                        req,
+                        crate::auth::AuthError::InvalidToken(reauth.unwrap_or_default()),
+                    )
+                    .into(),
+                Some(r) => Reply {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: r.into_string().into_bytes(),
+                },
+                None => Reply::empty(202),
+            };
+            log.outcome = outcome;
+            log.version = Some(version);
+            reply.headers.extend(common.iter().cloned());
+            let status = reply.status;
+            crate::metrics::request(&req.path, status, started.elapsed());
+            let _ = rq.respond(to_response(reply));
+            status
+        }
+    }
 }
 
 /// An answer given without routing: a body that could not be read (the connection closes

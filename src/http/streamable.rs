@@ -2,10 +2,12 @@
 //! answered with JSON or a one-shot SSE stream according to `Accept`.
 //!
 //! Owns the transport: content negotiation, batches, and encoding answers; which protocol
-//! revision a message is handled under is decided in `revision.rs`. No state is kept, so
-//! replicas need no stickiness.
+//! revision a message is handled under is decided in `revision.rs`. A long call
+//! (agentic_search) is handed back as a `LongCall` for `long.rs` to stream. No state is
+//! kept, so replicas need no stickiness.
 
 use super::error_reply::HttpError;
+use super::long::{LongCall, Via};
 use super::request::HttpRequest;
 use super::response::Reply;
 use super::revision::{message_version, session_version, unsupported_header};
@@ -50,19 +52,101 @@ pub fn post(req: &HttpRequest, mcp: &Mcp) -> Handled {
     post_as(req, mcp, &Caller::Anonymous)
 }
 
-/// Handles a POST to the MCP endpoint; tool calls run for `caller`.
+/// What a POST turned into: an answer, or a long call to stream.
+#[allow(clippy::large_enum_variant)] // made once per POST and taken apart at once
+pub enum Posted {
+    /// Handled; the reply is ready.
+    Handled(Handled),
+    /// A long call (agentic_search), not started yet.
+    Long(Box<LongCall>),
+}
+
+/// Handles a POST to the MCP endpoint; tool calls run for `caller`. A long call runs here
+/// too, to the end, its notifications dropped (the server hands long calls to `long.rs`
+/// through [`post_routed`] instead).
 pub fn post_as(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
+    match post_routed(req, mcp, caller, "") {
+        Posted::Handled(h) => h,
+        Posted::Long(call) => {
+            let LongCall {
+                message,
+                version,
+                caller,
+                scope,
+                ..
+            } = *call;
+            let format = accepted_format(req).unwrap_or(Format::Json);
+            let mut outcome =
+                mcp.handle_long(version, message, &caller, &scope, &mut |_: &str| true);
+            let reply = match outcome.response.take() {
+                None => Reply::empty(202),
+                Some(r) => encode(status_for(version, &r), vec![r], format, false),
+            };
+            Handled {
+                reply,
+                outcome,
+                version: Some(version),
+            }
+        }
+    }
+}
+
+/// Handles a POST to the MCP endpoint for `caller`, whose notifications (cancellations)
+/// apply to long calls of `scope`; a long call comes back unstarted.
+pub fn post_routed(req: &HttpRequest, mcp: &Mcp, caller: &Caller, scope: &str) -> Posted {
     let format = match accepted_format(req) {
         Ok(f) => f,
-        Err(e) => return Handled::error(e),
+        Err(e) => return Posted::Handled(Handled::error(e)),
     };
+    let accepts_sse = req.header("accept").is_some_and(|a| {
+        a.split(',').any(|t| {
+            let t = t
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            t == "text/event-stream" || t == "text/*" || t == "*/*"
+        })
+    });
+    Posted::Handled(match prepare(req) {
+        Err(e) => Handled::error(e),
+        Ok((Value::Array(items), session)) => batch(req, mcp, caller, items, session, format),
+        Ok((single, session)) => {
+            let message = match jsonrpc::parse_message(single) {
+                Ok(m) => m,
+                Err(e) => return Posted::Handled(Handled::error(HttpError::Rpc(400, e))),
+            };
+            let version = match message_version(req, &message, session) {
+                Ok(v) => v,
+                Err(e) => return Posted::Handled(Handled::error(e)),
+            };
+            if mcp.is_long(&message) {
+                // An SSE response stream only carries something beyond the response when
+                // the client asked for progress.
+                let sse = accepts_sse && Mcp::progress_token(&message).is_some();
+                return Posted::Long(Box::new(LongCall {
+                    message,
+                    version,
+                    caller: caller.clone(),
+                    scope: scope.to_string(),
+                    via: Via::Streamable { sse },
+                }));
+            }
+            one(mcp, caller, message, version, format, scope)
+        }
+    })
+}
+
+/// Checks the POST's content type and parses its body and session header.
+fn prepare(req: &HttpRequest) -> Result<(Value, Option<Version>), HttpError> {
     if let Some(ct) = req.header("content-type") {
         if !ct
             .to_ascii_lowercase()
             .trim_start()
             .starts_with("application/json")
         {
-            return Handled::error(HttpError::Rpc(
+            return Err(HttpError::Rpc(
                 415,
                 RpcError::new(
                     None,
@@ -77,7 +161,7 @@ pub fn post_as(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
     let body: Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => {
-            return Handled::error(HttpError::Rpc(
+            return Err(HttpError::Rpc(
                 400,
                 RpcError::new(
                     None,
@@ -87,33 +171,18 @@ pub fn post_as(req: &HttpRequest, mcp: &Mcp, caller: &Caller) -> Handled {
             ))
         }
     };
-    let session = match session_version(req) {
-        Ok(s) => s,
-        Err(e) => return Handled::error(e),
-    };
-    match body {
-        Value::Array(items) => batch(req, mcp, caller, items, session, format),
-        single => one(req, mcp, caller, single, session, format),
-    }
+    Ok((body, session_version(req)?))
 }
 
 fn one(
-    req: &HttpRequest,
     mcp: &Mcp,
     caller: &Caller,
-    body: Value,
-    session: Option<Version>,
+    message: Message,
+    version: Version,
     format: Format,
+    scope: &str,
 ) -> Handled {
-    let message = match jsonrpc::parse_message(body) {
-        Ok(m) => m,
-        Err(e) => return Handled::error(HttpError::Rpc(400, e)),
-    };
-    let version = match message_version(req, &message, session) {
-        Ok(v) => v,
-        Err(e) => return Handled::error(e),
-    };
-    let mut outcome = mcp.handle_as(version, message, caller);
+    let mut outcome = mcp.handle_scoped(version, message, caller, scope);
     let mut reply = match outcome.response.take() {
         None => Reply::empty(202),
         Some(response) => {

@@ -49,6 +49,11 @@ impl Catalog {
             .map(|(id, kb)| (id.as_str(), kb.as_ref()))
     }
 
+    /// The id of the knowledge base `get(id)` returns ("" for the one of [`Catalog::one`]).
+    pub fn id_of<'a>(&'a self, id: Option<&'a str>) -> &'a str {
+        id.unwrap_or(&self.entries[0].0)
+    }
+
     /// The knowledge base named `id`, or the default when `None`.
     pub fn get(&self, id: Option<&str>) -> Result<&dyn KnowledgeBase, KbError> {
         let Some(id) = id else {

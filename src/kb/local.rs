@@ -24,13 +24,19 @@ mod chunk;
 mod index;
 mod walk;
 
-use super::{filter, KbError, KbInfo, KnowledgeBase, Location, Passage, Retrieval, Retrieve};
+use super::{
+    filter, DocumentRef, DocumentText, KbError, KbInfo, KnowledgeBase, Location, Passage,
+    Retrieval, Retrieve, Who,
+};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::{MAX_QUERY_CHARS, MAX_RESULTS};
+
+/// The one data source of a local knowledge base, as results and read_document name it.
+pub const DATA_SOURCE: &str = "local";
 
 /// Caps that keep `open` quick and memory bounded whatever directory it is pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +257,8 @@ impl LocalKb {
                 uri: Some(doc.rel.clone()),
             }),
             metadata,
+            document_id: Some(doc.rel.clone()),
+            data_source_id: Some(DATA_SOURCE.into()),
             ..Passage::default()
         }
     }
@@ -297,7 +305,8 @@ impl KnowledgeBase for LocalKb {
     }
 
     /// Filters are applied to each passage's metadata (source URI, chunk id, title) after
-    /// ranking; there is no search type to choose and no access list to apply.
+    /// ranking; there is no search type to choose and no access list to apply. Pages go by
+    /// offset: the next token is `local:<passages already returned>`.
     fn retrieve_as(&self, r: &Retrieve<'_>) -> Result<Retrieval, KbError> {
         if r.search_type.is_some() {
             return Err(KbError::InvalidRequest(
@@ -306,21 +315,71 @@ impl KnowledgeBase for LocalKb {
                     .into(),
             ));
         }
-        let Some(f) = r.filter else {
-            return self.retrieve(r.query, r.max_results);
-        };
         validate(r.query, r.max_results)?;
-        let results = self
+        let offset = match r.next_token {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("local:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    KbError::InvalidRequest("next_page is not a local page token".into())
+                })?,
+        };
+        let max = r.max_results as usize;
+        let limit = match r.filter {
+            None => offset.saturating_add(max + 1),
+            Some(_) => usize::MAX,
+        };
+        let mut results: Vec<Passage> = self
             .index
-            .search(r.query, usize::MAX)
+            .search(r.query, limit)
             .into_iter()
             .map(|h| self.passage(h))
-            .filter(|p| filter::matches(f, &p.metadata))
-            .take(r.max_results as usize)
+            .filter(|p| r.filter.is_none_or(|f| filter::matches(f, &p.metadata)))
+            .skip(offset)
+            .take(max + 1)
             .collect();
+        let more = results.len() > max;
+        results.truncate(max);
         Ok(Retrieval {
             results,
+            next_token: more.then(|| format!("local:{}", offset + max)),
             ..Retrieval::default()
+        })
+    }
+
+    fn can_read_documents(&self) -> bool {
+        true
+    }
+
+    /// The file's whole text: `document_id` is its path as search results give it, and
+    /// `data_source_id` is `local`.
+    fn read_document(&self, d: &DocumentRef, _who: Who<'_>) -> Result<DocumentText, KbError> {
+        if d.media_id.is_some() {
+            return Err(KbError::InvalidRequest(
+                "the local knowledge base has no embedded images: leave media_id out".into(),
+            ));
+        }
+        if d.data_source_id != DATA_SOURCE {
+            return Err(KbError::NotFound(format!(
+                "the local knowledge base has one data source, {DATA_SOURCE:?}; got {:?}",
+                d.data_source_id
+            )));
+        }
+        let doc = self
+            .docs
+            .iter()
+            .find(|doc| doc.rel == d.document_id)
+            .ok_or_else(|| {
+                KbError::NotFound(format!(
+                "no file {:?} in the local knowledge base: pass the documentId of a search result",
+                d.document_id
+            ))
+            })?;
+        Ok(DocumentText {
+            text: doc.text.clone(),
+            title: doc.title.clone(),
+            source_uri: Some(doc.rel.clone()),
         })
     }
 

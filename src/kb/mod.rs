@@ -6,8 +6,10 @@
 //! token wrapped in an opaque [`WebIdentity`] that only `aws` opens; this module never reads
 //! tokens or headers.
 
+pub mod agentic;
 pub mod bedrock;
 pub(crate) mod catalog;
+pub(crate) mod extracted;
 pub(crate) mod filter;
 pub(crate) mod local;
 // Shared with integration tests and the fuzz crate, which cannot see `cfg(test)` items.
@@ -62,8 +64,76 @@ pub trait KnowledgeBase: Send + Sync {
         ))
     }
 
+    /// Whether [`KnowledgeBase::read_document`] is served (read_document is offered only then).
+    fn can_read_documents(&self) -> bool {
+        false
+    }
+
+    /// The whole extracted text of a retrieved document, as `who` may read it.
+    fn read_document(&self, document: &DocumentRef, who: Who<'_>) -> Result<DocumentText, KbError> {
+        let _ = (document, who);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend cannot read whole documents".into(),
+        ))
+    }
+
+    /// An embedded image (`document.media_id`), fetched through the server, as `who` may
+    /// see it.
+    fn fetch_image(&self, document: &DocumentRef, who: Who<'_>) -> Result<Image, KbError> {
+        let _ = (document, who);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend has no images to fetch".into(),
+        ))
+    }
+
+    /// Whether [`KnowledgeBase::agentic`] is served (agentic_search is offered only then).
+    fn has_agentic(&self) -> bool {
+        false
+    }
+
+    /// One agentic retrieval over `request.kb_ids`, reporting to `control` as it goes.
+    fn agentic(
+        &self,
+        request: &agentic::Request<'_>,
+        control: &mut dyn agentic::Control,
+    ) -> Result<agentic::Answer, KbError> {
+        let _ = (request, control);
+        Err(KbError::InvalidRequest(
+            "this knowledge base backend does not offer agentic retrieval: use \
+             search_knowledge_base"
+                .into(),
+        ))
+    }
+
     /// Describes the knowledge base. Never fails: what could not be read goes in `note`.
     fn info(&self) -> KbInfo;
+}
+
+/// A document's extracted text and what is known about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentText {
+    /// The whole text.
+    pub text: String,
+    /// Its title, when the extracted content or the backend names one.
+    pub title: Option<String>,
+    /// Where it comes from (a URI or path), when known.
+    pub source_uri: Option<String>,
+}
+
+/// Whether `c` is in Unicode's category C (Other) as far as can be told without tables:
+/// control (Cc), format (Cf), private use (Co) and the noncharacters (part of Cn). The
+/// service model refuses document ids with any of them (`^\P{C}*$`).
+pub fn is_other_char(c: char) -> bool {
+    let u = c as u32;
+    c.is_control()
+        || matches!(u,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+            | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+        || matches!(u, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
+        || matches!(u, 0xFDD0..=0xFDEF)
+        || (u & 0xFFFE) == 0xFFFE
 }
 
 /// One retrieval on behalf of a caller.
@@ -83,6 +153,8 @@ pub struct Retrieve<'a> {
     pub filter: Option<&'a Value>,
     /// `HYBRID` or `SEMANTIC` (vector knowledge bases only).
     pub search_type: Option<&'a str>,
+    /// The backend's token for the next page of a previous search with the same arguments.
+    pub next_token: Option<&'a str>,
 }
 
 /// Who a call runs for: the address the server may assert, and the token for the user's
@@ -134,6 +206,9 @@ pub struct Retrieval {
     /// needs per-user sessions that are off).
     #[serde(skip)]
     pub note: Option<String>,
+    /// The backend's token for the next page, when more results are available.
+    #[serde(skip)]
+    pub next_token: Option<String>,
 }
 
 /// One retrieved passage.

@@ -5,15 +5,20 @@
 
 mod caller;
 pub(crate) mod jsonrpc;
+pub(crate) mod long;
+mod pages;
 pub mod protocol;
 mod render;
 pub(crate) mod tools;
 
 pub use caller::{Caller, SignedIn};
 
+use crate::config::ReadingSettings;
+use crate::kb::agentic::{Control, Silent};
 use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
 use jsonrpc::{Message, RequestId, RpcError};
+use long::{Notify, Permits, Registry, Reporter};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +32,10 @@ knowledge base before answering questions it may cover; cite the source location
 Use get_knowledge_base_info to see which knowledge base is connected.";
 const LINK_INSTRUCTIONS: &str = " When the person wants to open a source, call \
 get_document_link with the documentId and dataSourceId of that result.";
+const READ_INSTRUCTIONS: &str = " When passages are not enough, read the whole document with \
+read_document (documentId and dataSourceId of a result), page by page.";
+const AGENTIC_INSTRUCTIONS: &str = " For questions that need several searches or whole \
+documents (comparisons, summaries across documents), use agentic_search.";
 const LOG_LEVELS: [&str; 8] = [
     "debug",
     "info",
@@ -46,6 +55,12 @@ pub struct Mcp {
     /// With several knowledge bases: one line per knowledge base for the tool descriptions,
     /// read (GetKnowledgeBase) on the first tools/list and kept.
     described: OnceLock<String>,
+    /// read_document, agentic_search and image settings.
+    reading: tools::Reading,
+    /// agentic_search calls at once (AGENTIC_MAX_IN_FLIGHT).
+    agentic_permits: Permits,
+    /// Running long calls, for notifications/cancelled.
+    running: Registry,
 }
 
 /// What handling one message produced.
@@ -83,11 +98,76 @@ impl Mcp {
     /// A handler over several knowledge bases (the first is the default).
     pub fn with_catalog(catalog: Catalog) -> Mcp {
         let links = catalog.iter().all(|(_, kb)| kb.has_document_links());
-        Mcp {
+        let defaults = ReadingSettings::default();
+        let mut mcp = Mcp {
             catalog,
             links,
             described: OnceLock::new(),
+            reading: tools::Reading::default(),
+            agentic_permits: Permits::new(defaults.agentic_max_in_flight),
+            running: Registry::default(),
+        };
+        mcp = mcp.with_reading(&defaults);
+        mcp
+    }
+
+    /// Applies the reading settings: read_document and agentic_search are offered when every
+    /// knowledge base can serve them (and AGENTIC_SEARCH is on).
+    pub fn with_reading(mut self, settings: &ReadingSettings) -> Mcp {
+        let all = |f: fn(&dyn KnowledgeBase) -> bool| self.catalog.iter().all(|(_, kb)| f(kb));
+        self.reading = tools::Reading {
+            read: all(|kb| kb.can_read_documents()),
+            agentic: settings.agentic && all(|kb| kb.has_agentic()),
+            page_chars: settings.page_chars,
+            images: settings.image_results,
+        };
+        self.agentic_permits = Permits::new(settings.agentic_max_in_flight);
+        self
+    }
+
+    /// Whether `message` is a call that may run for minutes (agentic_search): the transport
+    /// then frees its request slot and streams progress.
+    pub fn is_long(&self, message: &Message) -> bool {
+        let Message::Request { method, params, .. } = message else {
+            return false;
+        };
+        self.reading.agentic
+            && method == "tools/call"
+            && params.get("name").and_then(Value::as_str) == Some(tools::AGENTIC)
+    }
+
+    /// The progress token a request carries (`_meta.progressToken`: a string or integer).
+    pub fn progress_token(message: &Message) -> Option<Value> {
+        match message {
+            Message::Request { params, .. } => progress_token_of(params),
+            _ => None,
         }
+    }
+
+    /// Handles a long call: its notifications go to `notify` (false: the client is gone,
+    /// which cancels the call); a `notifications/cancelled` in `scope` cancels it too. A
+    /// cancelled call has no response.
+    pub fn handle_long(
+        &self,
+        version: Version,
+        message: Message,
+        caller: &Caller,
+        scope: &str,
+        notify: Notify<'_>,
+    ) -> Outcome {
+        let Message::Request { id, method, params } = message else {
+            return self.handle_scoped(version, message, caller, scope);
+        };
+        let token = progress_token_of(&params);
+        let key = serde_json::to_value(&id).unwrap_or(Value::Null);
+        let entry = self.running.enter(scope, &key);
+        let mut reporter = Reporter::new(token, notify, entry.flag.clone());
+        let mut outcome = self.respond(version, id, method, params, caller, &mut reporter);
+        if reporter.cancelled() {
+            // The client cancelled or went away: no response may follow.
+            outcome.response = None;
+        }
+        outcome
     }
 
     /// Turns get_document_link off (DOCUMENT_LINKS=false), or back on if the backend has links.
@@ -120,6 +200,12 @@ impl Mcp {
         if self.links {
             text.push_str(LINK_INSTRUCTIONS);
         }
+        if self.reading.read {
+            text.push_str(READ_INSTRUCTIONS);
+        }
+        if self.reading.agentic {
+            text.push_str(AGENTIC_INSTRUCTIONS);
+        }
         text
     }
 
@@ -135,23 +221,62 @@ impl Mcp {
 
     /// Handles one message spoken in `version` for `caller` (from the validated token).
     pub fn handle_as(&self, version: Version, message: Message, caller: &Caller) -> Outcome {
-        let (id, method, params) = match message {
-            Message::Request { id, method, params } => (id, method, params),
-            Message::Notification { method, .. } => {
-                // Notifications need no answer; cancellation of a synchronous call cannot
-                // interrupt it, and the response is dropped by the client anyway.
-                return Outcome {
+        self.handle_scoped(version, message, caller, "")
+    }
+
+    /// Handles one message for `caller`; a `notifications/cancelled` cancels a long call of
+    /// the same `scope` (the transport's name for the user or session).
+    pub fn handle_scoped(
+        &self,
+        version: Version,
+        message: Message,
+        caller: &Caller,
+        scope: &str,
+    ) -> Outcome {
+        match message {
+            Message::Request { id, method, params } => {
+                self.respond(version, id, method, params, caller, &mut Silent)
+            }
+            Message::Notification { method, params } => {
+                // Notifications need no answer. A cancellation stops a running long call;
+                // an ordinary call is too short to interrupt, and its response is dropped
+                // by the client anyway.
+                if method == "notifications/cancelled" {
+                    if let Some(id) = params.get("requestId") {
+                        self.running.cancel(scope, id);
+                    }
+                }
+                Outcome {
                     method: Some(method),
                     ..Outcome::default()
-                };
+                }
             }
-            Message::Response => return Outcome::default(),
-        };
+            Message::Response => Outcome::default(),
+        }
+    }
+
+    fn respond(
+        &self,
+        version: Version,
+        id: RequestId,
+        method: String,
+        params: Map<String, Value>,
+        caller: &Caller,
+        control: &mut dyn Control,
+    ) -> Outcome {
         let mut outcome = Outcome {
             method: Some(method.clone()),
             ..Outcome::default()
         };
-        let result = self.dispatch(version, &method, &params, &id, caller, &mut outcome);
+        let result = self.dispatch(
+            version,
+            &method,
+            &params,
+            &id,
+            caller,
+            &mut outcome,
+            control,
+        );
         outcome.response = Some(match result {
             Ok(mut result) => {
                 if version.is_modern() || method == "server/discover" {
@@ -165,6 +290,9 @@ impl Mcp {
         outcome
     }
 
+    // The request's parts, who asks, what to log and where a long call reports: grouping
+    // them in a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         version: Version,
@@ -173,6 +301,7 @@ impl Mcp {
         id: &RequestId,
         caller: &Caller,
         outcome: &mut Outcome,
+        control: &mut dyn Control,
     ) -> Result<ResultObject, RpcError> {
         let err = |code, msg: String| RpcError::new(Some(id.clone()), code, msg);
         match (method, version.is_modern()) {
@@ -216,7 +345,7 @@ impl Mcp {
                         "Invalid params: unknown cursor (this server returns every tool in one page)".into(),
                     ));
                 }
-                let mut result = json!({ "tools": tools::definitions(version, self.links, self.choice().as_ref()) });
+                let mut result = json!({ "tools": tools::definitions(version, self.links, self.reading, self.choice().as_ref()) });
                 if modern {
                     result["ttlMs"] = json!(LIST_TTL_MS);
                     result["cacheScope"] = json!("public");
@@ -235,9 +364,34 @@ impl Mcp {
                     caller,
                     links: self.links,
                     multi: self.catalog.is_multi(),
+                    reading: self.reading,
                 };
-                let called =
-                    tools::call(&self.catalog, version, name, params.get("arguments"), ctx);
+                let _permit = if name == tools::AGENTIC && self.reading.agentic {
+                    match self.agentic_permits.try_take() {
+                        Some(p) => Some(p),
+                        None => {
+                            let busy = render::tool_error(format!(
+                                "Agentic search failed. {} agentic searches are already running \
+                                 (AGENTIC_MAX_IN_FLIGHT); try again in a minute, or use \
+                                 search_knowledge_base",
+                                self.agentic_permits.max()
+                            ));
+                            crate::metrics::tool_call(name, Ok(true));
+                            outcome.tool_error = true;
+                            return Ok(busy.result);
+                        }
+                    }
+                } else {
+                    None
+                };
+                let called = tools::call(
+                    &self.catalog,
+                    version,
+                    name,
+                    params.get("arguments"),
+                    ctx,
+                    control,
+                );
                 crate::metrics::tool_call(
                     name,
                     called.as_ref().map(|c| c.is_error).map_err(|_| ()),
@@ -269,6 +423,14 @@ impl Mcp {
             )),
         }
     }
+}
+
+fn progress_token_of(params: &Map<String, Value>) -> Option<Value> {
+    params
+        .get("_meta")
+        .and_then(|m| m.get("progressToken"))
+        .filter(|t| t.is_string() || t.is_i64() || t.is_u64())
+        .cloned()
 }
 
 /// Our identity, with the fields `version` knows about.

@@ -8,13 +8,21 @@
 //! instead, with the ids `get_document_link` needs to open them.
 
 use super::tools::ToolOutcome;
+use crate::config::reading::ImageResults;
 use crate::kb::{DocumentLink, DocumentRef, KbInfo};
 use serde_json::json;
 use std::fmt;
 
+mod agentic;
+mod document;
 mod schema;
 mod search;
-pub use schema::{info_output_schema, link_output_schema, search_output_schema};
+pub use agentic::agentic_result;
+pub use document::{document_result, image_result, DocumentPage};
+pub use schema::{
+    agentic_output_schema, info_output_schema, link_output_schema, read_output_schema,
+    search_output_schema,
+};
 pub use search::{search_result, SearchResult};
 
 /// Total characters of passage text we put in one result; the rest is cut with a note.
@@ -31,8 +39,14 @@ pub struct Shape<'a> {
     pub structured: bool,
     /// `get_document_link` is offered, so point at it.
     pub links: bool,
+    /// `read_document` is offered, so point at it.
+    pub read: bool,
+    /// Image blocks, or captions only (IMAGE_RESULTS).
+    pub images: ImageResults,
     /// A note to add (e.g. documents hidden for want of an email claim).
     pub note: Option<&'a str>,
+    /// The `next_page` token for more results, when there are more.
+    pub next_page: Option<&'a str>,
 }
 
 /// A tool error the model can read and act on.

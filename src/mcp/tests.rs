@@ -258,7 +258,12 @@ fn info_tool_reports_the_knowledge_base() {
 #[test]
 fn every_tool_the_server_offers_has_its_own_metrics_label() {
     for v in Version::all().into_iter().filter_map(Version::parse) {
-        for def in tools::definitions(v, true, None) {
+        let all = tools::Reading {
+            read: true,
+            agentic: true,
+            ..Default::default()
+        };
+        for def in tools::definitions(v, true, all, None) {
             let name = def["name"].as_str().unwrap_or_default();
             assert!(
                 crate::metrics::counts_tool(name),

@@ -1,5 +1,8 @@
-//! The tools (search, info, and the document link when the backend has links): their
-//! definitions per protocol revision (in `tools/definitions.rs`), argument checks, and calls.
+//! The tools (search, info, the document link when the backend has links, read_document and
+//! agentic_search when it can): their definitions per protocol revision (in
+//! `tools/definitions.rs`), argument checks, and calls. read_document's and agentic_search's
+//! arguments and results live in `tools/read.rs` and `tools/agentic.rs`; the search's
+//! `next_page` token in `tools/next_page.rs`.
 //!
 //! Tool failures (bad arguments on 2025-11-25+, knowledge-base errors) become results with
 //! `isError: true` so the model can read and correct them; an unknown tool is a protocol
@@ -11,12 +14,17 @@ use super::caller::Caller;
 use super::protocol::Version;
 use super::render;
 use super::render::SearchResult;
+use crate::config::reading::ImageResults;
+use crate::kb::agentic::Control;
 use crate::kb::catalog::Catalog;
 use crate::kb::{filter, DocumentRef, Retrieve, MAX_QUERY_CHARS, MAX_RESULTS};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+mod agentic;
 mod definitions;
+pub mod next_page;
+mod read;
 pub use definitions::definitions;
 
 /// Name of the search tool: the Python FastMCP server's name, so connectors set up against it
@@ -26,6 +34,10 @@ pub const SEARCH: &str = "search_knowledge_base";
 pub const INFO: &str = "get_knowledge_base_info";
 /// Name of the document-link tool.
 pub const LINK: &str = "get_document_link";
+/// Name of the whole-document tool (issue 20).
+pub const READ: &str = "read_document";
+/// Name of the agentic retrieval tool (issue 20).
+pub const AGENTIC: &str = "agentic_search";
 /// Default number of results, as the Python FastMCP server had it.
 pub const DEFAULT_MAX_RESULTS: u64 = 5;
 
@@ -38,6 +50,49 @@ pub struct Context<'a> {
     pub links: bool,
     /// Whether several knowledge bases are offered (tools take `knowledge_base_id`).
     pub multi: bool,
+    /// What read_document, agentic_search and image results need.
+    pub reading: Reading,
+}
+
+/// Which reading tools are offered, and how they shape results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    /// read_document is offered.
+    pub read: bool,
+    /// agentic_search is offered.
+    pub agentic: bool,
+    /// Characters per read_document page.
+    pub page_chars: usize,
+    /// IMAGE_RESULTS.
+    pub images: ImageResults,
+}
+
+impl Default for Reading {
+    fn default() -> Reading {
+        Reading {
+            read: false,
+            agentic: false,
+            page_chars: 20_000,
+            images: ImageResults::Inline,
+        }
+    }
+}
+
+impl Reading {
+    /// The names of the tools offered, for "unknown tool" errors.
+    fn tool_names(&self, links: bool) -> String {
+        let mut names = vec![SEARCH, INFO];
+        if links {
+            names.push(LINK);
+        }
+        if self.read {
+            names.push(READ);
+        }
+        if self.agentic {
+            names.push(AGENTIC);
+        }
+        names.join(", ")
+    }
 }
 
 /// The knowledge bases to choose from, when there are several.
@@ -61,13 +116,15 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-/// Calls tool `name` with `arguments` (an object, or absent) for `ctx.caller`.
+/// Calls tool `name` with `arguments` (an object, or absent) for `ctx.caller`; a long call
+/// (agentic_search) reports to `control` while it runs.
 pub fn call(
     catalog: &Catalog,
     version: Version,
     name: &str,
     arguments: Option<&Value>,
     ctx: Context<'_>,
+    control: &mut dyn Control,
 ) -> Result<ToolOutcome, ProtocolError> {
     let empty = Map::new();
     let args = match arguments {
@@ -98,14 +155,12 @@ pub fn call(
         SEARCH => search_args(args).map(Call::Search),
         INFO => no_args(args).map(|()| Call::Info),
         LINK if ctx.links => link_args(args).map(Call::Link),
+        READ if ctx.reading.read => read::args(args).map(Call::Read),
+        AGENTIC if ctx.reading.agentic => agentic::args(args, catalog).map(Call::Agentic),
         other => {
-            let links = if ctx.links {
-                format!(", {LINK}")
-            } else {
-                String::new()
-            };
             return Err(ProtocolError(format!(
-                "Unknown tool: {other:?}. Available tools: {SEARCH}, {INFO}{links}"
+                "Unknown tool: {other:?}. Available tools: {}",
+                ctx.reading.tool_names(ctx.links)
             )));
         }
     };
@@ -136,9 +191,32 @@ pub fn call(
     } else {
         "server"
     };
-    let data_call = matches!(call, Call::Search(_) | Call::Link(_));
+    let data_call = matches!(
+        call,
+        Call::Search(_) | Call::Link(_) | Call::Read(_) | Call::Agentic(_)
+    );
+    let kb_id = catalog.id_of(chosen.as_deref());
     let mut outcome = match call {
         Call::Search(a) => {
+            let binding = next_page::Binding {
+                kb_id,
+                query: &a.query,
+                filter: a.filter.as_ref(),
+                search_type: a.search_type,
+                max_results: a.max_results,
+            };
+            let next_token = match a.next_page.as_deref().map(|p| binding.decode(p)) {
+                None => None,
+                Some(Ok(token)) => Some(token),
+                Some(Err(msg)) if version >= Version::V2025_11_25 => {
+                    return Ok(render::tool_error(msg))
+                }
+                Some(Err(msg)) => {
+                    return Err(ProtocolError(format!(
+                        "Invalid arguments for {name}: {msg}"
+                    )))
+                }
+            };
             let request = Retrieve {
                 query: &a.query,
                 max_results: a.max_results,
@@ -146,9 +224,11 @@ pub fn call(
                 identity: who.identity,
                 filter: a.filter.as_ref(),
                 search_type: a.search_type,
+                next_token: next_token.as_deref(),
             };
             match kb.retrieve_as(&request) {
                 Ok(retrieval) => {
+                    let next_page = retrieval.next_token.as_deref().map(|t| binding.encode(t));
                     let notes: Vec<&str> = [retrieval.note.as_deref(), note.as_deref()]
                         .into_iter()
                         .flatten()
@@ -157,13 +237,28 @@ pub fn call(
                     let shape = render::Shape {
                         structured,
                         links: ctx.links,
+                        read: ctx.reading.read,
+                        images: ctx.reading.images,
                         note: joined.as_deref(),
+                        next_page: next_page.as_deref(),
                     };
                     render::search_result(a.query, retrieval, shape)
                 }
                 Err(e) => failed(e, "Search failed.", None),
             }
         }
+        // Like a link: never read a document for a signed-in user the server cannot name
+        // (Bedrock would answer for nobody in particular).
+        Call::Read(_) if ctx.caller.is_unverified() && !kb.signs_as_user() => {
+            let mut msg = "Could not read the document: no request was sent.".to_string();
+            if let Some(note) = note {
+                msg.push('\n');
+                msg.push_str(&note);
+            }
+            render::tool_error(msg)
+        }
+        Call::Read(r) => read::call(kb, kb_id, &r, who, note.as_deref(), ctx.reading, structured),
+        Call::Agentic(a) => agentic::call(catalog, &a, who, note.as_deref(), structured, control),
         Call::Info if ctx.multi && chosen.is_none() => {
             let infos: Vec<_> = catalog.iter().map(|(id, kb)| (id, kb.info())).collect();
             render::infos_result(&infos, structured)
@@ -214,6 +309,8 @@ enum Call {
     Search(SearchArgs),
     Info,
     Link(DocumentRef),
+    Read(read::Args),
+    Agentic(agentic::Args),
 }
 
 fn link_args(args: &Map<String, Value>) -> Result<DocumentRef, String> {
@@ -249,15 +346,26 @@ struct SearchArgs {
     max_results: u32,
     filter: Option<Value>,
     search_type: Option<&'static str>,
+    next_page: Option<String>,
 }
 
 fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
-    const KNOWN: [&str; 4] = ["query", "max_results", "filter", "search_type"];
+    const KNOWN: [&str; 5] = ["query", "max_results", "filter", "search_type", "next_page"];
     if let Some(unknown) = args.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(format!(
-            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-{MAX_RESULTS}, default {DEFAULT_MAX_RESULTS}), \"filter\" (a metadata filter object) and \"search_type\" (HYBRID or SEMANTIC)"
+            "unknown argument {unknown:?}; {SEARCH} takes \"query\" (string, required), \"max_results\" (integer 1-{MAX_RESULTS}, default {DEFAULT_MAX_RESULTS}), \"filter\" (a metadata filter object), \"search_type\" (HYBRID or SEMANTIC) and \"next_page\" (the nextPage of the previous result)"
         ));
     }
+    let next_page = match args.get("next_page") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.is_empty() => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => {
+            return Err(
+                "\"next_page\" must be a string: the nextPage of the previous result".into(),
+            )
+        }
+    };
     let filter = match args.get("filter") {
         None | Some(Value::Null) => None,
         Some(f) => {
@@ -315,6 +423,7 @@ fn search_args(args: &Map<String, Value>) -> Result<SearchArgs, String> {
         max_results: max_results as u32,
         filter,
         search_type,
+        next_page,
     })
 }
 

@@ -22,19 +22,22 @@ pub const ROUTES: [&str; 9] = [
     "other",
 ];
 /// Tool labels; a name the server does not offer is `other`.
-pub const TOOLS: [&str; 4] = [
+pub const TOOLS: [&str; 6] = [
     "search_knowledge_base",
     "get_knowledge_base_info",
     "get_document_link",
+    "read_document",
+    "agentic_search",
     "other",
 ];
 /// How a tool call ended: a result, a tool error (`isError: true`), or refused arguments.
 pub const TOOL_OUTCOMES: [&str; 3] = ["ok", "tool_error", "invalid_arguments"];
 /// Bedrock operation labels.
-pub const OPS: [&str; 4] = [
+pub const OPS: [&str; 5] = [
     "Retrieve",
     "GetKnowledgeBase",
     "GetDocumentContent",
+    "AgenticRetrieveStream",
     "other",
 ];
 /// How a Bedrock call ended, after retries: success or the kind of failure.

@@ -17,10 +17,16 @@
 //! let vars = Vars::from_pairs(bedrock.env());   // endpoint + the default key pair
 //! ```
 
+pub mod agentic;
 pub mod answers;
 pub mod corpus;
+pub mod eventstream;
+pub mod extracted;
 pub mod identity;
+pub mod pages;
+pub mod reading_corpus;
 pub mod sigv4;
+pub mod socket;
 
 pub use corpus::{default_corpus, FakeDoc};
 pub use sigv4::{KeyRing, Rejection};
@@ -120,6 +126,10 @@ struct Shared {
     counters: Counters,
     /// Knowledge-base modes and STS-issued sessions (identity.rs).
     identity: identity::Identity,
+    /// AgenticRetrieveStream scripts and counters (`agentic`).
+    agentic: agentic::Agentic,
+    /// EXTRACTED documents and their download server (`extracted`).
+    extracted: extracted::Extracted,
 }
 
 /// The running fake; stops on Drop.
@@ -171,9 +181,12 @@ impl FakeBedrock {
             region: region.into(),
             counters: Counters::default(),
             identity: identity::Identity::default(),
+            agentic: Default::default(),
+            extracted: Default::default(),
         });
         let handler_shared = shared.clone();
         let server = FakeServer::start(move |req| handle(&handler_shared, req));
+        shared.agentic.set_local(server.url());
         FakeBedrock { shared, server }
     }
 
@@ -397,6 +410,7 @@ fn handle(shared: &Shared, req: Incoming) {
     let op = match (req.method.as_str(), parts.as_slice()) {
         ("POST", ["knowledgebases", id, "retrieve"]) => Some(("Retrieve", id.to_string())),
         ("GET", ["knowledgebases", id]) => Some(("GetKnowledgeBase", id.to_string())),
+        ("POST", ["agenticRetrieveStream"]) => Some(("AgenticRetrieveStream", String::new())),
         ("POST", ["knowledgebases", id, "datasources", ds, "documents", doc, "content"]) => {
             document = Some((ds.to_string(), doc.to_string()));
             Some(("GetDocumentContent", id.to_string()))
@@ -429,6 +443,7 @@ fn handle(shared: &Shared, req: Incoming) {
     match op {
         "Retrieve" => c.retrieve.fetch_add(1, SeqCst),
         "GetDocumentContent" => c.documents.fetch_add(1, SeqCst),
+        "AgenticRetrieveStream" => 0,
         _ => c.info.fetch_add(1, SeqCst),
     };
     if denied {
@@ -437,6 +452,25 @@ fn handle(shared: &Shared, req: Incoming) {
     // A delay yields no answer of its own: the normal answer follows.
     if let Some(answer) = fault.and_then(|f| fault_reply(f, op)) {
         return reply(req.request, answer);
+    }
+    if op == "AgenticRetrieveStream" {
+        // The same identity decision as Retrieve, by the mode of the first retriever's
+        // knowledge base (the fake's modes are set per knowledge base; one userContext
+        // then filters every retriever's results).
+        let first_kb = serde_json::from_slice::<serde_json::Value>(&req.body)
+            .ok()
+            .and_then(|v| {
+                v.pointer("/retrievers/0/configuration/knowledgeBase/knowledgeBaseId")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string)
+            });
+        let Some(first_kb) = first_kb else {
+            return agentic::serve(shared, req); // refused there, as Bedrock refuses it
+        };
+        return match identity::decide(&shared.identity, op, &first_kb, &key, &req.body) {
+            Ok(body) => agentic::serve(shared, Incoming { body, ..req }),
+            Err(refusal) => reply(req.request, refusal),
+        };
     }
     let view = {
         let s = shared.state.lock().unwrap();

@@ -327,6 +327,14 @@ impl FakeEntra {
         self.mint(claims, json!({}))
     }
 
+    /// A good v2 token for a user known by a verified `email` (`xms_edov`), `oid-<email>`.
+    pub fn verified_email_token(&self, email: &str) -> String {
+        self.token_with(
+            json!({"email": email, "xms_edov": true, "preferred_username": null,
+            "oid": format!("oid-{email}")}),
+        )
+    }
+
     /// Expired an hour ago (well past the 60 s leeway).
     pub fn expired(&self) -> String {
         self.token_with(json!({"exp": now() - 3600, "nbf": now() - 7200}))

@@ -29,7 +29,7 @@ fn endpoints_follow_sdk_precedence() {
             "http://localhost:9001",
         ),
     ]);
-    let s = bedrock(&vars, "KB1", "us-east-1").unwrap();
+    let s = bedrock(&vars, "KBTEST0001", "us-east-1").unwrap();
     assert_eq!(
         (s.runtime.base.as_str(), s.runtime.host.as_str()),
         ("http://localhost:9001", "localhost:9001")
@@ -40,7 +40,7 @@ fn endpoints_follow_sdk_precedence() {
     );
     let s = bedrock(
         &env(&[("AWS_ENDPOINT_URL", "https://h.example:443")]),
-        "KB1",
+        "KBTEST0001",
         "eu-west-1",
     )
     .unwrap();
@@ -54,34 +54,34 @@ fn refuses_bad_bedrock_settings_naming_the_variable() {
     let cases: [Case<'_>; 8] = [
         (&[], "kb-1", "eu-west-1", "BEDROCK_KB_ID"),
         (&[], "KB12345678901", "eu-west-1", "BEDROCK_KB_ID"),
-        (&[], "KB1", "EU WEST", "AWS_REGION"),
+        (&[], "KBTEST0001", "EU WEST", "AWS_REGION"),
         (
             &[("AWS_ENDPOINT_URL", "ftp://x")],
-            "KB1",
+            "KBTEST0001",
             "eu-west-1",
             "AWS_ENDPOINT_URL",
         ),
         (
             &[("AWS_ENDPOINT_URL_BEDROCK_AGENT", "http://h/?a=1")],
-            "KB1",
+            "KBTEST0001",
             "eu-west-1",
             "AWS_ENDPOINT_URL_BEDROCK_AGENT",
         ),
         (
             &[("BEDROCK_TIMEOUT_SECS", "0")],
-            "KB1",
+            "KBTEST0001",
             "eu-west-1",
             "BEDROCK_TIMEOUT_SECS",
         ),
         (
             &[("BEDROCK_MAX_ATTEMPTS", "11")],
-            "KB1",
+            "KBTEST0001",
             "eu-west-1",
             "BEDROCK_MAX_ATTEMPTS",
         ),
         (
             &[("BEDROCK_KB_TYPE", "graph")],
-            "KB1",
+            "KBTEST0001",
             "eu-west-1",
             "BEDROCK_KB_TYPE",
         ),
@@ -92,7 +92,7 @@ fn refuses_bad_bedrock_settings_naming_the_variable() {
     }
     let e = bedrock(
         &Vars::from_pairs([("AWS_EC2_METADATA_DISABLED", "true")]),
-        "KB1",
+        "KBTEST0001",
         "eu-west-1",
     )
     .unwrap_err();
@@ -101,14 +101,31 @@ fn refuses_bad_bedrock_settings_naming_the_variable() {
 
 #[test]
 fn kb_ids_are_checked_once_each() {
-    assert_eq!(kb_ids("A1, B2").unwrap(), ["A1", "B2"]);
+    assert_eq!(
+        kb_ids("KBTEST000A, arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/KBTEST000B")
+            .unwrap(),
+        ["KBTEST000A", "KBTEST000B"]
+    );
+    assert_eq!(
+        kb_ids("arn:aws-cn:bedrock:cn-north-1:123456789012:knowledge-base/ABCDEFGHIJ").unwrap(),
+        ["ABCDEFGHIJ"]
+    );
+    let eleven: Vec<String> = (0..11).map(|i| format!("KBTEST00{i:02}")).collect();
     for bad in [
         "",
-        "A1,,B2",
-        "A1,A1",
-        "has-dash",
+        "A1",
+        "KBTEST000A,,KBTEST000B",
+        "KBTEST000A,KBTEST000A",
+        "KBTEST000A,arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/KBTEST000A",
+        "has-dash01",
         "ABCDEFGHIJK",
-        "A,B,C,D,E,F,G,H,I,J,K",
+        "ABCDEFGHI",
+        "arn:aws:bedrock:EU-WEST-1:123456789012:knowledge-base/KBTEST000A",
+        "arn:aws:bedrock:eu-west-1:12345678901:knowledge-base/KBTEST000A",
+        "arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/KBTEST00A",
+        "arn:aws:s3:eu-west-1:123456789012:knowledge-base/KBTEST000A",
+        "arn:awsx:bedrock:eu-west-1:123456789012:knowledge-base/KBTEST000A",
+        &eleven.join(","),
     ] {
         assert_eq!(kb_ids(bad).unwrap_err().var, "BEDROCK_KB_ID", "{bad:?}");
     }
@@ -202,10 +219,64 @@ fn refuses_bad_settings_naming_the_variable() {
             ][..],
             "BEDROCK_GUARDRAIL_VERSION",
         ),
+        (
+            &[
+                ("BEDROCK_GUARDRAIL_ID", "gr1"),
+                ("BEDROCK_GUARDRAIL_VERSION", "123456"),
+            ][..],
+            "BEDROCK_GUARDRAIL_VERSION",
+        ),
+        (
+            &[
+                ("BEDROCK_GUARDRAIL_ID", "gr1"),
+                ("BEDROCK_GUARDRAIL_VERSION", "draft"),
+            ][..],
+            "BEDROCK_GUARDRAIL_VERSION",
+        ),
+        (
+            &[(
+                "BEDROCK_RERANK_MODEL",
+                "arn:aws:bedrock:EU-WEST-1::foundation-model/amazon.rerank-v1:0",
+            )][..],
+            "BEDROCK_RERANK_MODEL",
+        ),
+        (
+            &[(
+                "BEDROCK_RERANK_MODEL",
+                "arn:aws:bedrock:eu-west-1:123456789012:foundation-model/amazon.rerank-v1:0",
+            )][..],
+            "BEDROCK_RERANK_MODEL",
+        ),
     ] {
         let e = settings(pairs).unwrap_err();
         assert_eq!(e.var, var, "{pairs:?}: {e}");
     }
     let e = settings(&[("BEDROCK_GUARDRAIL_ID", "gr1")]).unwrap_err();
     assert!(e.to_string().contains("set both"), "{e}");
+}
+
+#[test]
+fn guardrail_versions_and_rerank_arns_follow_the_service_model() {
+    for ok in ["1", "9", "12345", "DRAFT"] {
+        assert!(is_guardrail_version(ok), "{ok}");
+    }
+    for bad in ["", "0", "01", "123456", "draft", "1.0", " 1"] {
+        assert!(!is_guardrail_version(bad), "{bad:?}");
+    }
+    for ok in [
+        "arn:aws:bedrock:eu-west-1::foundation-model/amazon.rerank-v1:0",
+        "arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/cohere.rerank-v3-5:0",
+        "arn:aws:bedrock:eu-west-1::foundation-model/",
+    ] {
+        assert!(is_rerank_arn(ok), "{ok}");
+    }
+    for bad in [
+        "arn:aws:bedrock:Eu-west-1::foundation-model/x",
+        "arn:aws:bedrock:eu-west-1:1:foundation-model/x",
+        "arn:aws-:bedrock:eu-west-1::foundation-model/x",
+        "arn:aws:bedrock:eu-west-1::foundation-model/x\ny",
+        "arn:aws:bedrock:a-region-name-too-long-1::foundation-model/x",
+    ] {
+        assert!(!is_rerank_arn(bad), "{bad:?}");
+    }
 }

@@ -29,6 +29,8 @@ pub(super) struct Call<'a> {
     pub(super) body: Option<&'a [u8]>,
     /// Sign with these (a user's own session) instead of the server's chain.
     pub(super) credentials: Option<&'a Credentials>,
+    /// An Accept header to send (and sign), e.g. the event-stream type.
+    pub(super) accept: Option<&'a str>,
 }
 
 /// A successful answer.
@@ -95,11 +97,39 @@ enum Outcome {
     Verdict(Verdict),
 }
 
+/// A streamed answer: the response whose body is still to be read.
+pub(super) struct Stream {
+    pub(super) response: ureq::http::Response<ureq::Body>,
+}
+
 impl Client {
     /// The pooled agent: per-attempt budget `timeout`, statuses read as data, no redirects.
     pub(super) fn agent(timeout: Duration) -> Pooled {
         Pooled::new(timeout)
     }
+}
+
+/// Longest silence between two reads of a streamed answer: Bedrock sends trace events as it
+/// works, so a stream quiet for this long is dead.
+const STREAM_IDLE: Duration = Duration::from_secs(60);
+
+/// An agent for one streamed answer (AgenticRetrieveStream): the whole stream within
+/// `timeout` (AGENTIC_TIMEOUT_SECS), at most [`STREAM_IDLE`] between two reads, and no
+/// pooling (the agent is shut down when its call ends).
+pub(super) fn stream_agent(timeout: Duration) -> Agent {
+    let config = Agent::config_builder()
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .input_buffer_size(READ_BUFFER)
+        .output_buffer_size(WRITE_BUFFER)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(timeout))
+        .timeout_per_read(Some(STREAM_IDLE))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
+        .build();
+    crate::dns::agent(config)
 }
 
 /// One pooled agent for Bedrock calls.
@@ -169,43 +199,9 @@ impl Client {
     }
 
     fn attempt(&self, call: &Call<'_>) -> Outcome {
-        let creds = match call.credentials {
-            Some(user) => user.clone(),
-            None => match self.chain.credentials() {
-                Ok(c) => c,
-                Err(e) => {
-                    return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string())))
-                }
-            },
-        };
-        let mut headers: Vec<(&str, &str)> = vec![("host", call.host)];
-        if call.body.is_some() {
-            headers.push(("content-type", "application/json"));
-        }
-        let request = Signable {
-            method: if call.body.is_some() { "POST" } else { "GET" },
-            url: call.url,
-            headers: &headers,
-            body: call.body.unwrap_or_default(),
-        };
-        // Signed per attempt, so every retry carries a fresh x-amz-date.
-        let signed = match sigv4::sign(&request, &creds, &self.region, "bedrock", SystemTime::now())
-        {
-            Ok(s) => s,
-            Err(e) => return Outcome::Verdict(Verdict::Fail(KbError::Credentials(e.to_string()))),
-        };
-        let all: Vec<(&str, &str)> = headers
-            .iter()
-            .copied()
-            .chain(signed.iter().map(|(k, v)| (*k, v.as_str())))
-            .collect();
-        let result = match call.body {
-            Some(body) => with_headers(self.agent.get().post(call.url), &all).send(body),
-            None => with_headers(self.agent.get().get(call.url), &all).call(),
-        };
-        let mut response = match result {
+        let mut response = match self.sign_and_send(call, &self.agent.get()) {
             Ok(r) => r,
-            Err(e) => return Outcome::Verdict(self.transport_verdict(call, &e)),
+            Err(v) => return Outcome::Verdict(v),
         };
         let status = response.status().as_u16();
         let error_type = response
@@ -227,17 +223,118 @@ impl Client {
         if (200..300).contains(&status) {
             return Outcome::Done(body);
         }
+        Outcome::Verdict(self.classify(call, status, error_type.as_deref(), &body))
+    }
+
+    fn classify(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        error_type: Option<&str>,
+        body: &[u8],
+    ) -> Verdict {
         let target = Target {
             op: call.op,
             kb_id: &self.kb_id,
             region: &self.region,
         };
-        Outcome::Verdict(errors::classify(
-            status,
-            error_type.as_deref(),
-            &body,
-            &target,
-        ))
+        errors::classify(status, error_type, body, &target)
+    }
+
+    /// Signs `call` with fresh credentials and sends it on `agent`: the response, whatever
+    /// its status, or the verdict on a failure before one came.
+    fn sign_and_send(
+        &self,
+        call: &Call<'_>,
+        agent: &Agent,
+    ) -> Result<ureq::http::Response<ureq::Body>, Verdict> {
+        let creds = match call.credentials {
+            Some(user) => user.clone(),
+            None => self
+                .chain
+                .credentials()
+                .map_err(|e| Verdict::Fail(KbError::Credentials(e.to_string())))?,
+        };
+        let mut headers: Vec<(&str, &str)> = vec![("host", call.host)];
+        if call.body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        if let Some(accept) = call.accept {
+            headers.push(("accept", accept));
+        }
+        let request = Signable {
+            method: if call.body.is_some() { "POST" } else { "GET" },
+            url: call.url,
+            headers: &headers,
+            body: call.body.unwrap_or_default(),
+        };
+        // Signed per attempt, so every retry carries a fresh x-amz-date.
+        let signed = sigv4::sign(&request, &creds, &self.region, "bedrock", SystemTime::now())
+            .map_err(|e| Verdict::Fail(KbError::Credentials(e.to_string())))?;
+        let all: Vec<(&str, &str)> = headers
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect();
+        let result = match call.body {
+            Some(body) => with_headers(agent.post(call.url), &all).send(body),
+            None => with_headers(agent.get(call.url), &all).call(),
+        };
+        result.map_err(|e| self.transport_verdict(call, &e))
+    }
+
+    /// Sends `call` on `agent` and returns its answer once a 2xx head came, the body unread
+    /// (an event stream); failures before that are retried as [`Client::send`] retries them.
+    pub(super) fn open(&self, call: &Call<'_>, agent: &Agent) -> Result<Stream, KbError> {
+        let start = Instant::now();
+        let mut attempt = 1;
+        let result = loop {
+            let verdict = match self.sign_and_send(call, agent) {
+                Ok(response) if response.status().is_success() => break Ok(Stream { response }),
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    let error_type = response
+                        .headers()
+                        .get("x-amzn-errortype")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let body = awshttp::read_capped(&mut response, 64 * 1024).unwrap_or_default();
+                    self.classify(call, status, error_type.as_deref(), &body)
+                }
+                Err(v) => v,
+            };
+            let transient = match verdict {
+                Verdict::Fail(e) => break Err(e),
+                Verdict::Retry(t) => t,
+            };
+            let retrying = attempt < self.max_attempts;
+            let throttled = matches!(transient, Transient::Throttled(_));
+            crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
+            if !retrying {
+                break Err(self.give_up(call, transient, attempt));
+            }
+            std::thread::sleep(backoff(attempt));
+            attempt += 1;
+        };
+        let outcome = result.as_ref().map_or_else(KbError::kind, |_| "ok");
+        crate::metrics::bedrock_call(call.op.name(), outcome, start.elapsed());
+        result
+    }
+
+    /// The verdict on an exception Bedrock sent inside a stream (`code` as in
+    /// `x-amzn-ErrorType`, `status` the one the service model gives it): final, since the
+    /// stream is over; what would have been retried is worded as it would be after retries.
+    pub(super) fn stream_exception(
+        &self,
+        call: &Call<'_>,
+        status: u16,
+        code: &str,
+        payload: &[u8],
+    ) -> KbError {
+        match self.classify(call, status, Some(code), payload) {
+            Verdict::Fail(e) => e,
+            Verdict::Retry(t) => self.give_up(call, t, 1),
+        }
     }
 
     fn transport_verdict(&self, call: &Call<'_>, e: &ureq::Error) -> Verdict {
@@ -332,6 +429,7 @@ pub(super) enum Op {
     Retrieve,
     GetKnowledgeBase,
     GetDocumentContent,
+    AgenticRetrieveStream,
 }
 
 impl Op {
@@ -341,6 +439,7 @@ impl Op {
             Op::Retrieve => "Retrieve",
             Op::GetKnowledgeBase => "GetKnowledgeBase",
             Op::GetDocumentContent => "GetDocumentContent",
+            Op::AgenticRetrieveStream => "AgenticRetrieveStream",
         }
     }
 
@@ -350,6 +449,7 @@ impl Op {
             Op::Retrieve => "bedrock:Retrieve",
             Op::GetKnowledgeBase => "bedrock:GetKnowledgeBase",
             Op::GetDocumentContent => "bedrock:GetDocumentContent",
+            Op::AgenticRetrieveStream => "bedrock:AgenticRetrieveStream",
         }
     }
 }

@@ -112,16 +112,21 @@ impl BedrockKb {
             return Err(KbError::InvalidRequest(
                 "your sign-in carries no verified identity this knowledge base can use \
                  (userContextModeForRetrieval=API_INPUT_ONLY takes the user from the request), so \
-                 no link is asked for: an administrator can map the upn claim as the subject of \
+                 no document is asked for: an administrator can map the upn claim as the subject of \
                  the IAM OIDC provider's context provider, or add the optional claims email and \
                  xms_edov in Microsoft Entra ID"
                     .into(),
             ));
         }
+        // Searched with the session but nobody named: access-listed documents stay hidden.
+        let note = (user_context.is_none() && mode.as_deref() == Some(DEFAULT_MODE)).then(|| {
+            "Note: your sign-in carries no verified identity this knowledge base can use              (userContextModeForRetrieval=API_INPUT_ONLY takes the user from the request), so              documents protected by access lists are hidden from you: an administrator can map              the upn claim as the subject of the IAM OIDC provider's context provider, or add the              optional claims email and xms_edov in Microsoft Entra ID."
+                .to_string()
+        });
         Ok(AsWho {
             session: Some(session),
             user_context,
-            note: None,
+            note,
         })
     }
 

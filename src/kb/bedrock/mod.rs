@@ -1,31 +1,39 @@
-//! Bedrock knowledge base: Retrieve and GetDocumentContent (agent runtime) and
-//! GetKnowledgeBase (agent control plane), signed with SigV4, over one shared pooled HTTP agent.
+//! Bedrock knowledge base: Retrieve, GetDocumentContent (RAW links, EXTRACTED text, embedded
+//! images) and AgenticRetrieveStream (agent runtime), and GetKnowledgeBase (agent control
+//! plane, cached for KB_INFO_TTL_SECS), all signed with SigV4 through `call` with the same
+//! credentials and `userContext` rule; presigned downloads go through `download` unsigned.
 //!
 //! Built from `config::BedrockSettings` (endpoints, timeouts, attempts, type, retrieval options,
 //! credentials source), validated before start; owns input checks. `call` sends and
 //! retries, `errors` words failures, `parse` reads answers, `kind` tracks the knowledge-base
 //! type. Must not log queries' results, user ids, credentials or signatures.
 
+mod agentic;
 mod call;
+mod download;
 mod errors;
+mod eventstream;
 mod identity;
 mod kind;
 mod parse;
 mod request;
 
 use super::{
-    DocumentLink, DocumentRef, KbError, KbInfo, KnowledgeBase, Retrieval, Retrieve, Who,
-    MAX_QUERY_CHARS, MAX_RESULTS,
+    DocumentLink, DocumentRef, DocumentText, Image, KbError, KbInfo, KnowledgeBase, Retrieval,
+    Retrieve, Who, MAX_QUERY_CHARS, MAX_RESULTS,
 };
 use crate::aws::{CredentialChain, UserSessions};
 use crate::config::bedrock::{Endpoint, RetrieveSettings};
 use crate::config::{BedrockSettings, ConfigError, Vars};
+use crate::kb::agentic::{self as agentic_types, Control};
 use call::Op;
 use call::{Call, Client};
+use download::Downloader;
 use kind::{Kind, Plan, Search};
 use serde_json::json;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A Bedrock knowledge base. Shared by all worker threads.
 pub struct BedrockKb {
@@ -36,6 +44,14 @@ pub struct BedrockKb {
     request: RetrieveSettings,
     /// Signed-in users' own AWS sessions (AWS_USER_CREDENTIALS=web-identity), shared.
     sessions: Option<Arc<UserSessions>>,
+    /// Presigned downloads, shared by every knowledge base.
+    download: Arc<Downloader>,
+    /// AGENTIC_TIMEOUT_SECS.
+    agentic_timeout: Duration,
+    /// The last GetKnowledgeBase answer and when it came, kept for `info_ttl`.
+    info_cache: Mutex<Option<(Instant, parse::KbSummary)>>,
+    /// KB_INFO_TTL_SECS.
+    info_ttl: Duration,
 }
 
 impl fmt::Debug for BedrockKb {
@@ -60,6 +76,12 @@ impl BedrockKb {
             .user_sessions
             .as_ref()
             .map(|s| Arc::new(UserSessions::new(s)));
+        let reading = &settings.reading;
+        let download = Arc::new(Downloader::new(
+            settings.timeout,
+            reading.document_max_bytes,
+            reading.document_max_in_flight,
+        ));
         settings
             .kb_ids
             .iter()
@@ -77,6 +99,10 @@ impl BedrockKb {
                 kind: Kind::new(settings.kb_type),
                 request: settings.retrieve.clone(),
                 sessions: sessions.clone(),
+                download: download.clone(),
+                agentic_timeout: reading.agentic_timeout,
+                info_cache: Mutex::new(None),
+                info_ttl: reading.kb_info_ttl,
             })
             .collect()
     }
@@ -116,6 +142,57 @@ impl BedrockKb {
 }
 
 impl BedrockKb {
+    /// GetDocumentContent in `format` (RAW or EXTRACTED) for `who`: the presigned link, asked
+    /// with the credentials and `userContext` that [`BedrockKb::data_plane_identity`] chose.
+    fn content(
+        &self,
+        d: &DocumentRef,
+        format: &str,
+        who: Who<'_>,
+    ) -> Result<DocumentLink, KbError> {
+        check_document(d)?;
+        let who = self.data_plane_identity(Op::GetDocumentContent, &who)?;
+        self.content_as(d, format, &who)
+    }
+
+    /// GetDocumentContent in `format` as `who`, already decided by `data_plane_identity`.
+    fn content_as(
+        &self,
+        d: &DocumentRef,
+        format: &str,
+        who: &identity::AsWho,
+    ) -> Result<DocumentLink, KbError> {
+        let mut body = json!({ "outputFormat": format });
+        request::add_user_context(&mut body, who.user_context.as_deref());
+        if let Some(media) = &d.media_id {
+            body["mediaId"] = json!(media);
+        }
+        let body = body.to_string();
+        let url = format!(
+            "{}/knowledgebases/{}/datasources/{}/documents/{}/content",
+            self.runtime.base,
+            self.client.kb_id,
+            d.data_source_id,
+            path_segment(&d.document_id)
+        );
+        let reply = self
+            .client
+            .send(&Call {
+                op: Op::GetDocumentContent,
+                url: &url,
+                host: &self.runtime.host,
+                body: Some(body.as_bytes()),
+                credentials: who.credentials(),
+                accept: None,
+            })
+            .map_err(|e| who.explain(e))?;
+        parse::document_link(&reply.body).map_err(|why| {
+            KbError::Unavailable(format!(
+                "Bedrock returned an unreadable GetDocumentContent answer: {why}"
+            ))
+        })
+    }
+
     /// One Retrieve with `search`'s configuration, as `who` decided by `data_plane_identity`.
     fn retrieve_with(
         &self,
@@ -140,17 +217,19 @@ impl BedrockKb {
                 host: &self.runtime.host,
                 body: Some(body.as_bytes()),
                 credentials: who.credentials(),
+                accept: None,
             })
             .map_err(|e| who.explain(self.explain_rerank(e)))?;
-        let (results, guardrail_intervened) = parse::retrieval(&reply.body).map_err(|why| {
+        let retrieved = parse::retrieval(&reply.body).map_err(|why| {
             KbError::Unavailable(format!(
                 "Bedrock returned an unreadable Retrieve answer: {why}"
             ))
         })?;
         Ok(Retrieval {
-            results,
+            results: retrieved.passages,
             upstream_ms: reply.upstream_ms,
-            guardrail_intervened,
+            guardrail_intervened: retrieved.guardrail_intervened,
+            next_token: retrieved.next_token,
             note: who.note.clone(),
         })
     }
@@ -181,8 +260,17 @@ impl BedrockKb {
         }
     }
 
-    /// GetKnowledgeBase, parsed; the type it names is remembered for searches.
+    /// GetKnowledgeBase, parsed, from the cache when younger than KB_INFO_TTL_SECS; the type
+    /// it names is remembered for searches. Failures are not cached.
     fn get_knowledge_base(&self) -> Result<parse::KbSummary, KbError> {
+        {
+            let cache = self.info_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, summary)) = cache.as_ref() {
+                if at.elapsed() < self.info_ttl {
+                    return Ok(summary.clone());
+                }
+            }
+        }
         let url = format!("{}/knowledgebases/{}", self.agent.base, self.client.kb_id);
         let call = Call {
             op: Op::GetKnowledgeBase,
@@ -191,6 +279,7 @@ impl BedrockKb {
             body: None,
             // The control plane always uses the server's own credentials.
             credentials: None,
+            accept: None,
         };
         let parsed = self.client.send(&call).and_then(|reply| {
             parse::knowledge_base(&reply.body).map_err(|why| {
@@ -206,6 +295,10 @@ impl BedrockKb {
                     &summary.trusted_identity_sources,
                 );
                 self.kind.looked_up(Ok(summary.kb_type.as_deref()));
+                if !self.info_ttl.is_zero() {
+                    *self.info_cache.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some((Instant::now(), summary.clone()));
+                }
             }
             Err(e) => self
                 .kind
@@ -274,10 +367,10 @@ fn check_retrieve(query: &str, max_results: u32) -> Result<(), KbError> {
 fn check_document(d: &DocumentRef) -> Result<(), KbError> {
     let bad = |m: String| Err(KbError::InvalidRequest(m));
     let chars = d.document_id.chars().count();
-    if chars == 0 || chars > 1825 || d.document_id.chars().any(char::is_control) {
+    if chars == 0 || chars > 1825 || d.document_id.chars().any(super::is_other_char) {
         return bad(
-            "document_id must be 1 to 1825 characters without control characters: copy the \
-             documentId of a search result"
+            "document_id must be 1 to 1825 characters without control, format or private-use \
+             characters (Bedrock's pattern ^\\P{C}*$): copy the documentId of a search result"
                 .into(),
         );
     }
@@ -374,38 +467,170 @@ impl KnowledgeBase for BedrockKb {
     }
 
     fn document_link(&self, d: &DocumentRef, who: Who<'_>) -> Result<DocumentLink, KbError> {
+        self.content(d, "RAW", who)
+    }
+
+    fn can_read_documents(&self) -> bool {
+        true
+    }
+
+    fn read_document(&self, d: &DocumentRef, who: Who<'_>) -> Result<DocumentText, KbError> {
+        if d.media_id.is_some() {
+            return Err(KbError::InvalidRequest(
+                "the extracted text is of a whole document: leave media_id out".into(),
+            ));
+        }
         check_document(d)?;
+        // Decided before the call, so that only Bedrock's own refusals are read as "no text".
         let who = self.data_plane_identity(Op::GetDocumentContent, &who)?;
-        let mut body = json!({ "outputFormat": "RAW" });
-        if let Some(user) = &who.user_context {
-            body["userContext"] = json!({ "userId": user });
-        }
-        if let Some(media) = &d.media_id {
-            body["mediaId"] = json!(media);
-        }
-        let body = body.to_string();
-        let url = format!(
-            "{}/knowledgebases/{}/datasources/{}/documents/{}/content",
-            self.runtime.base,
-            self.client.kb_id,
-            d.data_source_id,
-            path_segment(&d.document_id)
-        );
-        let reply = self
-            .client
-            .send(&Call {
-                op: Op::GetDocumentContent,
-                url: &url,
-                host: &self.runtime.host,
-                body: Some(body.as_bytes()),
-                credentials: who.credentials(),
-            })
-            .map_err(|e| who.explain(e))?;
-        parse::document_link(&reply.body).map_err(|why| {
+        let link = self.content_as(d, "EXTRACTED", &who).map_err(|e| match e {
+            KbError::InvalidRequest(m) => KbError::InvalidRequest(format!(
+                "Bedrock has no extracted text for this document ({m}); formats it cannot \
+                 extract (images, audio, video, some binary files) have none: use \
+                 get_document_link for the original"
+            )),
+            other => other,
+        })?;
+        let bytes = self.download.get(&link.url)?;
+        super::extracted::read_owned(bytes).map_err(|e| {
             KbError::Unavailable(format!(
-                "Bedrock returned an unreadable GetDocumentContent answer: {why}"
+                "Bedrock's extracted text for document {:?} could not be read: {e}",
+                d.document_id
             ))
         })
+    }
+
+    fn fetch_image(&self, d: &DocumentRef, who: Who<'_>) -> Result<Image, KbError> {
+        if d.media_id.is_none() {
+            return Err(KbError::InvalidRequest(
+                "media_id is required to fetch an image".into(),
+            ));
+        }
+        let link = self.content(d, "RAW", who)?;
+        let mime = link.mime_type.to_ascii_lowercase();
+        if !mime.starts_with("image/") || mime.len() > 100 {
+            return Err(KbError::InvalidRequest(format!(
+                "media {} is {}, not an image: use get_document_link to open it",
+                d.media_id.as_deref().unwrap_or_default(),
+                link.mime_type
+            )));
+        }
+        let bytes = self.download.get(&link.url)?;
+        use base64::Engine;
+        Ok(Image {
+            mime_type: mime,
+            base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+
+    fn has_agentic(&self) -> bool {
+        true
+    }
+
+    fn agentic(
+        &self,
+        r: &agentic_types::Request<'_>,
+        control: &mut dyn Control,
+    ) -> Result<agentic_types::Answer, KbError> {
+        check_retrieve(r.query, 1)?;
+        // Like every data-plane call: the user's own session or the server's, fail-closed, and
+        // the `userContext` this knowledge base's mode takes.
+        let who = self.data_plane_identity(
+            Op::AgenticRetrieveStream,
+            &Who {
+                user_id: r.user_id,
+                identity: r.identity,
+            },
+        )?;
+        let as_user = agentic_types::Request {
+            user_id: who.user_context.as_deref(),
+            ..*r
+        };
+        let ids: Vec<&str> = r
+            .kb_ids
+            .iter()
+            .map(|id| {
+                if id.is_empty() {
+                    self.client.kb_id.as_str()
+                } else {
+                    id.as_str()
+                }
+            })
+            .collect();
+        let body = agentic::body(&self.request, &as_user, &ids).to_string();
+        let url = format!("{}/agenticRetrieveStream", self.runtime.base);
+        let call = Call {
+            op: Op::AgenticRetrieveStream,
+            url: &url,
+            host: &self.runtime.host,
+            body: Some(body.as_bytes()),
+            credentials: who.credentials(),
+            accept: Some("application/vnd.amazon.eventstream"),
+        };
+        let started = Instant::now();
+        let deadline = started + self.agentic_timeout;
+        // An agent of its own, so that a cancelled call can close its connection at once,
+        // interrupting the reader blocked on it (ureq's Agent::shutdown).
+        // Its timeout is a backstop a little past the deadline, which `agentic::read` keeps.
+        let agent = call::stream_agent(self.agentic_timeout + Duration::from_secs(2));
+        let opened = self.client.open(&call, &agent).map_err(|e| match e {
+            KbError::InvalidRequest(m) if m.to_ascii_lowercase().contains("support") => {
+                KbError::InvalidRequest(format!(
+                    "knowledge base(s) {} do not support agentic retrieval (Bedrock said: {m}); \
+                     use search_knowledge_base on them",
+                    ids.join(", ")
+                ))
+            }
+            other => who.explain(self.explain_rerank(other)),
+        })?;
+        let reader = opened.response.into_body().into_reader();
+        let outcome = agentic::read(reader, control, deadline);
+        // Whatever the outcome, the stream is done with: close it now (a cancelled or
+        // timed-out call's reader is still blocked on it).
+        agent.shutdown();
+        let elapsed = started.elapsed();
+        outcome
+            .map(|mut answer| {
+                answer.upstream_ms = elapsed.as_millis() as u64;
+                answer.note = who.note.clone();
+                answer
+            })
+            .map_err(|stop| match stop {
+                agentic::Stop::Cancelled => {
+                    KbError::Unavailable("the agentic search was cancelled".into())
+                }
+                agentic::Stop::Deadline => KbError::Timeout(format!(
+                    "the agentic search took longer than {} s (AGENTIC_TIMEOUT_SECS); ask a \
+                     narrower question, lower max_iterations, or raise AGENTIC_TIMEOUT_SECS",
+                    self.agentic_timeout.as_secs()
+                )),
+                agentic::Stop::Broken(why) => KbError::Unavailable(format!(
+                    "the agentic search stream from Bedrock broke: {why}; try again"
+                )),
+                agentic::Stop::NoResult => KbError::Unavailable(
+                    "the agentic search stream from Bedrock ended before its result (cut off); \
+                     try again"
+                        .into(),
+                ),
+                agentic::Stop::Exception(kind, payload) => {
+                    let (status, code) = agentic::exception_status(&kind);
+                    let e = self.client.stream_exception(&call, status, &code, &payload);
+                    let stopped = |said: String| {
+                        format!("Bedrock stopped the agentic search: {kind} ({said})")
+                    };
+                    match e {
+                        KbError::InvalidRequest(m) => KbError::InvalidRequest(stopped(m)),
+                        KbError::AccessDenied(m) => KbError::AccessDenied(stopped(m)),
+                        KbError::NotFound(m) => KbError::NotFound(stopped(m)),
+                        KbError::Throttled(m) => KbError::Throttled(stopped(m)),
+                        KbError::Timeout(m) => KbError::Timeout(stopped(m)),
+                        KbError::Credentials(m) => KbError::Credentials(stopped(m)),
+                        KbError::Unavailable(m) => KbError::Unavailable(stopped(m)),
+                        KbError::UserSession(m) => KbError::UserSession(stopped(m)),
+                        KbError::Reauthenticate(m) => KbError::Reauthenticate(m),
+                    }
+                }
+            })
     }
 
     fn info(&self) -> KbInfo {

@@ -32,8 +32,16 @@ const LOCATION_FIELDS: &[(&str, &str)] = &[
 /// Metadata keys naming the data source: managed knowledge bases, then vector ones.
 const DATA_SOURCE_KEYS: [&str; 2] = ["_data_source_id", "x-amz-bedrock-kb-data-source-id"];
 
-/// Parses a Retrieve answer: the passages, and whether a guardrail intervened.
-pub(super) fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
+/// A parsed Retrieve answer.
+pub(super) struct Retrieved {
+    pub(super) passages: Vec<Passage>,
+    pub(super) guardrail_intervened: bool,
+    /// The token for the next page (the model's NextToken: 1 to 2048 non-space characters).
+    pub(super) next_token: Option<String>,
+}
+
+/// Parses a Retrieve answer: the passages, whether a guardrail intervened, the next page.
+pub(super) fn retrieval(body: &[u8]) -> Result<Retrieved, String> {
     let answer = wire::answer(body).map_err(|_| not_json(body))?;
     let results = answer.results.ok_or("it has no retrievalResults list")?;
     let passages = results
@@ -42,7 +50,16 @@ pub(super) fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
         .map(|(i, r)| passage(r).map_err(|why| format!("result {i} {why}")))
         .collect::<Result<Vec<_>, _>>()?;
     let intervened = answer.guardrail_action.as_deref() == Some("INTERVENED");
-    Ok((passages, intervened))
+    // Like any other field, a nextToken that is not what the model says (1 to 2048
+    // characters without whitespace) counts as absent: no next page rather than a bad one.
+    let next_token = answer
+        .next_token
+        .filter(|t| !t.is_empty() && t.len() <= 2048 && !t.chars().any(char::is_whitespace));
+    Ok(Retrieved {
+        passages,
+        guardrail_intervened: intervened,
+        next_token,
+    })
 }
 
 fn passage(r: Option<RawResult>) -> Result<Passage, String> {
@@ -192,7 +209,7 @@ fn location(mut loc: RawLocation) -> Option<Location> {
 }
 
 /// The parts of a GetKnowledgeBase answer we use.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct KbSummary {
     pub(super) status: String,
     pub(super) name: Option<String>,

@@ -65,13 +65,22 @@ pub(super) fn body(
         "retrievalQuery": { "text": r.query },
         "retrievalConfiguration": { name: config },
     });
-    if let Some(user) = r.user_id {
-        body["userContext"] = json!({ "userId": user });
+    add_user_context(&mut body, r.user_id);
+    if let Some(token) = r.next_token {
+        body["nextToken"] = json!(token);
     }
     if let Some((id, version)) = &settings.guardrail {
         body["guardrailConfiguration"] = json!({ "guardrailId": id, "guardrailVersion": version });
     }
     Ok(body)
+}
+
+/// Adds the caller's `userContext` to a request body: the one place every data-plane call
+/// (Retrieve, GetDocumentContent, AgenticRetrieveStream) takes the user's identity from.
+pub(super) fn add_user_context(body: &mut Value, user_id: Option<&str>) {
+    if let Some(user) = user_id {
+        body["userContext"] = json!({ "userId": user });
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +113,7 @@ mod tests {
             identity: None,
             filter: Some(&filter),
             search_type: Some("HYBRID"),
+            next_token: Some("tok"),
         };
         let s = settings(&[
             ("BEDROCK_RERANK_MODEL", "amazon.rerank-v1:0"),
@@ -122,6 +132,7 @@ mod tests {
                 "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 3, "filter": filter,
                     "overrideSearchType": "HYBRID", "rerankingConfiguration": rerank}},
                 "userContext": {"userId": "a@example.com"},
+                "nextToken": "tok",
                 "guardrailConfiguration": {"guardrailId": "gr1", "guardrailVersion": "3"}
             })
         );

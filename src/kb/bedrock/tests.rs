@@ -9,11 +9,15 @@ fn env(extra: &[(&str, &str)]) -> Vars {
 #[test]
 fn one_client_per_id_sharing_the_settings() {
     let vars = env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
-    let settings =
-        BedrockSettings::from_vars(&vars, vec!["KB1".into(), "KB2".into()], "us-east-1").unwrap();
+    let settings = BedrockSettings::from_vars(
+        &vars,
+        vec!["KBTEST0001".into(), "KBTEST0002".into()],
+        "us-east-1",
+    )
+    .unwrap();
     let kbs = BedrockKb::for_settings(&settings);
     let ids: Vec<&str> = kbs.iter().map(|kb| kb.client.kb_id.as_str()).collect();
-    assert_eq!(ids, ["KB1", "KB2"]);
+    assert_eq!(ids, ["KBTEST0001", "KBTEST0002"]);
     assert!(Arc::ptr_eq(&kbs[0].client.chain, &kbs[1].client.chain));
     assert_eq!(kbs[1].runtime.host, "127.0.0.1:9");
     assert_eq!(kbs[1].client.region, "us-east-1");
@@ -41,10 +45,24 @@ fn document_ids_become_one_encoded_path_segment() {
         Some("0f8fad5b-d9cb-469f-a165-70867728950e")
     ))
     .is_ok());
+    for ok in [
+        "policies/travel handbook 2026.pdf",
+        "Zürich – 日本語 🙂.docx",
+        "a\u{00A0}b",
+    ] {
+        assert!(check_document(&doc(ok, "DS1", None)).is_ok(), "{ok}");
+    }
     for bad in [
         doc("", "DS1", None),
         doc(&"x".repeat(1826), "DS1", None),
         doc("a\nb", "DS1", None),
+        // Format (Cf) and private-use (Co) characters and noncharacters: the model's ^\P{C}*$.
+        doc("salary\u{200B}review.docx", "DS1", None),
+        doc("\u{FEFF}bom.txt", "DS1", None),
+        doc("rtl\u{202E}gpj.exe", "DS1", None),
+        doc("private\u{E000}.pdf", "DS1", None),
+        doc("non\u{FFFF}char", "DS1", None),
+        doc("tag\u{E0041}", "DS1", None),
         doc("x", "", None),
         doc("x", "DS-1", None),
         doc("x", "DS12345678901", None),
@@ -61,7 +79,7 @@ fn document_ids_become_one_encoded_path_segment() {
 fn checks_input_before_sending() {
     // Port 9 on loopback is never served here; a sent request would fail differently.
     let vars = env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]);
-    let kb = BedrockKb::from_vars(&vars, "KB1", "eu-west-1").unwrap();
+    let kb = BedrockKb::from_vars(&vars, "KBTEST0001", "eu-west-1").unwrap();
     for (q, n) in [("  ", 5), ("ok", 0), ("ok", 101)] {
         assert!(
             matches!(kb.retrieve(q, n), Err(KbError::InvalidRequest(_))),
@@ -75,5 +93,8 @@ fn checks_input_before_sending() {
         "{e}"
     );
     let dbg = format!("{kb:?}");
-    assert!(dbg.contains("KB1") && !dbg.contains("\"s\""), "{dbg}");
+    assert!(
+        dbg.contains("KBTEST0001") && !dbg.contains("\"s\""),
+        "{dbg}"
+    );
 }

@@ -35,7 +35,8 @@ pub fn search_output_schema() -> Value {
                             "properties": {
                                 "mimeType": { "type": "string" },
                                 "sizeBytes": { "type": "integer" },
-                                "shown": { "type": "boolean" }
+                                "shown": { "type": "boolean" },
+                                "caption": { "type": "string" }
                             },
                             "required": ["mimeType", "sizeBytes", "shown"]
                         }
@@ -44,9 +45,97 @@ pub fn search_output_schema() -> Value {
                 }
             },
             "note": { "type": "string" },
-            "guardrailAction": { "type": "string" }
+            "guardrailAction": { "type": "string" },
+            "moreAvailable": { "type": "boolean" },
+            "nextPage": { "type": ["string", "null"] }
         },
-        "required": ["query", "count", "results"]
+        "required": ["query", "count", "results", "moreAvailable", "nextPage"]
+    })
+}
+
+/// The `outputSchema` of read_document: a page of text, or (with `media_id`) an image.
+pub fn read_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "documentId": { "type": "string" },
+            "dataSourceId": { "type": "string" },
+            "knowledgeBaseId": { "type": "string" },
+            "page": { "type": "integer" },
+            "pages": { "type": "integer" },
+            "startChar": { "type": "integer" },
+            "endChar": { "type": "integer" },
+            "totalChars": { "type": "integer" },
+            "nextPage": { "type": ["integer", "null"] },
+            "title": { "type": "string" },
+            "sourceUri": { "type": "string" },
+            "text": { "type": "string" },
+            "mediaId": { "type": "string" },
+            "mimeType": { "type": "string" },
+            "sizeBytes": { "type": "integer" }
+        },
+        "required": ["documentId", "dataSourceId"]
+    })
+}
+
+/// The `outputSchema` of agentic_search.
+pub fn agentic_output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "query": { "type": "string" },
+            "knowledgeBaseIds": { "type": "array", "items": { "type": "string" } },
+            "steps": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "step": { "type": "string" },
+                        "status": { "type": "string" },
+                        "message": { "type": "string" }
+                    },
+                    "required": ["step", "status", "message"]
+                }
+            },
+            "answer": { "type": "string" },
+            "citations": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "startIndex": { "type": "integer" },
+                        "endIndex": { "type": "integer" },
+                        "results": { "type": "array", "items": { "type": "integer" } }
+                    },
+                    "required": ["startIndex", "endIndex", "results"]
+                }
+            },
+            "count": { "type": "integer" },
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": { "type": "string" },
+                        "contentType": { "type": "string" },
+                        "knowledgeBaseId": { "type": ["string", "null"] },
+                        "location": {
+                            "type": ["object", "null"],
+                            "properties": {
+                                "type": { "type": "string" },
+                                "uri": { "type": ["string", "null"] }
+                            }
+                        },
+                        "documentId": { "type": "string" },
+                        "dataSourceId": { "type": "string" },
+                        "metadata": { "type": "object" }
+                    },
+                    "required": ["text", "contentType", "metadata"]
+                }
+            },
+            "truncated": { "type": "boolean" }
+        },
+        "required": ["query", "knowledgeBaseIds", "steps", "count", "results"]
     })
 }
 

@@ -3,6 +3,7 @@
 //! response buffer when the response is written; no `Value` copy of a passage is made.
 
 use super::{HumanBytes, Shape, MAX_IMAGES_TOTAL_BYTES, MAX_IMAGE_BYTES, MAX_TEXT_CHARS};
+use crate::config::reading::ImageResults;
 use crate::kb::{Passage, Retrieval};
 use crate::mcp::tools::{ResultObject, ToolOutcome};
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -19,6 +20,10 @@ pub struct SearchResult {
     pub(in crate::mcp) text: String,
     /// Per passage kept within the text budget: whether its image is shown inline.
     pub(in crate::mcp) shown: Vec<bool>,
+    /// Per kept passage: the caption of its image, if it has one.
+    pub(in crate::mcp) captions: Vec<Option<String>>,
+    /// The `next_page` token, when more results are available.
+    pub(in crate::mcp) next_page: Option<String>,
     pub(in crate::mcp) structured: bool,
     pub(in crate::mcp) note: Option<String>,
     /// Members added after rendering (protocol-revision extras such as `resultType`).
@@ -46,6 +51,8 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
     let mut budget = MAX_TEXT_CHARS;
     let mut image_budget = MAX_IMAGES_TOTAL_BYTES;
     let mut shown = Vec::with_capacity(passages.len());
+    let mut captions = Vec::with_capacity(passages.len());
+    let mut readable = false;
     for (i, p) in passages.iter().enumerate() {
         let chars = p.text.chars().count();
         if chars > budget {
@@ -63,8 +70,9 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         if let Some(uri) = &p.media_uri {
             let _ = writeln!(text, "media: {uri}");
         }
-        if shape.links {
+        if shape.links || shape.read {
             if let (Some(doc), Some(ds)) = (&p.document_id, &p.data_source_id) {
+                readable = true;
                 let _ = write!(text, "document_id: {doc} | data_source_id: {ds}");
                 if let Some(media) = &p.media_id {
                     let _ = write!(text, " | media_id: {media}");
@@ -73,16 +81,20 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
             }
         }
         let mut inline = false;
+        let mut caption = None;
         if let Some(image) = &p.image {
             let size = image.size();
             let _ = write!(text, "(image, {}, {}: ", image.mime_type, HumanBytes(size));
-            if size <= MAX_IMAGE_BYTES && size <= image_budget {
+            let wanted = shape.images == ImageResults::Inline;
+            if wanted && size <= MAX_IMAGE_BYTES && size <= image_budget {
                 image_budget -= size;
                 inline = true;
                 text.push_str("shown below)\n");
             } else {
                 text.push_str("not shown, ");
-                if size > MAX_IMAGE_BYTES {
+                if !wanted {
+                    text.push_str("images come as captions only (IMAGE_RESULTS=caption)");
+                } else if size > MAX_IMAGE_BYTES {
                     let _ = write!(
                         text,
                         "larger than the {} inline limit",
@@ -95,15 +107,35 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
                         HumanBytes(MAX_IMAGES_TOTAL_BYTES)
                     );
                 }
-                if shape.links && p.document_id.is_some() && p.data_source_id.is_some() {
-                    text.push_str("; call get_document_link with its document_id and data_source_id to open it");
-                }
+                text.push_str(fetch_hint(p, shape));
                 text.push_str(")\n");
             }
+            let c = image_caption(i + 1, p);
+            let _ = writeln!(text, "caption: {c}");
+            caption = Some(c);
         }
         text.push_str(&p.text);
         text.push('\n');
         shown.push(inline);
+        captions.push(caption);
+    }
+    if shape.read && readable {
+        text.push_str(
+            "\nTo read a whole document, call read_document with the document_id and \
+             data_source_id of its result.\n",
+        );
+    }
+    if !passages.is_empty() {
+        match shape.next_page {
+            Some(page) => {
+                let _ = writeln!(
+                    text,
+                    "\nMore results are available: call search_knowledge_base again with the \
+                     same arguments and next_page={page:?}."
+                );
+            }
+            None => text.push_str("\nNo more results.\n"),
+        }
     }
     let guardrail = retrieval.guardrail_intervened.then_some(
         "Note: a Bedrock guardrail intervened in this search, so some content may have been \
@@ -119,6 +151,8 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         retrieval,
         text,
         shown,
+        captions,
+        next_page: shape.next_page.map(str::to_string),
         structured: shape.structured,
         note: shape.note.map(str::to_string),
         extra: Vec::new(),
@@ -131,6 +165,47 @@ pub fn search_result(query: String, retrieval: Retrieval, shape: Shape<'_>) -> T
         reauthenticate: None,
         aws_session: None,
     }
+}
+
+/// Metadata key of the page a passage comes from.
+pub(super) const PAGE_KEY: &str = "x-amz-bedrock-kb-document-page-number";
+/// The most characters of nearby text a caption quotes.
+const CAPTION_TEXT_CHARS: usize = 300;
+
+/// How to get an image that is not shown: through the server when read_document can fetch
+/// it, else the link tool.
+fn fetch_hint(p: &Passage, shape: Shape<'_>) -> &'static str {
+    let ids = p.document_id.is_some() && p.data_source_id.is_some();
+    if shape.read && ids && p.media_id.is_some() {
+        "; call read_document with its document_id, data_source_id and media_id to see it"
+    } else if shape.links && ids {
+        "; call get_document_link with its document_id and data_source_id to open it"
+    } else {
+        ""
+    }
+}
+
+/// A caption for result `n`'s image: its source, page (or position among the results) and
+/// the text nearest to it.
+pub(super) fn image_caption(n: usize, p: &Passage) -> String {
+    let page = match p.metadata.get(PAGE_KEY) {
+        Some(Value::Number(v)) => format!("page {v}"),
+        Some(Value::String(v)) if !v.is_empty() => format!("page {v}"),
+        _ => format!("result position {n}"),
+    };
+    let near = p.text.trim();
+    let near = if near.is_empty() {
+        "no text accompanies it".to_string()
+    } else if near.chars().count() > CAPTION_TEXT_CHARS {
+        let cut: String = near.chars().take(CAPTION_TEXT_CHARS).collect();
+        format!("\"{cut}…\"")
+    } else {
+        format!("{near:?}")
+    };
+    format!(
+        "Image of result [{n}] from {}, {page}; nearest text: {near}",
+        source(p)
+    )
 }
 
 /// One line naming a passage: score, source and content type.
@@ -205,18 +280,6 @@ struct ImageBlock<'a> {
     mime_type: &'a str,
 }
 
-/// "Image of result [n] from <source>:", written into the output without a String.
-struct Caption<'a>(usize, &'a str);
-
-impl Serialize for Caption<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!(
-            "Image of result [{}] from {}:",
-            self.0, self.1
-        ))
-    }
-}
-
 impl Serialize for Blocks<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
@@ -224,13 +287,13 @@ impl Serialize for Blocks<'_> {
             r#type: "text",
             text: &self.0.text,
         })?;
-        for (i, (p, shown)) in self.0.kept().enumerate() {
+        for ((p, shown), caption) in self.0.kept().zip(&self.0.captions) {
             let Some(image) = p.image.as_ref().filter(|_| shown) else {
                 continue;
             };
             seq.serialize_element(&TextBlock {
                 r#type: "text",
-                text: Caption(i + 1, source(p)),
+                text: caption.as_deref().unwrap_or_default(),
             })?;
             seq.serialize_element(&ImageBlock {
                 r#type: "image",
@@ -266,6 +329,8 @@ impl Serialize for Structured<'_> {
         if r.retrieval.guardrail_intervened {
             m.serialize_entry("guardrailAction", "INTERVENED")?;
         }
+        m.serialize_entry("moreAvailable", &r.next_page.is_some())?;
+        m.serialize_entry("nextPage", &r.next_page)?;
         m.end()
     }
 }
@@ -274,7 +339,12 @@ struct Passages<'a>(&'a SearchResult);
 
 impl Serialize for Passages<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.kept().map(|(p, shown)| PassageJson::new(p, shown)))
+        s.collect_seq(
+            self.0
+                .kept()
+                .zip(&self.0.captions)
+                .map(|((p, shown), caption)| PassageJson::new(p, shown, caption.as_deref())),
+        )
     }
 }
 
@@ -313,10 +383,11 @@ struct ImageJson<'a> {
     #[serde(rename = "sizeBytes")]
     size_bytes: usize,
     shown: bool,
+    caption: &'a str,
 }
 
 impl<'a> PassageJson<'a> {
-    fn new(p: &'a Passage, shown: bool) -> PassageJson<'a> {
+    fn new(p: &'a Passage, shown: bool, caption: Option<&'a str>) -> PassageJson<'a> {
         PassageJson {
             text: &p.text,
             content_type: &p.content_type,
@@ -334,6 +405,7 @@ impl<'a> PassageJson<'a> {
                 mime_type: &i.mime_type,
                 size_bytes: i.size(),
                 shown,
+                caption: caption.unwrap_or_default(),
             }),
         }
     }

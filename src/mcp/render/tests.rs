@@ -1,6 +1,7 @@
 //! Tests for rendering search results as MCP tool content.
 
 use super::*;
+use crate::config::reading::ImageResults;
 use crate::kb::{Image, Location, Passage, Retrieval};
 use serde_json::{json, Map, Value};
 
@@ -38,6 +39,7 @@ fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
         structured: true,
         links: true,
         note: None,
+        ..Shape::default()
     };
     let out = render("q", &retrieval, shape);
     let blocks = out["content"].as_array().unwrap();
@@ -45,7 +47,11 @@ fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
     // 4 MiB / 900 KiB = 4 images inline; each is introduced by a text block naming it.
     assert_eq!(images, 4);
     assert_eq!(blocks.len(), 1 + 2 * 4);
-    assert_eq!(blocks[1]["text"], "Image of result [1] from s3://b/0.png:");
+    assert_eq!(
+        blocks[1]["text"],
+        "Image of result [1] from s3://b/0.png, result position 1; nearest text: no text \
+         accompanies it"
+    );
     let text = blocks[0]["text"].as_str().unwrap();
     assert_eq!(
         text.matches("past the 4.0 MB of images").count(),
@@ -53,6 +59,45 @@ fn images_stop_at_the_per_answer_budget_and_say_how_to_open_the_rest() {
         "{text}"
     );
     assert!(text.contains("call get_document_link"), "{text}");
+    assert_eq!(
+        text.matches("caption: Image of result [").count(),
+        6,
+        "every image has a caption"
+    );
+    // Captions only: no image data, every image still captioned, and the way to see it.
+    let captions_only = render(
+        "q",
+        &Retrieval {
+            results: vec![Passage {
+                media_id: Some("5b2c1f0e-9a7d-4c3b-8e6f-1a2b3c4d5e6f".into()),
+                text: "Floor plan, second floor".into(),
+                metadata: [(search::PAGE_KEY.to_string(), json!(3))]
+                    .into_iter()
+                    .collect(),
+                ..image_passage(0, 3000)
+            }],
+            ..Retrieval::default()
+        },
+        Shape {
+            read: true,
+            images: ImageResults::Caption,
+            ..shape
+        },
+    );
+    let blocks = captions_only["content"].as_array().unwrap();
+    assert_eq!(blocks.len(), 1, "no image block");
+    let text = blocks[0]["text"].as_str().unwrap();
+    assert!(text.contains("IMAGE_RESULTS=caption"), "{text}");
+    assert!(
+        text.contains(
+            "caption: Image of result [1] from s3://b/0.png, page 3; nearest text: \"Floor plan, second floor\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("call read_document with its document_id, data_source_id and media_id"),
+        "{text}"
+    );
     let shown: Vec<bool> = out["structuredContent"]["results"]
         .as_array()
         .unwrap()
@@ -85,6 +130,7 @@ fn notes_and_guardrail_interventions_reach_text_and_structured_content() {
         structured: true,
         links: false,
         note: Some("Note: hidden documents."),
+        ..Shape::default()
     };
     let out = render("q", &retrieval, shape);
     let text = out["content"][0]["text"].as_str().unwrap();
@@ -170,6 +216,7 @@ fn search_result_renders_as_the_golden_file_records() {
             upstream_ms: 12,
             guardrail_intervened: true,
             note: None,
+            next_token: None,
         },
         Retrieval {
             results: assorted(),
@@ -205,19 +252,29 @@ fn search_result_renders_as_the_golden_file_records() {
     let mut cases = Vec::new();
     for (n, retrieval) in retrievals.iter().enumerate() {
         for query in ["q", "say \"hi\" \\ é\n"] {
-            for (structured, links, note) in [
+            for (i, (structured, links, note)) in [
                 (false, false, None),
                 (true, false, None),
                 (false, true, Some("Note: hidden documents.")),
                 (true, true, Some("Note: \"hidden\".")),
-            ] {
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 let shape = Shape {
                     structured,
                     links,
                     note,
+                    read: i % 2 == 1,
+                    images: if i == 2 {
+                        ImageResults::Caption
+                    } else {
+                        ImageResults::Inline
+                    },
+                    next_page: (i >= 2).then_some("np1.AAAA"),
                 };
                 let label = format!(
-                    "retrieval {n}, query {query:?}, structured {structured}, links {links}, note {note:?}"
+                    "retrieval {n}, query {query:?}, structured {structured}, links {links}, note {note:?}, read {}, images {:?}, next_page {:?}", shape.read, shape.images, shape.next_page
                 );
                 cases.push((label, render(query, retrieval, shape)));
             }
@@ -245,6 +302,7 @@ fn search_result_counts_and_size_hint_follow_the_kept_passages() {
 #[test]
 fn structured_content_carries_images_rows_media_notes_and_guardrail() {
     let retrieval = Retrieval {
+        next_token: None,
         results: vec![
             Passage {
                 media_id: Some("m1".into()),
@@ -274,22 +332,34 @@ fn structured_content_carries_images_rows_media_notes_and_guardrail() {
     let shape = Shape {
         structured: true,
         links: true,
+        read: true,
         note: Some("Note: n."),
+        next_page: Some("np1.X"),
+        ..Shape::default()
     };
     let out = render("q", &retrieval, shape);
-    let text = "Found 3 results for \"q\":\n\
+    let caption = "Image of result [1] from s3://b/1.png, result position 1; nearest text: \
+        no text accompanies it";
+    let text = format!(
+        "Found 3 results for \"q\":\n\
         \n[1] source s3://b/1.png (S3) | content IMAGE\n\
         document_id: doc1 | data_source_id: DS1 | media_id: m1\n\
-        (image, image/png, 1 KB: shown below)\n\n\
+        (image, image/png, 1 KB: shown below)\n\
+        caption: {caption}\n\n\
         \n[2] score 0.500 | source unknown | content ROW\nregion: EMEA\n\
         \n[3] source type S3 | content AUDIO\nmedia: s3://b/a.mp3\nhello\n\
+        \nTo read a whole document, call read_document with the document_id and \
+        data_source_id of its result.\n\
+        \nMore results are available: call search_knowledge_base again with the same \
+        arguments and next_page=\"np1.X\".\n\
         \nNote: a Bedrock guardrail intervened in this search, so some content may have been \
         blocked or masked.\n\
-        \nNote: n.\n";
+        \nNote: n.\n"
+    );
     let expected = json!({
         "content": [
             {"type": "text", "text": text},
-            {"type": "text", "text": "Image of result [1] from s3://b/1.png:"},
+            {"type": "text", "text": caption},
             {"type": "image", "data": "AAAA", "mimeType": "image/png"},
         ],
         "isError": false,
@@ -298,11 +368,14 @@ fn structured_content_carries_images_rows_media_notes_and_guardrail() {
             "count": 3,
             "note": "Note: n.",
             "guardrailAction": "INTERVENED",
+            "moreAvailable": true,
+            "nextPage": "np1.X",
             "results": [
                 {"text": "", "contentType": "IMAGE", "score": null,
                  "location": {"type": "S3", "uri": "s3://b/1.png"}, "metadata": {},
                  "documentId": "doc1", "dataSourceId": "DS1", "mediaId": "m1",
-                 "image": {"mimeType": "image/png", "sizeBytes": 3, "shown": true}},
+                 "image": {"mimeType": "image/png", "sizeBytes": 3, "shown": true,
+                    "caption": caption}},
                 {"text": "region: EMEA", "contentType": "ROW", "score": 0.5, "location": null,
                  "metadata": {}},
                 {"text": "hello", "contentType": "AUDIO", "score": null,

@@ -1,7 +1,8 @@
 //! The tool definitions (name, description, input and output schemas) shaped per protocol
 //! revision; the calls they describe are checked in `tools.rs`.
 
-use super::{Choice, DEFAULT_MAX_RESULTS, INFO, LINK, SEARCH};
+use super::agentic::MAX_ITERATIONS;
+use super::{Choice, Reading, AGENTIC, DEFAULT_MAX_RESULTS, INFO, LINK, READ, SEARCH};
 use crate::kb::{MAX_QUERY_CHARS, MAX_RESULTS};
 use crate::mcp::protocol::Version;
 use crate::mcp::render;
@@ -18,15 +19,22 @@ ones shown in each result's metadata (from the documents' .metadata.json files o
 source's fields).";
 
 /// The tool definitions shaped for `version`, in a stable order; `links` adds the link tool,
-/// `choice` the `knowledge_base_id` argument.
-pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -> Vec<Value> {
+/// `reading` read_document and agentic_search, `choice` the `knowledge_base_id` argument.
+pub fn definitions(
+    version: Version,
+    links: bool,
+    reading: Reading,
+    choice: Option<&Choice<'_>>,
+) -> Vec<Value> {
     let mut search = json!({
         "name": SEARCH,
         "description": "Search the AWS Bedrock Knowledge Base and return the most relevant passages, \
             each with its relevance score, source location and metadata. Results may be text, \
             images (returned as image content), table rows, or audio/video transcripts and \
-            summaries. Results carry a documentId and dataSourceId for get_document_link when \
-            Bedrock gives them.",
+            summaries. Results carry a documentId and dataSourceId (for read_document and \
+            get_document_link) when the knowledge base gives them. When a result says more are \
+            available, pass its nextPage as next_page (with the same other arguments) for the \
+            next results.",
         "inputSchema": {
             "type": "object",
             "properties": {
@@ -51,6 +59,10 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
                     "type": "string",
                     "enum": ["HYBRID", "SEMANTIC"],
                     "description": "Optional, vector knowledge bases only: HYBRID combines keyword and semantic search, SEMANTIC uses meaning only. Leave out to let Bedrock choose."
+                },
+                "next_page": {
+                    "type": "string",
+                    "description": "Optional: the nextPage of the previous result, for its next results. Works only with the same query, filter, search_type, max_results and knowledge base."
                 }
             },
             "required": ["query"],
@@ -94,11 +106,89 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
             "additionalProperties": false
         }
     });
+    let mut read = json!({
+        "name": READ,
+        "description": format!("Read the whole text of a document a search found, a page (at \
+            most {} characters) at a time: pass the documentId and dataSourceId of a search \
+            result, then page=2, 3, … as each page says. Only documents the signed-in user may \
+            read are returned. With the mediaId of an image result, returns that image.",
+            reading.page_chars),
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "document_id": {
+                    "type": "string",
+                    "description": "The documentId of a search result.",
+                    "minLength": 1,
+                    "maxLength": 1825
+                },
+                "data_source_id": {
+                    "type": "string",
+                    "description": "The dataSourceId of the same search result.",
+                    "pattern": "^[0-9a-zA-Z]{1,10}$"
+                },
+                "page": {
+                    "type": "integer",
+                    "description": "Which page to read (default 1); each page says how many there are.",
+                    "minimum": 1,
+                    "default": 1
+                },
+                "media_id": {
+                    "type": "string",
+                    "description": "Optional: the mediaId of an image result, to see that image (not with page).",
+                    "minLength": 36,
+                    "maxLength": 36
+                }
+            },
+            "required": ["document_id", "data_source_id"],
+            "additionalProperties": false
+        }
+    });
+    let mut agentic = json!({
+        "name": AGENTIC,
+        "description": "Research a question across the knowledge base: Bedrock plans and runs \
+            several searches (and may read whole documents), then returns the results with \
+            their sources, the steps it took and, with generate_response, an answer with \
+            citations. Takes up to a few minutes; use it for questions a single search cannot \
+            answer (comparisons, summaries across documents), search_knowledge_base otherwise.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "query": {
+                    "type": "string",
+                    "description": "The question, in natural language.",
+                    "minLength": 1,
+                    "maxLength": MAX_QUERY_CHARS
+                },
+                "knowledge_base_ids": {
+                    "type": "array",
+                    "items": { "type": "string" },
+                    "minItems": 1,
+                    "description": "Optional: the knowledge bases to search together (default: all)."
+                },
+                "generate_response": {
+                    "type": "boolean",
+                    "description": "Also write an answer with citations (default false).",
+                    "default": false
+                },
+                "max_iterations": {
+                    "type": "integer",
+                    "description": "Optional: the most planning rounds Bedrock may take.",
+                    "minimum": 1,
+                    "maximum": MAX_ITERATIONS
+                }
+            },
+            "required": ["query"],
+            "additionalProperties": false
+        }
+    });
     if version >= Version::V2025_03_26 {
         for (tool, title) in [
             (&mut search, "Search knowledge base"),
             (&mut info, "Knowledge base info"),
             (&mut link, "Link to original document"),
+            (&mut read, "Read a whole document"),
+            (&mut agentic, "Agentic search"),
         ] {
             tool["annotations"] = json!({
                 "title": title,
@@ -108,6 +198,8 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
                 "openWorldHint": false
             });
         }
+        // Each run plans anew and may answer differently: read-only, not idempotent.
+        agentic["annotations"]["idempotentHint"] = json!(false);
     }
     if version >= Version::V2025_06_18 {
         search["title"] = json!("Search knowledge base");
@@ -116,6 +208,10 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
         info["outputSchema"] = render::info_output_schema();
         link["title"] = json!("Link to original document");
         link["outputSchema"] = render::link_output_schema();
+        read["title"] = json!("Read a whole document");
+        read["outputSchema"] = render::read_output_schema();
+        agentic["title"] = json!("Agentic search");
+        agentic["outputSchema"] = render::agentic_output_schema();
     }
     if let Some(choice) = choice {
         let default = choice.ids.first().copied().unwrap_or_default();
@@ -124,9 +220,11 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
             "enum": choice.ids,
             "description": format!("Which knowledge base to use (default {default}). {}", choice.summary)
         });
-        for tool in [&mut search, &mut info, &mut link] {
+        for tool in [&mut search, &mut info, &mut link, &mut read] {
             tool["inputSchema"]["properties"]["knowledge_base_id"] = property.clone();
         }
+        agentic["inputSchema"]["properties"]["knowledge_base_ids"]["items"]["enum"] =
+            json!(choice.ids);
         let text = search["description"]
             .as_str()
             .unwrap_or_default()
@@ -140,9 +238,15 @@ pub fn definitions(version: Version, links: bool, choice: Option<&Choice<'_>>) -
              named by knowledge_base_id): ID, region, status, type, name and description."
         );
     }
+    let mut all = vec![search, info];
     if links {
-        vec![search, info, link]
-    } else {
-        vec![search, info]
+        all.push(link);
     }
+    if reading.read {
+        all.push(read);
+    }
+    if reading.agentic {
+        all.push(agentic);
+    }
+    all
 }

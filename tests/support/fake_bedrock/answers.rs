@@ -136,13 +136,21 @@ pub(super) fn retrieve(shared: &Shared, kb: &KbView, body: &[u8]) -> Reply {
         .filter(|d| filter.is_none_or(|f| corpus::filter_matches(f, &d.metadata)))
         .cloned()
         .collect();
-    let hits = corpus::search(&visible, text, n);
+    let all = corpus::search(&visible, text, usize::MAX);
+    let (offset, next) = match super::pages::page(&kb.id, &v, user.as_deref(), all.len(), n) {
+        Ok(p) => p,
+        Err(reply) => return reply,
+    };
+    let hits: Vec<_> = all.into_iter().skip(offset).take(n).collect();
     let key = if managed {
         "_data_source_id"
     } else {
         "x-amz-bedrock-kb-data-source-id"
     };
     let mut body = corpus::retrieve_body(&hits, key);
+    if let Some(token) = next {
+        body["nextToken"] = json!(token);
+    }
     // The fake's guardrail intervenes on queries about passwords.
     if v.get("guardrailConfiguration").is_some() && text.to_lowercase().contains("password") {
         body["guardrailAction"] = json!("INTERVENED");
@@ -209,6 +217,12 @@ pub(super) fn document_content(
             "AccessDeniedException",
             "The user in userContext is not authorized to access this document",
         );
+    }
+    if v.get("outputFormat").and_then(Value::as_str) == Some("EXTRACTED") {
+        return super::extracted::answer(shared, &kb.id, data_source, raw_document_id, doc);
+    }
+    if let Some(media) = v.get("mediaId").and_then(Value::as_str) {
+        return super::extracted::media_answer(shared, &kb.id, data_source, raw_document_id, media);
     }
     let (mime, length) = match v.get("mediaId") {
         Some(_) => ("image/png", corpus::TINY_PNG.len()),

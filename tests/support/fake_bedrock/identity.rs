@@ -1,7 +1,8 @@
 //! Who the fake Bedrock believes the caller is: per-knowledge-base
 //! `userContextModeForRetrieval` and `trustedIdentitySources` (returned by GetKnowledgeBase),
 //! the AWS sessions the fake STS issued (bound to their trusted-identity-propagation context),
-//! and the decision of bedrock-2026 / identity-2026 §4 for each Retrieve and GetDocumentContent:
+//! and the decision of bedrock-2026 / identity-2026 §4 for each Retrieve, GetDocumentContent
+//! (RAW and EXTRACTED) and AgenticRetrieveStream (by its first retriever's knowledge base):
 //!
 //! - `API_INPUT_ONLY` (the default): the identity is `userContext.userId`; the session is ignored.
 //! - `IDENTITY_ENHANCED_SESSION`: the identity is the `OriginIdentity.Subject` of a *trusted*
@@ -241,7 +242,7 @@ fn signer_of(st: &State, access_key: &str) -> Signer {
     }
 }
 
-/// Decides the identity of a Retrieve or GetDocumentContent signed with `access_key` on `kb`,
+/// Decides the identity of a Retrieve, GetDocumentContent or AgenticRetrieveStream signed with `access_key` on `kb`,
 /// records it, and returns the body with `userContext` set to that identity (or removed);
 /// `Err` is the answer that refuses the call.
 pub(super) fn decide(

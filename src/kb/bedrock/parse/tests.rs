@@ -3,6 +3,22 @@
 use super::*;
 use serde_json::json;
 
+/// The passages and guardrail flag, as the reference parser returns them.
+fn retrieval(body: &[u8]) -> Result<(Vec<Passage>, bool), String> {
+    super::retrieval(body).map(|r| (r.passages, r.guardrail_intervened))
+}
+
+#[test]
+fn reads_the_next_token_and_drops_a_malformed_one() {
+    let r = super::retrieval(br#"{"retrievalResults": [], "nextToken": "abc=="}"#).unwrap();
+    assert_eq!(r.next_token.as_deref(), Some("abc=="));
+    for bad in [r#""""#, r#""a b""#, "5", "null"] {
+        let body = format!(r#"{{"retrievalResults": [], "nextToken": {bad}}}"#);
+        let r = super::retrieval(body.as_bytes()).unwrap();
+        assert_eq!(r.next_token, None, "{bad}");
+    }
+}
+
 fn one(result: Value) -> Passage {
     let body = json!({ "retrievalResults": [result] }).to_string();
     retrieval(body.as_bytes()).unwrap().0.remove(0)

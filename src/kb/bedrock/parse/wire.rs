@@ -14,6 +14,8 @@ pub(super) struct Answer {
     /// `None` when missing or not a list; an entry is `None` when it is not an object.
     pub(super) results: Option<Vec<Option<RawResult>>>,
     pub(super) guardrail_action: Option<String>,
+    /// Bedrock's token for the next page of results.
+    pub(super) next_token: Option<String>,
 }
 
 /// One entry of `retrievalResults`.
@@ -92,6 +94,7 @@ impl<'de> Fields<'de> for Answer {
                 self.results = items.map(|items| items.into_iter().map(|o| o.0).collect());
             }
             "guardrailAction" => self.guardrail_action = next::<Text, _>(map)?.0,
+            "nextToken" => self.next_token = next::<Text, _>(map)?.0,
             _ => skip(map)?,
         }
         Ok(())
