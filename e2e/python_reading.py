@@ -20,50 +20,18 @@ import argparse
 import hashlib
 import re
 import sys
-from contextlib import asynccontextmanager
 
 import anyio
-from mcp import ClientSession
 from mcp.client.sse import sse_client
 
-try:  # SDK 2.x
-    from mcp.client.streamable_http import streamable_http_client as _http_client
-except ImportError:  # SDK 1.x
-    from mcp.client.streamable_http import streamablehttp_client as _http_client
+# The shared helpers (report, field, text_of, short, session_over, the transports) and the
+# results they record live in python_client.py beside this file.
+import python_client as common
+from python_client import _http_client, field, report, session_over, short, text_of
 
 LEG_TIMEOUT_SECS = 120
 MAX_PAGES = 40
 REFERENCE = re.compile(r"TRV-\d\d-\d\d\d")
-results = []
-LABEL = "python"
-
-
-def report(leg, check, ok, detail=""):
-    word = {True: "PASS", False: "FAIL", None: "SKIP"}[ok]
-    results.append(ok)
-    print(f"{word} {LABEL}/{leg}/{check} {detail}".rstrip(), flush=True)
-
-
-def field(obj, snake, camel):
-    if hasattr(obj, snake):
-        return getattr(obj, snake)
-    return getattr(obj, camel, None)
-
-
-def text_of(result):
-    return "\n".join(getattr(c, "text", "") or "" for c in result.content)
-
-
-def short(text, n=160):
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-@asynccontextmanager
-async def session_over(streams_cm):
-    async with streams_cm as streams:
-        async with ClientSession(streams[0], streams[1]) as session:
-            yield session
 
 
 async def read_pages(leg, session, args):
@@ -171,8 +139,7 @@ async def main():
     parser.add_argument("--references", type=int, required=True, help="TRV-pp-kkk references in it")
     parser.add_argument("--label", default="python")
     args = parser.parse_args()
-    global LABEL
-    LABEL = args.label
+    common.LABEL = args.label
     base = args.url.rstrip("/")
     legs = [
         ("http", lambda: _http_client(f"{base}/mcp"), "initialize"),
@@ -181,8 +148,8 @@ async def main():
     ]
     for leg, factory, era in legs:
         await run_leg(leg, factory, era, args)
-    failed = results.count(False)
-    print(f"{LABEL}: {results.count(True)} passed, {failed} failed", flush=True)
+    failed = common.results.count(False)
+    print(f"{common.LABEL}: {common.results.count(True)} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
 

@@ -23,13 +23,7 @@ fn managed() -> FakeBedrock {
 }
 
 fn start(bedrock: &FakeBedrock, entra: Option<&FakeEntra>, extra: &[(&str, &str)]) -> Server {
-    let mut env = bedrock.env();
-    if let Some(entra) = entra {
-        env.extend(entra.vars(&[]));
-    }
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    all.extend_from_slice(extra);
-    Server::start(&all)
+    Server::against(bedrock, entra, extra)
 }
 
 /// A token whose only address-like claim is `email`, verified by Entra (`xms_edov`): the
@@ -83,26 +77,7 @@ fn link(s: &Server, t: Transport, token: Option<&str>, doc: &str, ds: &str) -> V
 
 /// Standard base64 decoding, written out so the check shares nothing with the server.
 fn b64decode(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let body = s.trim_end_matches('=');
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in body.bytes() {
-        acc = (acc << 6) | u32::from(val(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
+    support::fake_sts::b64_decode(s, *b"+/")
 }
 
 #[test]

@@ -29,13 +29,7 @@ use support::tool_call::{self, Transport, ALL};
 const HANG: Duration = Duration::from_secs(60);
 
 fn start(bedrock: &FakeBedrock, entra: Option<&FakeEntra>, extra: &[(&str, &str)]) -> Server {
-    let mut env = bedrock.env();
-    if let Some(entra) = entra {
-        env.extend(entra.vars(&[]));
-    }
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    all.extend_from_slice(extra);
-    Server::start(&all)
+    Server::against(bedrock, entra, extra)
 }
 
 fn managed_fake() -> FakeBedrock {

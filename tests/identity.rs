@@ -505,15 +505,8 @@ fn fifty_concurrent_calls_of_one_user_make_one_sts_call_and_a_second_user_a_seco
 
 /// The Prometheus text of a server started with METRICS_ADDR=127.0.0.1:0.
 fn metrics_text(s: &Server) -> String {
-    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
-    let addr = s
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["msg"] == "metrics listening")
-        .and_then(|v| v["addr"].as_str().map(str::to_string))
-        .expect("metrics address in the log");
-    let r = support::server::request(&format!("http://{addr}/metrics"), "GET", &[], "");
+    let base = s.metrics_url();
+    let r = support::server::request(&format!("{base}/metrics"), "GET", &[], "");
     assert_eq!(r.status, 200, "{}", r.body);
     r.body
 }

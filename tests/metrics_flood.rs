@@ -6,7 +6,6 @@
 
 use crate::support;
 
-use serde_json::Value;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -45,13 +44,7 @@ fn until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 fn metrics_addr(s: &Server) -> String {
-    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
-    s.logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["msg"] == "metrics listening")
-        .and_then(|v| v["addr"].as_str().map(str::to_string))
-        .expect("metrics address in the log")
+    s.metrics_url().trim_start_matches("http://").to_string()
 }
 
 /// What a held connection has been told so far: a status code once an answer arrived,

@@ -25,15 +25,8 @@ fn start_with(env: &[(&str, &str)]) -> (Server, String) {
     let mut all = env.to_vec();
     all.push(("METRICS_ADDR", "127.0.0.1:0"));
     let s = Server::start(&all);
-    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
-    let addr = s
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["msg"] == "metrics listening")
-        .and_then(|v| v["addr"].as_str().map(str::to_string))
-        .expect("metrics address in the log");
-    (s, format!("http://{addr}"))
+    let base = s.metrics_url();
+    (s, base)
 }
 
 fn call(s: &Server, version: &str, tool: &str, args: Value) -> Value {

@@ -18,13 +18,7 @@ use support::server::Server;
 use support::tool_call::{self, Transport, ALL};
 
 fn start(bedrock: &FakeBedrock, entra: Option<&FakeEntra>, extra: &[(&str, &str)]) -> Server {
-    let mut env = bedrock.env();
-    if let Some(entra) = entra {
-        env.extend(entra.vars(&[]));
-    }
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    all.extend_from_slice(extra);
-    Server::start(&all)
+    Server::against(bedrock, entra, extra)
 }
 
 fn reading_fake() -> FakeBedrock {

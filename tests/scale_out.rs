@@ -315,7 +315,14 @@ fn one_conversation_alternates_between_two_replicas_behind_round_robin_nginx() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert_eq!(names, ["search_knowledge_base", "get_knowledge_base_info"]);
+    assert_eq!(
+        names,
+        [
+            "search_knowledge_base",
+            "get_knowledge_base_info",
+            "read_document"
+        ]
+    );
     for (step, (query, word)) in steps[3..7].iter().zip(queries) {
         let v = step.resp.json();
         assert_eq!(v["result"]["isError"], false, "{query}: {v}");

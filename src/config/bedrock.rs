@@ -188,23 +188,25 @@ pub fn kb_id_of(entry: &str) -> Option<&str> {
     if is_id(entry) {
         return Some(entry);
     }
-    let rest = entry.strip_prefix("arn:aws")?;
+    let (account, rest) = after_bedrock_region(entry)?.split_once(':')?;
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    let id = rest.strip_prefix("knowledge-base/")?;
+    (account_ok && is_id(id)).then_some(id)
+}
+
+/// What follows `^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:` in `arn`, if it starts so.
+fn after_bedrock_region(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws")?;
     let (partition_tail, rest) = rest.split_once(':')?;
-    if !(partition_tail.is_empty()
-        || (partition_tail.len() >= 2 && partition_tail.starts_with('-')))
-    {
-        return None;
-    }
+    let partition_ok =
+        partition_tail.is_empty() || (partition_tail.len() >= 2 && partition_tail.starts_with('-'));
     let rest = rest.strip_prefix("bedrock:")?;
     let (region, rest) = rest.split_once(':')?;
     let region_ok = (1..=20).contains(&region.len())
         && region
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    let (account, rest) = rest.split_once(':')?;
-    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-    let id = rest.strip_prefix("knowledge-base/")?;
-    (region_ok && account_ok && is_id(id)).then_some(id)
+    (partition_ok && region_ok).then_some(rest)
 }
 
 fn check_kb_id(kb_id: &str) -> Result<(), ConfigError> {
@@ -362,19 +364,9 @@ pub fn is_guardrail_version(v: &str) -> bool {
 /// `^arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}::foundation-model/(.*)$`, at most 2048 characters.
 pub fn is_rerank_arn(arn: &str) -> bool {
     let check = || -> Option<bool> {
-        let rest = arn.strip_prefix("arn:aws")?;
-        let (tail, rest) = rest.split_once(':')?;
-        let partition_ok = tail.is_empty() || (tail.len() >= 2 && tail.starts_with('-'));
-        let rest = rest.strip_prefix("bedrock:")?;
-        let (region, rest) = rest.split_once(':')?;
-        let region_ok = (1..=20).contains(&region.len())
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        let model = rest.strip_prefix(":foundation-model/")?;
+        let model = after_bedrock_region(arn)?.strip_prefix(":foundation-model/")?;
         // `(.*)` matches no line terminator.
-        let model_ok = !model.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']);
-        Some(partition_ok && region_ok && model_ok)
+        Some(!model.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']))
     };
     arn.len() <= 2048 && check() == Some(true)
 }

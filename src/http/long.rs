@@ -64,18 +64,7 @@ pub fn stream(
     common: &[(String, String)],
     call: LongCall,
 ) -> Outcome {
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
-         X-Accel-Buffering: no\r\nConnection: close\r\n",
-    );
-    for (k, v) in common.iter().filter(|(k, _)| k != "Cache-Control") {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut open = writer
-        .write_all(head.as_bytes())
-        .and_then(|()| writer.flush())
-        .is_ok();
+    let mut open = super::sse::write_head(writer, common);
     let mut send = |data: &str| -> bool {
         if open {
             let frame = format!("event: message\ndata: {data}\n\n");
@@ -86,13 +75,14 @@ pub fn stream(
         }
         open
     };
-    let mut outcome = app.mcp.handle_long(
-        call.version,
-        call.message,
-        &call.caller,
-        &call.scope,
-        &mut send,
-    );
+    run(app, call, &mut send)
+}
+
+/// Runs `call`, sending its notifications and then its response through `send`.
+fn run(app: &App, call: LongCall, send: &mut dyn FnMut(&str) -> bool) -> Outcome {
+    let mut outcome =
+        app.mcp
+            .handle_long(call.version, call.message, &call.caller, &call.scope, send);
     if let Some(response) = outcome.response.take() {
         send(response.as_str());
     }
@@ -116,23 +106,13 @@ pub fn spawn_legacy(app: Arc<App>, call: LongCall) {
         return;
     };
     let session = session.clone();
-    let run = move || {
-        let mut send = |data: &str| session.send("message", data);
-        let mut outcome = app.mcp.handle_long(
-            call.version,
-            call.message,
-            &call.caller,
-            &call.scope,
-            &mut send,
-        );
-        if let Some(response) = outcome.response.take() {
-            session.send("message", response.as_str());
-        }
+    let work = move || {
+        run(&app, call, &mut |data: &str| session.send("message", data));
     };
     if let Err(e) = std::thread::Builder::new()
         .name("long-call".into())
         .stack_size(CALL_STACK)
-        .spawn(run)
+        .spawn(work)
     {
         log::warn!("cannot start a thread for a long call ({e}); it is dropped");
     }

@@ -15,7 +15,6 @@ use super::router::LogInfo;
 use super::router::{self, Routed, Verdict};
 use super::{cors, limits, notify, signal};
 use crate::log::{fields, Field};
-use std::io::Write;
 use std::net::TcpListener;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -336,19 +335,7 @@ fn open_stream(
         .socket_closer()
         .map(|c| Box::new(move || c.close()) as super::sse::Closer);
     let mut writer = rq.into_writer();
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
-         X-Accel-Buffering: no\r\nConnection: close\r\n",
-    );
-    for (k, v) in common.iter().filter(|(k, _)| k != "Cache-Control") {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    if writer
-        .write_all(head.as_bytes())
-        .and_then(|()| writer.flush())
-        .is_err()
-    {
+    if !super::sse::write_head(&mut writer, common) {
         return;
     }
     let endpoint = format!("/messages?session_id={id}");

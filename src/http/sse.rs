@@ -433,3 +433,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
+
+/// Writes the head of an SSE answer (with `common`'s headers, our own Cache-Control) and
+/// flushes it: false when the client is already gone.
+pub(crate) fn write_head(writer: &mut dyn Write, common: &[(String, String)]) -> bool {
+    let mut head = String::from(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache, no-store\r\n\
+         X-Accel-Buffering: no\r\nConnection: close\r\n",
+    );
+    for (k, v) in common.iter().filter(|(k, _)| k != "Cache-Control") {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    writer
+        .write_all(head.as_bytes())
+        .and_then(|()| writer.flush())
+        .is_ok()
+}

@@ -29,16 +29,9 @@ fn start(bedrock: &FakeBedrock, extra: (&str, &str)) -> Server {
 fn requests_past_worker_threads_wait_for_a_slot_then_are_refused_and_health_stays_up() {
     let bedrock = FakeBedrock::start();
     let s = start(&bedrock, ("METRICS_ADDR", "127.0.0.1:0"));
-    assert!(s.wait_for_log("metrics listening"), "{}", s.logs());
-    let metrics = s
-        .logs()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["msg"] == "metrics listening")
-        .and_then(|v| v["addr"].as_str().map(str::to_string))
-        .expect("metrics address in the log");
+    let metrics = s.metrics_url();
     let gauge = |series: &str| {
-        let r = request(&format!("http://{metrics}/metrics"), "GET", &[], "");
+        let r = request(&format!("{metrics}/metrics"), "GET", &[], "");
         r.body
             .lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))

@@ -898,12 +898,18 @@ pub fn jwt_part(token: &str, index: usize) -> Option<Value> {
 }
 
 fn b64url_decode(s: &str) -> Option<Vec<u8>> {
+    b64_decode(s, *b"-_")
+}
+
+/// Base64 decoding with `extra` as the 62nd and 63rd letters (`+/` standard, `-_` URL-safe),
+/// padding optional; written out so the fakes share nothing with the server.
+pub fn b64_decode(s: &str, extra: [u8; 2]) -> Option<Vec<u8>> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),
         b'0'..=b'9' => Some(c - b'0' + 52),
-        b'-' => Some(62),
-        b'_' => Some(63),
+        _ if c == extra[0] => Some(62),
+        _ if c == extra[1] => Some(63),
         _ => None,
     };
     let mut out = Vec::new();

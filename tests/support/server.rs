@@ -64,6 +64,36 @@ impl Server {
         Self::start_with_args(env, &[])
     }
 
+    /// The metrics listener's base URL (`http://ADDR`), once the log has named it (a server
+    /// started with `METRICS_ADDR=127.0.0.1:0`).
+    pub fn metrics_url(&self) -> String {
+        assert!(self.wait_for_log("metrics listening"), "{}", self.logs());
+        let addr = self
+            .logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["msg"] == "metrics listening")
+            .and_then(|v| v["addr"].as_str().map(str::to_string))
+            .expect("metrics address in the log");
+        format!("http://{addr}")
+    }
+
+    /// Starts the binary against `bedrock` (and `entra`, signing in), `extra` on top.
+    pub fn against(
+        bedrock: &super::fake_bedrock::FakeBedrock,
+        entra: Option<&super::fake_entra::FakeEntra>,
+        extra: &[(&str, &str)],
+    ) -> Server {
+        let mut env = bedrock.env();
+        if let Some(entra) = entra {
+            env.extend(entra.vars(&[]));
+        }
+        let mut all: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        all.extend_from_slice(extra);
+        Server::start(&all)
+    }
+
     /// Starts the binary serving the sample knowledge base.
     pub fn local(env: &[(&str, &str)]) -> Server {
         let kb = sample_kb();

@@ -117,33 +117,27 @@ const STREAM_IDLE: Duration = Duration::from_secs(60);
 /// `timeout` (AGENTIC_TIMEOUT_SECS), at most [`STREAM_IDLE`] between two reads, and no
 /// pooling (the agent is shut down when its call ends).
 pub(super) fn stream_agent(timeout: Duration) -> Agent {
-    let config = Agent::config_builder()
-        .max_idle_connections(0)
-        .max_idle_connections_per_host(0)
-        .input_buffer_size(READ_BUFFER)
-        .output_buffer_size(WRITE_BUFFER)
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(timeout))
-        .timeout_per_read(Some(STREAM_IDLE))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
-        .build();
-    crate::dns::agent(config)
+    agent(0, timeout, Some(STREAM_IDLE))
 }
 
-/// One pooled agent for Bedrock calls.
+/// One pooled agent for Bedrock calls. ureq keeps 3 idle connections per host by default:
+/// with more calls in flight, most would close on return and the next call would pay a new
+/// TCP + TLS handshake. Idle ones still close after 15 s (ureq's max_idle_age).
 fn build_agent(timeout: Duration) -> Agent {
+    agent(IDLE_CONNECTIONS, timeout, None)
+}
+
+/// An agent keeping `idle` connections, each call within `timeout` (connecting within 5 s at
+/// most), reads at most `per_read` apart; no redirects, HTTP errors as answers.
+fn agent(idle: usize, timeout: Duration, per_read: Option<Duration>) -> Agent {
     let config = Agent::config_builder()
-        // ureq keeps 3 idle connections per host by default: with more calls in flight,
-        // most would close on return and the next call would pay a new TCP + TLS
-        // handshake. Idle ones still close after 15 s (ureq's max_idle_age).
-        .max_idle_connections(IDLE_CONNECTIONS)
-        .max_idle_connections_per_host(IDLE_CONNECTIONS)
+        .max_idle_connections(idle)
+        .max_idle_connections_per_host(idle)
         .input_buffer_size(READ_BUFFER)
         .output_buffer_size(WRITE_BUFFER)
         .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
         .timeout_global(Some(timeout))
+        .timeout_per_read(per_read)
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(concat!("bedrock-mcp/", env!("CARGO_PKG_VERSION")))
@@ -175,27 +169,38 @@ impl Client {
                 }
                 Outcome::Verdict(v) => v,
             };
-            let transient = match verdict {
-                Verdict::Fail(e) => return Err(e),
-                Verdict::Retry(t) => t,
-            };
-            let retrying = attempt < self.max_attempts;
-            let throttled = matches!(transient, Transient::Throttled(_));
-            crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
-            if !retrying {
-                return Err(self.give_up(call, transient, attempt));
-            }
-            let pause = backoff(attempt);
-            log::warn!(
-                "Bedrock {} attempt {attempt}/{} failed ({}); retrying in {} ms",
-                call.op.name(),
-                self.max_attempts,
-                describe(&transient),
-                pause.as_millis()
-            );
-            std::thread::sleep(pause);
+            std::thread::sleep(self.after_failure(call, verdict, attempt)?);
             attempt += 1;
         }
+    }
+
+    /// What a failed attempt leads to: the error to answer with, or the pause before the
+    /// next attempt (counted and logged here, for plain and streaming calls alike).
+    fn after_failure(
+        &self,
+        call: &Call<'_>,
+        verdict: Verdict,
+        attempt: u32,
+    ) -> Result<Duration, KbError> {
+        let transient = match verdict {
+            Verdict::Fail(e) => return Err(e),
+            Verdict::Retry(t) => t,
+        };
+        let retrying = attempt < self.max_attempts;
+        let throttled = matches!(transient, Transient::Throttled(_));
+        crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
+        if !retrying {
+            return Err(self.give_up(call, transient, attempt));
+        }
+        let pause = backoff(attempt);
+        log::warn!(
+            "Bedrock {} attempt {attempt}/{} failed ({}); retrying in {} ms",
+            call.op.name(),
+            self.max_attempts,
+            describe(&transient),
+            pause.as_millis()
+        );
+        Ok(pause)
     }
 
     fn attempt(&self, call: &Call<'_>) -> Outcome {
@@ -303,17 +308,10 @@ impl Client {
                 }
                 Err(v) => v,
             };
-            let transient = match verdict {
-                Verdict::Fail(e) => break Err(e),
-                Verdict::Retry(t) => t,
-            };
-            let retrying = attempt < self.max_attempts;
-            let throttled = matches!(transient, Transient::Throttled(_));
-            crate::metrics::bedrock_attempt_failed(call.op.name(), throttled, retrying);
-            if !retrying {
-                break Err(self.give_up(call, transient, attempt));
+            match self.after_failure(call, verdict, attempt) {
+                Ok(pause) => std::thread::sleep(pause),
+                Err(e) => break Err(e),
             }
-            std::thread::sleep(backoff(attempt));
             attempt += 1;
         };
         let outcome = result.as_ref().map_or_else(KbError::kind, |_| "ok");

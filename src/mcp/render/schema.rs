@@ -3,6 +3,17 @@
 
 use serde_json::{json, Value};
 
+/// Where a result came from, as every tool's results carry it.
+fn location_schema() -> Value {
+    json!({
+        "type": ["object", "null"],
+        "properties": {
+            "type": { "type": "string" },
+            "uri": { "type": ["string", "null"] }
+        }
+    })
+}
+
 /// The `outputSchema` of the search tool.
 pub fn search_output_schema() -> Value {
     json!({
@@ -18,13 +29,7 @@ pub fn search_output_schema() -> Value {
                         "text": { "type": "string" },
                         "contentType": { "type": "string" },
                         "score": { "type": ["number", "null"] },
-                        "location": {
-                            "type": ["object", "null"],
-                            "properties": {
-                                "type": { "type": "string" },
-                                "uri": { "type": ["string", "null"] }
-                            }
-                        },
+                        "location": location_schema(),
                         "metadata": { "type": "object" },
                         "documentId": { "type": "string" },
                         "dataSourceId": { "type": "string" },
@@ -119,13 +124,7 @@ pub fn agentic_output_schema() -> Value {
                         "text": { "type": "string" },
                         "contentType": { "type": "string" },
                         "knowledgeBaseId": { "type": ["string", "null"] },
-                        "location": {
-                            "type": ["object", "null"],
-                            "properties": {
-                                "type": { "type": "string" },
-                                "uri": { "type": ["string", "null"] }
-                            }
-                        },
+                        "location": location_schema(),
                         "documentId": { "type": "string" },
                         "dataSourceId": { "type": "string" },
                         "metadata": { "type": "object" }

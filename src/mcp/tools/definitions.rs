@@ -84,17 +84,8 @@ pub fn definitions(
         "inputSchema": {
             "type": "object",
             "properties": {
-                "document_id": {
-                    "type": "string",
-                    "description": "The documentId of a search result.",
-                    "minLength": 1,
-                    "maxLength": 1825
-                },
-                "data_source_id": {
-                    "type": "string",
-                    "description": "The dataSourceId of the same search result.",
-                    "pattern": "^[0-9a-zA-Z]{1,10}$"
-                },
+                "document_id": document_id_schema(),
+                "data_source_id": data_source_id_schema(),
                 "media_id": {
                     "type": "string",
                     "description": "Optional: the mediaId of an image inside the document, to link to that image.",
@@ -116,17 +107,8 @@ pub fn definitions(
         "inputSchema": {
             "type": "object",
             "properties": {
-                "document_id": {
-                    "type": "string",
-                    "description": "The documentId of a search result.",
-                    "minLength": 1,
-                    "maxLength": 1825
-                },
-                "data_source_id": {
-                    "type": "string",
-                    "description": "The dataSourceId of the same search result.",
-                    "pattern": "^[0-9a-zA-Z]{1,10}$"
-                },
+                "document_id": document_id_schema(),
+                "data_source_id": data_source_id_schema(),
                 "page": {
                     "type": "integer",
                     "description": "Which page to read (default 1); each page says how many there are.",
@@ -249,4 +231,23 @@ pub fn definitions(
         all.push(agentic);
     }
     all
+}
+
+/// A search result's `documentId`, as the document tools take it (GetDocumentContent's limits).
+fn document_id_schema() -> Value {
+    json!({
+        "type": "string",
+        "description": "The documentId of a search result.",
+        "minLength": 1,
+        "maxLength": 1825
+    })
+}
+
+/// The same result's `dataSourceId` (Bedrock's data-source id pattern).
+fn data_source_id_schema() -> Value {
+    json!({
+        "type": "string",
+        "description": "The dataSourceId of the same search result.",
+        "pattern": "^[0-9a-zA-Z]{1,10}$"
+    })
 }
