@@ -539,76 +539,94 @@ fn an_agentic_call_returns_results_an_answer_and_citations_over_every_transport_
 #[test]
 fn progress_notifications_keep_coming_while_bedrock_is_silent() {
     let bedrock = managed_fake();
-    let s = start(&bedrock, None, &[]);
-    for (n, t) in ALL.into_iter().enumerate() {
-        let id = 200 + n as u64;
-        bedrock.push_agentic(Script::Hold);
-        let started = bedrock.agentic_started();
-        let args = json!({"query": QUERY, "generate_response": true});
-        // The fake sends one trace event and then nothing until released: four progress
-        // notifications before the release can only come from the server's own clock.
-        let (progress, r) = match t {
-            Transport::Mcp(v) => {
-                let call = agentic_call(&s, v, None, id, args);
-                let mut progress = Vec::new();
-                while progress.len() < 4 {
-                    let m = call.next().expect("stream ended while held");
+    let s = std::sync::Arc::new(start(&bedrock, None, &[("AGENTIC_MAX_IN_FLIGHT", "4")]));
+    // A slow stream (events 2.5 s apart) completes, with progress all along; it runs beside
+    // the held calls below, started first so that it takes the first script.
+    bedrock.push_agentic(Script::Slow(Duration::from_millis(2_500)));
+    let slow = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            agentic_on(
+                &s,
+                Transport::Mcp("2026-07-28"),
+                None,
+                299,
+                json!({"query": QUERY}),
+            )
+        })
+    };
+    assert!(bedrock.wait_until(HANG, |b| b.agentic_started() == 1));
+    // Every transport at once, each stream held after its first trace event: four progress
+    // notifications before the release can only come from the server's own clock.
+    let (held_tx, held) = std::sync::mpsc::channel();
+    let calls: Vec<_> = ALL
+        .into_iter()
+        .enumerate()
+        .map(|(n, t)| {
+            bedrock.push_agentic(Script::Hold);
+            let (s, held_tx) = (s.clone(), held_tx.clone());
+            let id = 200 + n as u64;
+            let args = json!({"query": QUERY, "generate_response": true});
+            let call = std::thread::spawn(move || match t {
+                Transport::Mcp(v) => {
+                    let call = agentic_call(&s, v, None, id, args);
+                    assert_eq!(call.head.0, 200);
                     assert!(
-                        m["id"] != id,
-                        "{t:?}: answered while held: {m}; fake: {} open, {} closed by the client, {} finished; logs:\n{}",
-                        bedrock.agentic_open(),
-                        bedrock.agentic_client_closed(),
-                        bedrock.agentic_finished(),
-                        s.logs()
+                        call.head.1.starts_with("text/event-stream"),
+                        "{:?}",
+                        call.head
                     );
-                    if m["method"] == "notifications/progress" {
-                        progress.push(m);
+                    let mut progress = Vec::new();
+                    while progress.len() < 4 {
+                        let m = call.next().expect("stream ended while held");
+                        assert!(m["id"] != id, "{t:?}: answered while held: {m}");
+                        if m["method"] == "notifications/progress" {
+                            progress.push(m);
+                        }
                     }
+                    let _ = held_tx.send(());
+                    let (more, r) = call.until_response(id);
+                    progress.extend(more);
+                    (progress, r)
                 }
-                assert_eq!(call.head.0, 200);
-                assert!(
-                    call.head.1.starts_with("text/event-stream"),
-                    "{:?}",
-                    call.head
-                );
-                assert_eq!(bedrock.agentic_started(), started + 1, "{t:?}");
-                assert_eq!(bedrock.agentic_finished(), n, "{t:?}: not held");
-                bedrock.release_agentic();
-                let (more, r) = call.until_response(id);
-                progress.extend(more);
-                (progress, r)
-            }
-            Transport::Sse => {
-                let mut session = Session::open(&s, None);
-                session.agentic(&s, id, args);
-                let mut progress = Vec::new();
-                while progress.len() < 4 {
-                    let m = session.next();
-                    assert!(m["id"] != id, "answered while held: {m}");
-                    if m["method"] == "notifications/progress" {
-                        progress.push(m);
+                Transport::Sse => {
+                    let mut session = Session::open(&s, None);
+                    session.agentic(&s, id, args);
+                    let mut progress = Vec::new();
+                    while progress.len() < 4 {
+                        let m = session.next();
+                        assert!(m["id"] != id, "{t:?}: answered while held: {m}");
+                        if m["method"] == "notifications/progress" {
+                            progress.push(m);
+                        }
                     }
+                    let _ = held_tx.send(());
+                    let (more, r) = session.until_response(id);
+                    progress.extend(more);
+                    (progress, r)
                 }
-                assert_eq!(bedrock.agentic_finished(), n, "not held");
-                bedrock.release_agentic();
-                let (more, r) = session.until_response(id);
-                progress.extend(more);
-                (progress, r)
-            }
-        };
+            });
+            (t, id, call)
+        })
+        .collect();
+    for _ in &calls {
+        held.recv_timeout(HANG)
+            .expect("a held call never got four progress notifications");
+    }
+    assert_eq!(bedrock.agentic_started(), 1 + ALL.len());
+    assert_eq!(
+        bedrock.agentic_finished(),
+        0,
+        "a held stream ran to its end"
+    );
+    bedrock.release_agentic();
+    for (t, id, call) in calls {
+        let (progress, r) = call.join().expect("agentic thread");
         check_progress(&progress, id);
         assert!(!is_error(&r), "{t:?}: {r}");
         assert!(tool_call::text(&r).contains("Answer:"), "{t:?}: {r}");
     }
-    // A slow stream (events 2.5 s apart) completes, with progress all along.
-    bedrock.push_agentic(Script::Slow(Duration::from_millis(2_500)));
-    let (progress, r) = agentic_on(
-        &s,
-        Transport::Mcp("2026-07-28"),
-        None,
-        299,
-        json!({"query": QUERY}),
-    );
+    let (progress, r) = slow.join().expect("slow agentic thread");
     assert!(!is_error(&r), "{r}");
     assert!(
         progress.len() >= 4,
@@ -916,12 +934,21 @@ fn the_acl_aware_expansion_needs_the_user_and_gets_it_when_signed_in() {
 fn an_agentic_call_past_its_deadline_is_stopped_and_its_stream_closed() {
     let bedrock = managed_fake();
     bedrock.set_agentic_default(Script::HoldBeating(Duration::from_millis(300)));
-    let s = start(&bedrock, None, &[("AGENTIC_TIMEOUT_SECS", "10")]);
-    for (n, t) in [Transport::Mcp("2026-07-28"), Transport::Sse]
+    let s = std::sync::Arc::new(start(&bedrock, None, &[("AGENTIC_TIMEOUT_SECS", "10")]));
+    // Both transports at once: the shortest deadline allowed is 10 s.
+    let calls: Vec<_> = [Transport::Mcp("2026-07-28"), Transport::Sse]
         .into_iter()
         .enumerate()
-    {
-        let (progress, r) = agentic_on(&s, t, None, 700 + n as u64, json!({"query": QUERY}));
+        .map(|(n, t)| {
+            let s = s.clone();
+            let call = std::thread::spawn(move || {
+                agentic_on(&s, t, None, 700 + n as u64, json!({"query": QUERY}))
+            });
+            (t, call)
+        })
+        .collect();
+    for (t, call) in calls {
+        let (progress, r) = call.join().expect("agentic thread");
         assert!(is_error(&r), "{t:?}: {r}");
         let shown = tool_call::text(&r);
         assert!(shown.contains("AGENTIC_TIMEOUT_SECS"), "{t:?}: {shown}");
@@ -929,11 +956,12 @@ fn an_agentic_call_past_its_deadline_is_stopped_and_its_stream_closed() {
             !progress.is_empty(),
             "{t:?}: no progress before the deadline"
         );
-        assert!(
-            bedrock.wait_until(HANG, |b| b.agentic_client_closed() == n + 1),
-            "{t:?}: the Bedrock stream stayed open past the deadline"
-        );
     }
+    assert!(
+        bedrock.wait_until(HANG, |b| b.agentic_client_closed() == 2),
+        "the Bedrock streams stayed open past the deadline ({} closed)",
+        bedrock.agentic_client_closed()
+    );
     // Ordinary searches have their own deadline and are untouched.
     let r = call(
         &s,

@@ -256,8 +256,16 @@ fn long_call(
     }
     match call.via {
         Via::Streamable { sse: true } => {
+            // The stream said `Connection: close`: end the socket as soon as the call is over,
+            // so a client whose call was cancelled (no response follows) sees the end at once
+            // instead of when the connection's keep-alive wait runs out.
+            let closer = rq.socket_closer();
             let mut writer = rq.into_writer();
             log.outcome = long::stream(app, &mut writer, common, call);
+            drop(writer);
+            if let Some(closer) = closer {
+                closer.close();
+            }
             crate::metrics::request(&req.path, 200, started.elapsed());
             200
         }
