@@ -91,7 +91,8 @@ fn main() -> ExitCode {
         "region": bedrock.region(),
         "kb_id": bedrock.kb_id(),
         "long_doc": {"query": "travel handbook booking rules", "chars": handbook.chars().count(),
-            "sha256": sha, "references": HANDBOOK_REFERENCES},
+            "sha256": sha, "references": HANDBOOK_REFERENCES,
+            "document_id": rc::HANDBOOK_ID, "data_source_id": rc::POLICY_DS},
     });
     println!("{hello}");
     // Any read error means the caller is gone: stop the same way as on EOF.

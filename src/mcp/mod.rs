@@ -17,8 +17,9 @@ use crate::config::ReadingSettings;
 use crate::kb::agentic::{Control, Silent};
 use crate::kb::catalog::Catalog;
 use crate::kb::KnowledgeBase;
+use crate::slots::Slots;
 use jsonrpc::{Message, RequestId, RpcError};
-use long::{Notify, Permits, Registry, Reporter};
+use long::{Notify, Registry, Reporter};
 use protocol::{Version, META_SERVER_INFO};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, OnceLock};
@@ -58,7 +59,7 @@ pub struct Mcp {
     /// read_document, agentic_search and image settings.
     reading: tools::Reading,
     /// agentic_search calls at once (AGENTIC_MAX_IN_FLIGHT).
-    agentic_permits: Permits,
+    agentic_permits: Slots,
     /// Running long calls, for notifications/cancelled.
     running: Registry,
 }
@@ -104,7 +105,7 @@ impl Mcp {
             links,
             described: OnceLock::new(),
             reading: tools::Reading::default(),
-            agentic_permits: Permits::new(defaults.agentic_max_in_flight),
+            agentic_permits: Slots::new(defaults.agentic_max_in_flight),
             running: Registry::default(),
         };
         mcp = mcp.with_reading(&defaults);
@@ -121,7 +122,7 @@ impl Mcp {
             page_chars: settings.page_chars,
             images: settings.image_results,
         };
-        self.agentic_permits = Permits::new(settings.agentic_max_in_flight);
+        self.agentic_permits = Slots::new(settings.agentic_max_in_flight);
         self
     }
 
@@ -367,7 +368,8 @@ impl Mcp {
                     reading: self.reading,
                 };
                 let _permit = if name == tools::AGENTIC && self.reading.agentic {
-                    match self.agentic_permits.try_take() {
+                    // Refused at once: a long call should not hold a request thread waiting.
+                    match self.agentic_permits.take(std::time::Duration::ZERO) {
                         Some(p) => Some(p),
                         None => {
                             let busy = render::tool_error(format!(

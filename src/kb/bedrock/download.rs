@@ -8,8 +8,8 @@
 
 use crate::aws::http::{self as awshttp, Transport};
 use crate::kb::KbError;
-use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use crate::slots::Slots;
+use std::time::Duration;
 use ureq::http::Uri;
 use ureq::Agent;
 
@@ -21,9 +21,7 @@ pub(super) struct Downloader {
     agent: Agent,
     timeout: Duration,
     max_bytes: u64,
-    max_in_flight: usize,
-    running: Mutex<usize>,
-    freed: Condvar,
+    slots: Slots,
 }
 
 impl Downloader {
@@ -44,41 +42,21 @@ impl Downloader {
             agent: crate::dns::agent(config),
             timeout,
             max_bytes,
-            max_in_flight: max_in_flight.max(1),
-            running: Mutex::new(0),
-            freed: Condvar::new(),
+            slots: Slots::new(max_in_flight),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The body at `url`, which must be [`allowed`].
     pub(super) fn get(&self, url: &str) -> Result<Vec<u8>, KbError> {
         allowed(url)?;
-        let deadline = Instant::now() + TURN_WAIT;
-        let mut running = self.lock();
-        while *running >= self.max_in_flight {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(KbError::Throttled(format!(
-                    "{} documents are being downloaded already (READ_DOCUMENT_MAX_IN_FLIGHT); \
-                     try again in a moment",
-                    self.max_in_flight
-                )));
-            }
-            running = match self.freed.wait_timeout(running, left) {
-                Ok((g, _)) => g,
-                Err(p) => p.into_inner().0,
-            };
-        }
-        *running += 1;
-        drop(running);
-        let result = self.fetch(url);
-        *self.lock() -= 1;
-        self.freed.notify_one();
-        result
+        let Some(_slot) = self.slots.take(TURN_WAIT) else {
+            return Err(KbError::Throttled(format!(
+                "{} documents are being downloaded already (READ_DOCUMENT_MAX_IN_FLIGHT); \
+                 try again in a moment",
+                self.slots.max()
+            )));
+        };
+        self.fetch(url)
     }
 
     fn fetch(&self, url: &str) -> Result<Vec<u8>, KbError> {
@@ -133,7 +111,6 @@ pub(super) fn allowed(url: &str) -> Result<(), KbError> {
     match uri.scheme_str() {
         Some("https") => Ok(()),
         Some("http") if is_loopback(host) => Ok(()),
-        Some("http") => refused("is not https"),
         _ => refused("is not https"),
     }
 }
