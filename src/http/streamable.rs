@@ -98,17 +98,9 @@ pub fn post_routed(req: &HttpRequest, mcp: &Mcp, caller: &Caller, scope: &str) -
         Ok(f) => f,
         Err(e) => return Posted::Handled(Handled::error(e)),
     };
-    let accepts_sse = req.header("accept").is_some_and(|a| {
-        a.split(',').any(|t| {
-            let t = t
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            t == "text/event-stream" || t == "text/*" || t == "*/*"
-        })
-    });
+    let accepts_sse = accept_types(req)
+        .iter()
+        .any(|t| t == "text/event-stream" || t == "text/*" || t == "*/*");
     Posted::Handled(match prepare(req) {
         Err(e) => Handled::error(e),
         Ok((Value::Array(items), session)) => batch(req, mcp, caller, items, session, format),
@@ -285,16 +277,7 @@ fn accepted_format(req: &HttpRequest) -> Result<Format, HttpError> {
     let Some(accept) = req.header("accept") else {
         return Ok(Format::Json);
     };
-    let types: Vec<String> = accept
-        .split(',')
-        .map(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .collect();
+    let types = accept_types(req);
     if types
         .iter()
         .any(|t| t == "application/json" || t == "*/*" || t == "application/*" || t.is_empty())
@@ -317,6 +300,22 @@ fn accepted_format(req: &HttpRequest) -> Result<Format, HttpError> {
             ),
         ))
     }
+}
+
+/// The media types `Accept` lists, lower case, without parameters (none without the header).
+fn accept_types(req: &HttpRequest) -> Vec<String> {
+    req.header("accept").map_or_else(Vec::new, |accept| {
+        accept
+            .split(',')
+            .map(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .collect()
+    })
 }
 
 /// HTTP status for a response: modern errors have their own statuses, the rest ride on 200.

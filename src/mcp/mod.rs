@@ -99,17 +99,16 @@ impl Mcp {
     /// A handler over several knowledge bases (the first is the default).
     pub fn with_catalog(catalog: Catalog) -> Mcp {
         let links = catalog.iter().all(|(_, kb)| kb.has_document_links());
-        let defaults = ReadingSettings::default();
-        let mut mcp = Mcp {
+        Mcp {
             catalog,
             links,
             described: OnceLock::new(),
+            // Both set from the reading settings, their defaults until the server applies its own.
             reading: tools::Reading::default(),
-            agentic_permits: Slots::new(defaults.agentic_max_in_flight),
+            agentic_permits: Slots::new(1),
             running: Registry::default(),
-        };
-        mcp = mcp.with_reading(&defaults);
-        mcp
+        }
+        .with_reading(&ReadingSettings::default())
     }
 
     /// Applies the reading settings: read_document and agentic_search are offered when every
